@@ -1,0 +1,75 @@
+# The verbs of the project. Every target sets up what it needs on a fresh machine
+# (Python 3.11+ and make only): .venv with the pinned, hash-checked dependencies.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+API_PORT ?= 3000
+AWS_PORT ?= 5000
+
+.PHONY: setup run demo test test-unit test-integration test-e2e lint ruff mypy cfn-lint validate format bench lock deploy clean ci
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
+
+# The stamp is rebuilt whenever the lock file or the package metadata changes.
+$(VENV)/.installed: requirements/dev.txt shared/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e shared/
+	touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	$(BIN)/python -m infrastructure.local run --api-port $(API_PORT) --aws-port $(AWS_PORT)
+
+demo: setup
+	$(BIN)/python -m infrastructure.local demo --api-port $(API_PORT) --aws-port $(AWS_PORT)
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-unit: setup
+	$(BIN)/python -m pytest -m unit
+
+test-integration: setup
+	$(BIN)/python -m pytest -m integration
+
+test-e2e: setup
+	$(BIN)/python -m pytest -m e2e
+
+lint: ruff mypy cfn-lint
+
+ruff: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+mypy: setup
+	$(BIN)/mypy shared/mentoring functions infrastructure
+
+# cfn-lint on the SAM template as written, then on the template as aws-sam-translator expands it.
+cfn-lint validate: setup
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/python -m infrastructure.expand_template template.yaml build/template.expanded.json
+	$(BIN)/cfn-lint build/template.expanded.json
+
+# Regenerates the lock files from pyproject.toml (needs uv: pip install uv).
+lock:
+	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements/dev.txt
+	uv pip compile shared/pyproject.toml --python-version 3.12 --generate-hashes \
+	  --no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer \
+	  --no-emit-package jmespath --no-emit-package urllib3 --no-emit-package python-dateutil \
+	  --no-emit-package six -o shared/requirements.txt
+
+deploy:
+	sam build && sam deploy --guided
+
+ci: lint test
+
+clean:
+	rm -rf $(VENV) build outbox .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,194 @@
+"""The Applications table (cohorts, applications, results) and the Monitoring table."""
+
+from __future__ import annotations
+
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from mentoring.adapters import client
+from mentoring.models import Application, Cohort, CohortStatus, Match, MonitoringRecord, UnmatchedMentee
+from mentoring.ports import CohortExistsError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+COHORT = "COHORT"
+APPLICATION = "APPLICATION#"
+MATCH = "MATCH#"
+UNMATCHED = "UNMATCHED#"
+
+
+def _pk(cohort_id: str) -> dict[str, str]:
+    return {"S": f"COHORT#{cohort_id}"}
+
+
+def _conditional_failed(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code")
+    return code in {"ConditionalCheckFailedException", "TransactionCanceledException"}
+
+
+class DynamoApplications:
+    """CohortStore and ApplicationStore over one table, keyed by cohort.
+
+    Items keep the model as JSON in ``data`` plus a few plain attributes for the console and queries.
+    """
+
+    def __init__(self, table: str, monitoring_table: str | None = None, dynamodb: DynamoDBClient | None = None):
+        self.table = table
+        self.monitoring_table = monitoring_table
+        self._client = dynamodb
+
+    @property
+    def db(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = client("dynamodb")
+        return self._client
+
+    # ------------------------------------------------------------ cohorts
+    def get_cohort(self, cohort_id: str) -> Cohort | None:
+        item = self.db.get_item(
+            TableName=self.table, Key={"pk": _pk(cohort_id), "sk": {"S": COHORT}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        cohort = Cohort.model_validate_json(item["data"]["S"])
+        return cohort.model_copy(update={"status": CohortStatus(item["status"]["S"])})
+
+    def create_cohort(self, cohort: Cohort) -> None:
+        try:
+            self.db.put_item(
+                TableName=self.table,
+                Item={
+                    "pk": _pk(cohort.cohort_id),
+                    "sk": {"S": COHORT},
+                    "status": {"S": cohort.status.value},
+                    "scheme_id": {"S": cohort.scheme_id},
+                    "data": {"S": cohort.model_dump_json()},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                raise CohortExistsError(f"cohort {cohort.cohort_id!r} already exists") from error
+            raise
+
+    def _move(self, cohort_id: str, source: CohortStatus, target: CohortStatus, at: datetime | None) -> bool:
+        values: dict[str, Any] = {":from": {"S": source.value}, ":to": {"S": target.value}}
+        update = "SET #status = :to"
+        if at is not None:
+            update += f", {target.value}_at = :at"
+            values[":at"] = {"S": at.isoformat()}
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key={"pk": _pk(cohort_id), "sk": {"S": COHORT}},
+                UpdateExpression=update,
+                ConditionExpression="#status = :from",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def claim_for_matching(self, cohort_id: str, at: datetime) -> bool:
+        return self._move(cohort_id, CohortStatus.OPEN, CohortStatus.MATCHING, at)
+
+    def finish_matching(self, cohort_id: str, at: datetime) -> None:
+        self._move(cohort_id, CohortStatus.MATCHING, CohortStatus.MATCHED, at)
+
+    def release_matching(self, cohort_id: str) -> None:
+        self._move(cohort_id, CohortStatus.MATCHING, CohortStatus.OPEN, None)
+
+    # ------------------------------------------------------------ applications
+    def record_application(self, application: Application, monitoring: MonitoringRecord) -> bool:
+        if self.monitoring_table is None:
+            raise RuntimeError("this store was built without the monitoring table")
+        application_item = {
+            "pk": _pk(application.cohort_id),
+            "sk": {"S": APPLICATION + application.application_id},
+            "role": {"S": application.role.value},
+            "eligible": {"BOOL": application.eligibility.eligible},
+            "data": {"S": application.model_dump_json()},
+        }
+        monitoring_item = {
+            "record_id": {"S": monitoring.record_id},
+            "cohort_id": {"S": monitoring.cohort_id},
+            "scheme_id": {"S": monitoring.scheme_id},
+            "role": {"S": monitoring.role.value},
+            **{name: {"S": str(value)} for name, value in monitoring.answers.model_dump().items()},
+        }
+        try:
+            self.db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": application_item,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.monitoring_table,
+                            "Item": monitoring_item,
+                            "ConditionExpression": "attribute_not_exists(record_id)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def get_application(self, cohort_id: str, application_id: str) -> Application | None:
+        item = self.db.get_item(
+            TableName=self.table, Key={"pk": _pk(cohort_id), "sk": {"S": APPLICATION + application_id}}
+        ).get("Item")
+        return None if item is None else Application.model_validate_json(item["data"]["S"])
+
+    def _query(self, cohort_id: str, prefix: str) -> Iterator[str]:
+        paginator = self.db.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": _pk(cohort_id), ":prefix": {"S": prefix}},
+            ConsistentRead=True,
+        ):
+            for item in page.get("Items", []):
+                yield item["data"]["S"]
+
+    def list_applications(self, cohort_id: str) -> list[Application]:
+        return [Application.model_validate_json(d) for d in self._query(cohort_id, APPLICATION)]
+
+    def put_results(
+        self, cohort_id: str, matches: Sequence[Match], unmatched: Sequence[UnmatchedMentee]
+    ) -> None:
+        items = [
+            {"pk": _pk(cohort_id), "sk": {"S": MATCH + m.mentee_id}, "data": {"S": m.model_dump_json()}}
+            for m in matches
+        ] + [
+            {"pk": _pk(cohort_id), "sk": {"S": UNMATCHED + u.application_id}, "data": {"S": u.model_dump_json()}}
+            for u in unmatched
+        ]
+        for start in range(0, len(items), 25):
+            requests: dict[str, Any] = {self.table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
+            while requests:
+                response = self.db.batch_write_item(RequestItems=requests)
+                requests = dict(response.get("UnprocessedItems", {}))
+
+    def list_matches(self, cohort_id: str) -> list[Match]:
+        return [Match.model_validate_json(d) for d in self._query(cohort_id, MATCH)]
+
+    def list_unmatched(self, cohort_id: str) -> list[UnmatchedMentee]:
+        return [UnmatchedMentee.model_validate_json(d) for d in self._query(cohort_id, UNMATCHED)]
+
+

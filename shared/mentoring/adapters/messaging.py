@@ -1,0 +1,158 @@
+"""SQS queues, SES email and the EventBridge Scheduler deadline."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from botocore.exceptions import ClientError
+
+from mentoring.adapters import client
+from pydantic import BaseModel
+
+from mentoring.ports import OutgoingEmail
+
+if TYPE_CHECKING:
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
+    from mypy_boto3_sesv2 import SESV2Client
+    from mypy_boto3_sqs import SQSClient
+
+LONDON = ZoneInfo("Europe/London")
+DEADLINE_SOURCE = "mentoring.deadlines"
+DEADLINE_DETAIL_TYPE = "RecruitmentDeadlineReached"
+
+
+class QueueSendError(RuntimeError):
+    pass
+
+
+class SqsQueue:
+    def __init__(self, url: str, sqs: SQSClient | None = None) -> None:
+        self.url = url
+        self._client = sqs
+
+    @property
+    def sqs(self) -> SQSClient:
+        if self._client is None:
+            self._client = client("sqs")
+        return self._client
+
+    def send_all(self, messages: Iterable[BaseModel]) -> None:
+        """Sends in batches of ten; raises unless every message is on the queue."""
+        batch: list[BaseModel] = []
+        for message in messages:
+            batch.append(message)
+            if len(batch) == 10:
+                self._send_batch(batch)
+                batch = []
+        if batch:
+            self._send_batch(batch)
+
+    def _send_batch(self, batch: list[BaseModel]) -> None:
+        entries: list[Any] = [{"Id": str(i), "MessageBody": m.model_dump_json()} for i, m in enumerate(batch)]
+        for _ in range(5):
+            failed = self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries).get("Failed", [])
+            if not failed:
+                return
+            retry = {f["Id"] for f in failed if not f.get("SenderFault")}
+            if len(retry) < len(failed):
+                raise QueueSendError(f"queue refused messages: {[f.get('Message') for f in failed]}")
+            entries = [e for e in entries if e["Id"] in retry]
+        raise QueueSendError(f"queue kept refusing {len(entries)} messages")
+
+
+class SesMailer:
+    """Sends raw MIME (text and HTML alternatives), which every SESv2 endpoint keeps whole."""
+
+    def __init__(self, sender: str, ses: SESV2Client | None = None) -> None:
+        self.sender = sender
+        self._client = ses
+
+    @property
+    def ses(self) -> SESV2Client:
+        if self._client is None:
+            self._client = client("sesv2")
+        return self._client
+
+    def build(self, email: OutgoingEmail) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = email.to
+        message["Subject"] = email.subject
+        message["Message-ID"] = make_msgid(domain=self.sender.rsplit("@", 1)[-1])
+        message.set_content(email.text)
+        message.add_alternative(email.html, subtype="html")
+        return message
+
+    def send(self, email: OutgoingEmail) -> str:
+        raw = self.build(email).as_bytes()
+        response = self.ses.send_email(
+            FromEmailAddress=self.sender,
+            Destination={"ToAddresses": [email.to]},
+            Content={"Raw": {"Data": raw}},
+        )
+        return response.get("MessageId", "")
+
+
+class EventBridgeDeadlines:
+    """A one-time schedule per cohort that puts RecruitmentDeadlineReached on the bus at the deadline."""
+
+    def __init__(
+        self,
+        group: str,
+        bus_arn: str,
+        role_arn: str,
+        dead_letter_arn: str,
+        scheduler: EventBridgeSchedulerClient | None = None,
+    ) -> None:
+        self.group = group
+        self.bus_arn = bus_arn
+        self.role_arn = role_arn
+        self.dead_letter_arn = dead_letter_arn
+        self._client = scheduler
+
+    @property
+    def scheduler(self) -> EventBridgeSchedulerClient:
+        if self._client is None:
+            self._client = client("scheduler")
+        return self._client
+
+    @staticmethod
+    def name_for(cohort_id: str) -> str:
+        return f"deadline-{cohort_id}"
+
+    def schedule_deadline(self, cohort_id: str, at: datetime) -> str:
+        name = self.name_for(cohort_id)
+        # Europe/London wall-clock time: what coordinators mean by "5pm on the 31st".
+        local = at.astimezone(LONDON).replace(tzinfo=None, microsecond=0)
+        params: Any = {
+            "Name": name,
+            "GroupName": self.group,
+            "ScheduleExpression": f"at({local.isoformat()})",
+            "ScheduleExpressionTimezone": "Europe/London",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "ActionAfterCompletion": "DELETE",
+            "Description": f"Recruitment deadline of cohort {cohort_id}",
+            "Target": {
+                "Arn": self.bus_arn,
+                    "RoleArn": self.role_arn,
+                    "Input": json.dumps({"cohort_id": cohort_id}),
+                    "EventBridgeParameters": {"DetailType": DEADLINE_DETAIL_TYPE, "Source": DEADLINE_SOURCE},
+                    "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600},
+                    "DeadLetterConfig": {"Arn": self.dead_letter_arn},
+                },
+        }
+        try:
+            self.scheduler.create_schedule(**params)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConflictException":
+                raise
+            # Left by an earlier attempt that did not store its cohort: make it say this deadline.
+            # An update replaces every parameter, so the full set is sent again.
+            self.scheduler.update_schedule(**params)
+        return name

@@ -1,0 +1,162 @@
+"""Email rendering: each kind of email as plain text and HTML, from the stored application.
+
+The HTML is the text's paragraphs and lists, escaped; one structure renders both, so the two
+alternatives of a message always say the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html import escape
+
+from mentoring.models import Application, Cohort, EmailKind, Notification, Role
+from mentoring.ports import ApplicationStore, OutgoingEmail
+from mentoring.scheme import Scheme, get_scheme
+
+
+@dataclass
+class Body:
+    """Paragraphs and bullet lists, in order."""
+
+    blocks: list[str | list[str]] = field(default_factory=list)
+
+    def para(self, text: str) -> None:
+        self.blocks.append(text)
+
+    def bullets(self, items: list[str]) -> None:
+        if items:
+            self.blocks.append(items)
+
+    def text(self) -> str:
+        parts = [b if isinstance(b, str) else "\n".join(f"  - {i}" for i in b) for b in self.blocks]
+        return "\n\n".join(parts) + "\n"
+
+    def html(self, title: str) -> str:
+        parts = [
+            f"<p>{escape(b)}</p>"
+            if isinstance(b, str)
+            else "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in b) + "</ul>"
+            for b in self.blocks
+        ]
+        return (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f"<title>{escape(title)}</title></head>"
+            f'<body style="font-family: Arial, sans-serif; line-height: 1.5"><h1>{escape(title)}</h1>'
+            + "".join(parts)
+            + "</body></html>"
+        )
+
+
+class NothingToSendError(LookupError):
+    """The notification names a person or result that is not stored (yet)."""
+
+
+def _training(scheme: Scheme, role: Role) -> list[str]:
+    return [
+        f"{s.title}: {s.starts_at:%A %d %B %Y, %H:%M}-{s.ends_at:%H:%M} (UK time)"
+        for s in scheme.training
+        if s.role is role
+    ]
+
+
+def _person(a: Application) -> str:
+    return f"{a.applicant.given_name} {a.applicant.family_name}"
+
+
+def _contact(a: Application, scheme: Scheme) -> str:
+    institution = scheme.institutions.get(a.applicant.institution or "", a.applicant.institution or "")
+    return f"{_person(a)}, {a.applicant.job_title}, {institution} ({a.applicant.email})"
+
+
+def compose(notification: Notification, cohort: Cohort, store: ApplicationStore) -> OutgoingEmail:
+    scheme = get_scheme(cohort.scheme_id)
+    body = Body()
+    if notification.kind is EmailKind.COORDINATOR_SUMMARY:
+        return _coordinator_summary(cohort, scheme, store)
+    app = store.get_application(cohort.cohort_id, notification.application_id or "")
+    if app is None:
+        raise NothingToSendError(f"application {notification.application_id} is not stored")
+    body.para(f"Dear {app.applicant.given_name},")
+    role_label = scheme.roles[app.role].label.lower() if app.role in scheme.roles else app.role.value
+    match notification.kind:
+        case EmailKind.ACKNOWLEDGEMENT:
+            subject = f"{scheme.name}: we have received your application"
+            body.para(
+                f"Thank you for applying to be a {role_label} in {cohort.name}. "
+                f"Your application reference is {app.application_id}."
+            )
+            if app.eligibility.eligible:
+                body.para("You meet the scheme's criteria:")
+                body.bullets([o.reason for o in app.eligibility.outcomes])
+                body.para(
+                    f"Matching takes place after the recruitment deadline, "
+                    f"{cohort.recruitment_deadline:%d %B %Y at %H:%M} UTC; we will email you then."
+                )
+            else:
+                body.para("Unfortunately your application does not meet the scheme's criteria, for these reasons:")
+                body.bullets(app.eligibility.reasons)
+                body.para(f"If you think this is wrong, please contact the scheme coordinator at {cohort.coordinator_email}.")
+        case EmailKind.MATCHED_MENTEE:
+            match_ = next((m for m in store.list_matches(cohort.cohort_id) if m.mentee_id == app.application_id), None)
+            mentor = store.get_application(cohort.cohort_id, match_.mentor_id) if match_ else None
+            if match_ is None or mentor is None:
+                raise NothingToSendError(f"no stored match for mentee {app.application_id}")
+            subject = f"{scheme.name}: meet your mentor"
+            body.para(f"We are delighted to tell you that your mentor in {cohort.name} is:")
+            body.bullets([_contact(mentor, scheme)])
+            body.para("Why we paired you:")
+            body.bullets(match_.explanation)
+            body.bullets(_training(scheme, Role.MENTEE))
+        case EmailKind.MATCHED_MENTOR:
+            matches = [m for m in store.list_matches(cohort.cohort_id) if m.mentor_id == app.application_id]
+            mentees = [(m, store.get_application(cohort.cohort_id, m.mentee_id)) for m in matches]
+            if not mentees:
+                raise NothingToSendError(f"no stored match for mentor {app.application_id}")
+            subject = f"{scheme.name}: meet your mentee" + ("s" if len(mentees) > 1 else "")
+            body.para(f"Thank you for mentoring in {cohort.name}. You have been paired with:")
+            for m, mentee in mentees:
+                if mentee is None:
+                    raise NothingToSendError(f"mentee {m.mentee_id} is not stored")
+                body.bullets([_contact(mentee, scheme), *m.explanation])
+            body.bullets(_training(scheme, Role.MENTOR))
+        case EmailKind.UNMATCHED:
+            subject = f"{scheme.name}: the outcome of matching"
+            if app.role is Role.MENTEE:
+                reason = next(
+                    (u.reason for u in store.list_unmatched(cohort.cohort_id) if u.application_id == app.application_id),
+                    "we could not find a suitable mentor",
+                )
+                body.para(f"We are sorry: we could not match you with a mentor in {cohort.name}.")
+                body.para(f"The reason: {reason}.")
+            else:
+                body.para(
+                    f"Thank you for offering to mentor in {cohort.name}. More mentors volunteered than "
+                    "mentees could be paired with you under the scheme's rules, so you have no mentee this time."
+                )
+            body.para(f"The coordinator ({cohort.coordinator_email}) will keep your application for the next cohort.")
+    body.para(f"With best wishes,\nThe {scheme.name} team")
+    return OutgoingEmail(to=app.applicant.email, subject=subject, text=body.text(), html=body.html(subject))
+
+
+def _coordinator_summary(cohort: Cohort, scheme: Scheme, store: ApplicationStore) -> OutgoingEmail:
+    apps = {a.application_id: a for a in store.list_applications(cohort.cohort_id)}
+    matches = store.list_matches(cohort.cohort_id)
+    unmatched = store.list_unmatched(cohort.cohort_id)
+    subject = f"{cohort.name}: matching results"
+    body = Body()
+    body.para(
+        f"Matching for {cohort.name} ({scheme.name}) has run: {len(apps)} applications, "
+        f"{len(matches)} pairs, {len(unmatched)} mentees unmatched."
+    )
+    body.para("Pairs:")
+    body.bullets(
+        [
+            f"{_person(apps[m.mentee_id])} with {_person(apps[m.mentor_id])} (score {m.score:g}): "
+            + "; ".join(m.explanation)
+            for m in matches
+        ]
+    )
+    if unmatched:
+        body.para("Mentees not matched:")
+        body.bullets([f"{_person(apps[u.application_id])}: {u.reason}" for u in unmatched])
+    return OutgoingEmail(to=cohort.coordinator_email, subject=subject, text=body.text(), html=body.html(subject))

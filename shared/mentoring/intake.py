@@ -1,0 +1,57 @@
+"""Intake: one accepted submission becomes an application with its eligibility decided, and an
+anonymised monitoring record that shares nothing with it."""
+
+from __future__ import annotations
+
+from mentoring.eligibility import decide
+from mentoring.models import Application, EmailKind, IntakeMessage, MonitoringRecord, Notification
+from mentoring.ports import ApplicationStore, CohortNotFoundError, CohortStore, NotificationQueue
+from mentoring.scheme import get_scheme
+
+
+def split_monitoring(message: IntakeMessage, scheme_id: str) -> MonitoringRecord:
+    """The monitoring answers with only the reporting group: no id, name, email or time of the person."""
+    submission = message.submission
+    return MonitoringRecord(
+        cohort_id=submission.cohort_id, scheme_id=scheme_id, role=submission.role, answers=submission.monitoring
+    )
+
+
+def to_application(message: IntakeMessage, scheme_id: str) -> Application:
+    submission = message.submission
+    scheme = get_scheme(scheme_id)
+    applicant = submission.applicant
+    if message.partner is not None:
+        # A partner's applicants belong to the partner that the API key authenticated.
+        applicant = applicant.model_copy(update={"institution": message.partner})
+    return Application(
+        application_id=message.submission_id,
+        cohort_id=submission.cohort_id,
+        scheme_id=scheme_id,
+        role=submission.role,
+        channel=message.channel,
+        partner=message.partner,
+        applicant=applicant,
+        self_identification=submission.self_identification,
+        profile=submission.profile,
+        eligibility=decide(scheme, submission.role, applicant, submission.self_identification),
+        received_at=message.received_at,
+    )
+
+
+def process_submission(
+    message: IntakeMessage,
+    cohorts: CohortStore,
+    applications: ApplicationStore,
+    notifications: NotificationQueue,
+) -> Application:
+    cohort = cohorts.get_cohort(message.submission.cohort_id)
+    if cohort is None:
+        raise CohortNotFoundError(f"cohort {message.submission.cohort_id!r} does not exist")
+    application = to_application(message, cohort.scheme_id)
+    applications.record_application(application, split_monitoring(message, cohort.scheme_id))
+    # Sent on a redelivery too: notify's idempotency makes it one email whatever the count.
+    notifications.send_all(
+        [Notification(cohort_id=cohort.cohort_id, kind=EmailKind.ACKNOWLEDGEMENT, application_id=application.application_id)]
+    )
+    return application

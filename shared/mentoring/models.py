@@ -1,0 +1,326 @@
+"""Every model of the system in one place, by layer.
+
+- Public contracts: what applicants and partners send and what they get back
+  (also the source of the API's validation and error bodies).
+- Domain entities: what the pipeline reasons about.
+- Messages: what travels on the queues and the event bus (ids only, never personal data).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=60)]
+CohortId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,62}$")]
+InstitutionCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,10}$")]
+
+
+class Role(StrEnum):
+    MENTEE = "mentee"
+    MENTOR = "mentor"
+
+
+class Contract(BaseModel):
+    """Base of every public input: unknown fields are refused, not dropped in silence."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# ---------------------------------------------------------------- monitoring (equal opportunities)
+
+PREFER_NOT_TO_SAY = "prefer_not_to_say"
+
+Ethnicity = Literal[
+    "asian_bangladeshi",
+    "asian_chinese",
+    "asian_indian",
+    "asian_pakistani",
+    "asian_other",
+    "black_african",
+    "black_caribbean",
+    "black_other",
+    "mixed_white_asian",
+    "mixed_white_black_african",
+    "mixed_white_black_caribbean",
+    "mixed_other",
+    "arab",
+    "white_british",
+    "white_irish",
+    "white_gypsy_or_irish_traveller",
+    "white_other",
+    "other",
+    "prefer_not_to_say",
+]
+Gender = Literal["woman", "man", "non_binary", "other", "prefer_not_to_say"]
+SexualOrientation = Literal[
+    "bisexual", "gay_man", "gay_woman_lesbian", "heterosexual", "other", "prefer_not_to_say"
+]
+YesNo = Literal["yes", "no", "prefer_not_to_say"]
+Religion = Literal[
+    "no_religion",
+    "buddhist",
+    "christian",
+    "hindu",
+    "jewish",
+    "muslim",
+    "sikh",
+    "spiritual",
+    "other",
+    "prefer_not_to_say",
+]
+AgeBand = Literal["16-24", "25-34", "35-44", "45-54", "55-64", "65+", "prefer_not_to_say"]
+
+
+class MonitoringAnswers(Contract):
+    """Equal-opportunities monitoring: optional, never used for any decision, stored apart from identity."""
+
+    ethnicity: Ethnicity = PREFER_NOT_TO_SAY
+    gender: Gender = PREFER_NOT_TO_SAY
+    trans_history: YesNo = PREFER_NOT_TO_SAY
+    sexual_orientation: SexualOrientation = PREFER_NOT_TO_SAY
+    disability: YesNo = PREFER_NOT_TO_SAY
+    religion: Religion = PREFER_NOT_TO_SAY
+    age_band: AgeBand = PREFER_NOT_TO_SAY
+
+
+# ---------------------------------------------------------------- submissions (public contract)
+
+
+class Applicant(Contract):
+    """Who the applicant is: identity, used to contact them and to apply the scheme's rules."""
+
+    given_name: ShortText
+    family_name: ShortText
+    email: EmailStr = Field(max_length=254)
+    staff_number: ShortText | None = None
+    institution: InstitutionCode | None = Field(
+        default=None, description="Code of the applicant's institution; partners' come from their API key."
+    )
+    department: ShortText
+    job_title: ShortText
+    grade: int = Field(ge=1, le=10, description="Grade on the common 1-10 scale.")
+
+
+class SelfIdentification(Contract):
+    """Answers that a scheme's eligibility needs; asked apart from monitoring, and said so on the form."""
+
+    minority_ethnic_background: YesNo | None = Field(
+        default=None,
+        description="Do you self-identify as being from a Black, Asian, Mixed or other minority ethnic background?",
+    )
+
+
+class MatchingProfile(Contract):
+    """What matching uses to find a good pair."""
+
+    career_goals: list[Tag] = Field(default_factory=list, max_length=10)
+    skills: list[Tag] = Field(
+        default_factory=list, max_length=10, description="Mentees: skills wanted. Mentors: skills offered."
+    )
+    capacity: int = Field(default=1, ge=1, le=3, description="Mentors: how many mentees you can take on.")
+    about: LongText = ""
+
+
+class ApplicationSubmission(Contract):
+    """One application to one cohort, from the web form or from a partner university."""
+
+    cohort_id: CohortId
+    role: Role
+    applicant: Applicant
+    self_identification: SelfIdentification = Field(default_factory=SelfIdentification)
+    profile: MatchingProfile = Field(default_factory=MatchingProfile)
+    monitoring: MonitoringAnswers = Field(default_factory=MonitoringAnswers)
+    consent: bool = Field(description="Consent to processing this application for the scheme.")
+
+    @field_validator("consent")
+    @classmethod
+    def _consent_given(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("consent is needed to process the application")
+        return value
+
+
+class PartnerBatch(Contract):
+    """A partner university's submission of one or more applications."""
+
+    applications: list[ApplicationSubmission] = Field(min_length=1, max_length=100)
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    message: str
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class Accepted(BaseModel):
+    submission_id: str
+    status: Literal["received"] = "received"
+
+
+class PartnerBatchResult(BaseModel):
+    accepted: list[Accepted]
+
+
+# ---------------------------------------------------------------- queue messages
+
+
+class IntakeMessage(BaseModel):
+    """A submission on the intake queue. It carries personal data; the queue is encrypted."""
+
+    submission_id: str
+    received_at: datetime
+    channel: Literal["web_form", "partner"]
+    partner: InstitutionCode | None = None
+    submission: ApplicationSubmission
+
+
+class EmailKind(StrEnum):
+    ACKNOWLEDGEMENT = "acknowledgement"
+    MATCHED_MENTEE = "matched_mentee"
+    MATCHED_MENTOR = "matched_mentor"
+    UNMATCHED = "unmatched"
+    COORDINATOR_SUMMARY = "coordinator_summary"
+
+
+class Notification(BaseModel):
+    """One email to send. Ids only: notify reads names and addresses from the Applications table."""
+
+    cohort_id: str
+    kind: EmailKind
+    application_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Business key: one email of a kind per person per cohort."""
+        return f"{self.cohort_id}#{self.application_id or 'coordinator'}#{self.kind.value}"
+
+
+class DeadlineReached(BaseModel):
+    """Detail of the RecruitmentDeadlineReached event that the cohort's schedule puts on the bus."""
+
+    cohort_id: CohortId
+
+
+# ---------------------------------------------------------------- domain entities
+
+
+class CohortStatus(StrEnum):
+    OPEN = "open"
+    MATCHING = "matching"
+    MATCHED = "matched"
+
+
+class NewCohort(Contract):
+    """A coordinator's request to open a cohort of a scheme."""
+
+    cohort_id: CohortId
+    scheme_id: str = Field(min_length=1, max_length=64)
+    name: ShortText
+    recruitment_deadline: datetime = Field(description="ISO 8601 with a UTC offset, in the future.")
+    coordinator_email: EmailStr
+
+    @field_validator("recruitment_deadline")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("give the deadline with its UTC offset, for example 2027-01-31T17:00:00+00:00")
+        return value.astimezone(UTC)
+
+
+class Cohort(BaseModel):
+    cohort_id: str
+    scheme_id: str
+    name: str
+    recruitment_deadline: datetime
+    coordinator_email: str
+    status: CohortStatus = CohortStatus.OPEN
+    created_at: datetime
+
+
+class RuleOutcome(BaseModel):
+    """One eligibility rule applied to one applicant, in words the applicant understands."""
+
+    rule: str
+    passed: bool
+    reason: str
+
+
+class Eligibility(BaseModel):
+    eligible: bool
+    outcomes: list[RuleOutcome]
+
+    @property
+    def reasons(self) -> list[str]:
+        return [o.reason for o in self.outcomes if not o.passed]
+
+
+class Application(BaseModel):
+    """An applicant's application as kept for matching: identity, profile, eligibility. No monitoring."""
+
+    application_id: str
+    cohort_id: str
+    scheme_id: str
+    role: Role
+    channel: Literal["web_form", "partner"]
+    partner: str | None = None
+    applicant: Applicant
+    self_identification: SelfIdentification
+    profile: MatchingProfile
+    eligibility: Eligibility
+    received_at: datetime
+
+
+class MonitoringRecord(BaseModel):
+    """An anonymised equal-opportunities record: a random key, the reporting group and the answers only."""
+
+    record_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    cohort_id: str
+    scheme_id: str
+    role: Role
+    answers: MonitoringAnswers
+
+
+class Match(BaseModel):
+    cohort_id: str
+    mentee_id: str
+    mentor_id: str
+    score: float
+    explanation: list[str]
+
+
+class UnmatchedMentee(BaseModel):
+    application_id: str
+    reason: str
+
+
+class MatchingResult(BaseModel):
+    matches: list[Match]
+    unmatched_mentees: list[UnmatchedMentee]
+    unmatched_mentor_ids: list[str]
+
+    @property
+    def total_score(self) -> float:
+        return sum(m.score for m in self.matches)
+
+
+class CohortProgress(BaseModel):
+    cohort: Cohort
+    applications: int
+    eligible: dict[str, int]
+    ineligible: dict[str, int]
+    matches: int
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

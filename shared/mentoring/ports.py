@@ -1,0 +1,90 @@
+"""The small interfaces between the domain and AWS. Adapters in ``mentoring.adapters`` implement
+them with boto3; tests implement them in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from mentoring.models import (
+    Application,
+    Cohort,
+    IntakeMessage,
+    Match,
+    MonitoringRecord,
+    Notification,
+    UnmatchedMentee,
+)
+
+
+class CohortNotFoundError(LookupError):
+    pass
+
+
+class CohortStore(Protocol):
+    def get_cohort(self, cohort_id: str) -> Cohort | None: ...
+
+    def create_cohort(self, cohort: Cohort) -> None:
+        """Raises ``CohortExistsError`` when the id is taken."""
+
+    def claim_for_matching(self, cohort_id: str, at: datetime) -> bool:
+        """Moves an open cohort to matching; False when another run has it (or had it)."""
+
+    def finish_matching(self, cohort_id: str, at: datetime) -> None: ...
+
+    def release_matching(self, cohort_id: str) -> None:
+        """Gives a failed run's claim back so that a retry can run."""
+
+
+class CohortExistsError(ValueError):
+    pass
+
+
+class ApplicationStore(Protocol):
+    def record_application(self, application: Application, monitoring: MonitoringRecord) -> bool:
+        """Stores the application and its anonymised monitoring record together, or neither.
+
+        False when the application was already recorded (a redelivered submission): nothing is
+        written again, so a retry can never add a second monitoring record.
+        """
+
+    def get_application(self, cohort_id: str, application_id: str) -> Application | None: ...
+
+    def list_applications(self, cohort_id: str) -> list[Application]: ...
+
+    def put_results(
+        self, cohort_id: str, matches: Sequence[Match], unmatched: Sequence[UnmatchedMentee]
+    ) -> None: ...
+
+    def list_matches(self, cohort_id: str) -> list[Match]: ...
+
+    def list_unmatched(self, cohort_id: str) -> list[UnmatchedMentee]: ...
+
+
+class IntakeQueue(Protocol):
+    def send_all(self, messages: Iterable[IntakeMessage]) -> None:
+        """Returns only once every message is durably queued."""
+
+
+class NotificationQueue(Protocol):
+    def send_all(self, notifications: Iterable[Notification]) -> None: ...
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+class Mailer(Protocol):
+    def send(self, email: OutgoingEmail) -> str:
+        """Sends one email; returns the provider's message id."""
+
+
+class DeadlineScheduler(Protocol):
+    def schedule_deadline(self, cohort_id: str, at: datetime) -> str:
+        """Creates the one-time schedule that announces the deadline; returns its name."""

@@ -1,0 +1,47 @@
+"""Each function's settings: read from the environment that template.yaml sets, checked at cold start,
+so a missing or malformed variable fails loudly at once rather than on the first request."""
+
+from __future__ import annotations
+
+import os
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Json
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    applications_table: str
+
+    @classmethod
+    def from_env(cls) -> Self:
+        return cls.model_validate({name.lower(): value for name, value in os.environ.items()})
+
+
+class SubmitSettings(Settings):
+    intake_queue_url: str
+    partner_api_keys: Json[dict[str, str]]
+    """API key id -> institution code, so a partner's institution comes from its key."""
+
+
+class IntakeSettings(Settings):
+    monitoring_table: str
+    idempotency_table: str
+    notify_queue_url: str
+
+
+class MatchingSettings(Settings):
+    notify_queue_url: str
+
+
+class NotifySettings(Settings):
+    sender_email: str
+    idempotency_table: str
+
+
+class AdminSettings(Settings):
+    event_bus_arn: str
+    schedule_group: str
+    scheduler_role_arn: str
+    deadline_dead_letter_queue_arn: str
