@@ -9,9 +9,7 @@ from mentoring.models import Applicant, Eligibility, Role, RuleOutcome, SelfIden
 from mentoring.scheme import AnswerIn, EligibilityRule, GradeBetween, InstitutionIn, Scheme
 
 
-def _passes(
-    rule: EligibilityRule, scheme: Scheme, applicant: Applicant, answers: SelfIdentification
-) -> bool:
+def _passes(rule: EligibilityRule, scheme: Scheme, applicant: Applicant, answers: SelfIdentification) -> bool:
     match rule:
         case AnswerIn(question=question, values=values):
             return getattr(answers, question) in values
@@ -25,12 +23,12 @@ def _passes(
 def decide(scheme: Scheme, role: Role, applicant: Applicant, answers: SelfIdentification) -> Eligibility:
     definition = scheme.roles.get(role)
     if definition is None:
-        outcome = RuleOutcome(
-            rule="role", passed=False, reason=f"{scheme.name} has no {role.value} role."
-        )
+        outcome = RuleOutcome(rule="role", passed=False, reason=f"{scheme.name} has no {role.value} role.")
         return Eligibility(eligible=False, outcomes=[outcome])
     outcomes = []
     for rule in definition.eligibility:
         passed = _passes(rule, scheme, applicant, answers)
-        outcomes.append(RuleOutcome(rule=rule.kind, passed=passed, reason=rule.passed if passed else rule.failed))
+        outcomes.append(
+            RuleOutcome(rule=rule.kind, passed=passed, reason=rule.passed if passed else rule.failed)
+        )
     return Eligibility(eligible=all(o.passed for o in outcomes), outcomes=outcomes)

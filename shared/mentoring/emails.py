@@ -93,11 +93,17 @@ def compose(notification: Notification, cohort: Cohort, store: ApplicationStore)
                     f"{cohort.recruitment_deadline:%d %B %Y at %H:%M} UTC; we will email you then."
                 )
             else:
-                body.para("Unfortunately your application does not meet the scheme's criteria, for these reasons:")
+                body.para(
+                    "Unfortunately your application does not meet the scheme's criteria, for these reasons:"
+                )
                 body.bullets(app.eligibility.reasons)
-                body.para(f"If you think this is wrong, please contact the scheme coordinator at {cohort.coordinator_email}.")
+                body.para(
+                    f"If you think this is wrong, please contact the scheme coordinator at {cohort.coordinator_email}."
+                )
         case EmailKind.MATCHED_MENTEE:
-            match_ = next((m for m in store.list_matches(cohort.cohort_id) if m.mentee_id == app.application_id), None)
+            match_ = next(
+                (m for m in store.list_matches(cohort.cohort_id) if m.mentee_id == app.application_id), None
+            )
             mentor = store.get_application(cohort.cohort_id, match_.mentor_id) if match_ else None
             if match_ is None or mentor is None:
                 raise NothingToSendError(f"no stored match for mentee {app.application_id}")
@@ -123,7 +129,11 @@ def compose(notification: Notification, cohort: Cohort, store: ApplicationStore)
             subject = f"{scheme.name}: the outcome of matching"
             if app.role is Role.MENTEE:
                 reason = next(
-                    (u.reason for u in store.list_unmatched(cohort.cohort_id) if u.application_id == app.application_id),
+                    (
+                        u.reason
+                        for u in store.list_unmatched(cohort.cohort_id)
+                        if u.application_id == app.application_id
+                    ),
                     "we could not find a suitable mentor",
                 )
                 body.para(f"We are sorry: we could not match you with a mentor in {cohort.name}.")
@@ -133,7 +143,9 @@ def compose(notification: Notification, cohort: Cohort, store: ApplicationStore)
                     f"Thank you for offering to mentor in {cohort.name}. More mentors volunteered than "
                     "mentees could be paired with you under the scheme's rules, so you have no mentee this time."
                 )
-            body.para(f"The coordinator ({cohort.coordinator_email}) will keep your application for the next cohort.")
+            body.para(
+                f"The coordinator ({cohort.coordinator_email}) will keep your application for the next cohort."
+            )
     body.para(f"With best wishes,\nThe {scheme.name} team")
     return OutgoingEmail(to=app.applicant.email, subject=subject, text=body.text(), html=body.html(subject))
 
@@ -159,4 +171,6 @@ def _coordinator_summary(cohort: Cohort, scheme: Scheme, store: ApplicationStore
     if unmatched:
         body.para("Mentees not matched:")
         body.bullets([f"{_person(apps[u.application_id])}: {u.reason}" for u in unmatched])
-    return OutgoingEmail(to=cohort.coordinator_email, subject=subject, text=body.text(), html=body.html(subject))
+    return OutgoingEmail(
+        to=cohort.coordinator_email, subject=subject, text=body.text(), html=body.html(subject)
+    )

@@ -13,7 +13,10 @@ def split_monitoring(message: IntakeMessage, scheme_id: str) -> MonitoringRecord
     """The monitoring answers with only the reporting group: no id, name, email or time of the person."""
     submission = message.submission
     return MonitoringRecord(
-        cohort_id=submission.cohort_id, scheme_id=scheme_id, role=submission.role, answers=submission.monitoring
+        cohort_id=submission.cohort_id,
+        scheme_id=scheme_id,
+        role=submission.role,
+        answers=submission.monitoring,
     )
 
 
@@ -52,6 +55,12 @@ def process_submission(
     applications.record_application(application, split_monitoring(message, cohort.scheme_id))
     # Sent on a redelivery too: notify's idempotency makes it one email whatever the count.
     notifications.send_all(
-        [Notification(cohort_id=cohort.cohort_id, kind=EmailKind.ACKNOWLEDGEMENT, application_id=application.application_id)]
+        [
+            Notification(
+                cohort_id=cohort.cohort_id,
+                kind=EmailKind.ACKNOWLEDGEMENT,
+                application_id=application.application_id,
+            )
+        ]
     )
     return application

@@ -124,4 +124,6 @@ def match_cohort(
             reason = "every allowed mentor was already at capacity"
         unmatched.append(UnmatchedMentee(application_id=mentee.application_id, reason=reason))
     unmatched_mentors = [m for m in capacity if not load[m]]
-    return MatchingResult(matches=matches, unmatched_mentees=unmatched, unmatched_mentor_ids=unmatched_mentors)
+    return MatchingResult(
+        matches=matches, unmatched_mentees=unmatched, unmatched_mentor_ids=unmatched_mentors
+    )

@@ -49,7 +49,9 @@ def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
             message = "is required"
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
-        out.append(FieldError(field=f"{prefix}{loc}" if loc else prefix.rstrip(".") or "body", message=message))
+        out.append(
+            FieldError(field=f"{prefix}{loc}" if loc else prefix.rstrip(".") or "body", message=message)
+        )
     return out
 
 
@@ -58,7 +60,8 @@ def parse_json(model: type[M], body: str) -> M:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise SubmissionError(
-            "the body is not valid JSON", [FieldError(field="body", message=f"invalid JSON at position {error.pos}")]
+            "the body is not valid JSON",
+            [FieldError(field="body", message=f"invalid JSON at position {error.pos}")],
         ) from None
     try:
         return model.model_validate(data)
@@ -80,7 +83,9 @@ def form_to_dict(body: str) -> dict[str, Any]:
         for parent in parents:
             node = node.setdefault(parent, {})
             if not isinstance(node, dict):
-                raise SubmissionError("the form has errors", [FieldError(field=name, message="is not a field")])
+                raise SubmissionError(
+                    "the form has errors", [FieldError(field=name, message="is not a field")]
+                )
         node[leaf] = value
     data.setdefault("consent", False)
     return data

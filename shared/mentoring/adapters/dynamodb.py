@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -37,7 +36,9 @@ class DynamoApplications:
     Items keep the model as JSON in ``data`` plus a few plain attributes for the console and queries.
     """
 
-    def __init__(self, table: str, monitoring_table: str | None = None, dynamodb: DynamoDBClient | None = None):
+    def __init__(
+        self, table: str, monitoring_table: str | None = None, dynamodb: DynamoDBClient | None = None
+    ):
         self.table = table
         self.monitoring_table = monitoring_table
         self._client = dynamodb
@@ -176,11 +177,17 @@ class DynamoApplications:
             {"pk": _pk(cohort_id), "sk": {"S": MATCH + m.mentee_id}, "data": {"S": m.model_dump_json()}}
             for m in matches
         ] + [
-            {"pk": _pk(cohort_id), "sk": {"S": UNMATCHED + u.application_id}, "data": {"S": u.model_dump_json()}}
+            {
+                "pk": _pk(cohort_id),
+                "sk": {"S": UNMATCHED + u.application_id},
+                "data": {"S": u.model_dump_json()},
+            }
             for u in unmatched
         ]
         for start in range(0, len(items), 25):
-            requests: dict[str, Any] = {self.table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
+            requests: dict[str, Any] = {
+                self.table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
+            }
             while requests:
                 response = self.db.batch_write_item(RequestItems=requests)
                 requests = dict(response.get("UnprocessedItems", {}))
@@ -190,5 +197,3 @@ class DynamoApplications:
 
     def list_unmatched(self, cohort_id: str) -> list[UnmatchedMentee]:
         return [UnmatchedMentee.model_validate_json(d) for d in self._query(cohort_id, UNMATCHED)]
-
-

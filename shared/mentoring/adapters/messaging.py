@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from botocore.exceptions import ClientError
-
-from mentoring.adapters import client
 from pydantic import BaseModel
 
+from mentoring.adapters import client
 from mentoring.ports import OutgoingEmail
 
 if TYPE_CHECKING:
@@ -140,12 +139,12 @@ class EventBridgeDeadlines:
             "Description": f"Recruitment deadline of cohort {cohort_id}",
             "Target": {
                 "Arn": self.bus_arn,
-                    "RoleArn": self.role_arn,
-                    "Input": json.dumps({"cohort_id": cohort_id}),
-                    "EventBridgeParameters": {"DetailType": DEADLINE_DETAIL_TYPE, "Source": DEADLINE_SOURCE},
-                    "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600},
-                    "DeadLetterConfig": {"Arn": self.dead_letter_arn},
-                },
+                "RoleArn": self.role_arn,
+                "Input": json.dumps({"cohort_id": cohort_id}),
+                "EventBridgeParameters": {"DetailType": DEADLINE_DETAIL_TYPE, "Source": DEADLINE_SOURCE},
+                "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600},
+                "DeadLetterConfig": {"Arn": self.dead_letter_arn},
+            },
         }
         try:
             self.scheduler.create_schedule(**params)

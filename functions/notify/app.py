@@ -1,0 +1,65 @@
+"""Notify: renders each person's email (text and HTML) and sends it with SES, once per
+(cohort, person, kind of email) whatever the number of deliveries."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from mentoring.adapters.dynamodb import DynamoApplications
+from mentoring.adapters.messaging import SesMailer
+from mentoring.emails import compose
+from mentoring.models import Notification
+from mentoring.observability import logger, metrics, tracer
+from mentoring.ports import CohortNotFoundError
+from mentoring.settings import NotifySettings
+
+settings = NotifySettings.from_env()
+processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)
+idempotency = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=90 * 24 * 3600)
+persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+
+
+@cache
+def store() -> DynamoApplications:
+    return DynamoApplications(settings.applications_table)
+
+
+@cache
+def mailer() -> SesMailer:
+    return SesMailer(settings.sender_email)
+
+
+@idempotent_function(data_keyword_argument="notification", config=idempotency, persistence_store=persistence)
+def send_once(notification: dict[str, Any]) -> dict[str, str]:
+    note = Notification.model_validate(notification)
+    cohort = store().get_cohort(note.cohort_id)
+    if cohort is None:
+        raise CohortNotFoundError(f"cohort {note.cohort_id!r} does not exist")
+    message_id = mailer().send(compose(note, cohort, store()))
+    logger.info("email sent", kind=note.kind.value, notification_key=note.key, message_id=message_id)
+    metrics.add_metric(name="EmailsSent", unit="Count", value=1)
+    return {"message_id": message_id}
+
+
+def record_handler(record: SqsRecordModel) -> dict[str, str]:
+    note = Notification.model_validate_json(record.body)
+    return send_once(notification={**note.model_dump(mode="json"), "key": note.key})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency.register_lambda_context(context)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

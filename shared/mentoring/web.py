@@ -1,0 +1,259 @@
+"""The applicant web form: plain, accessible HTML that works without JavaScript.
+
+It posts ``application/x-www-form-urlencoded`` to ``/applications`` with dotted field names
+(``applicant.email``); the API turns that into the same model as a JSON submission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+from typing import get_args
+
+from mentoring.models import (
+    AgeBand,
+    Cohort,
+    Ethnicity,
+    FieldError,
+    Gender,
+    MonitoringAnswers,
+    Religion,
+    SexualOrientation,
+    YesNo,
+)
+from mentoring.scheme import Scheme
+
+_STYLE = """
+body{font-family:Arial,sans-serif;line-height:1.5;max-width:40rem;margin:0 auto;padding:1rem;color:#0b0c0c}
+label{display:block;font-weight:bold;margin-top:1rem}
+input,select,textarea{display:block;width:100%;box-sizing:border-box;font-size:1rem;padding:.4rem;
+  border:2px solid #0b0c0c}
+input:focus,select:focus,textarea:focus,button:focus{outline:3px solid #fd0;outline-offset:0}
+fieldset{border:0;padding:0;margin:2rem 0 0}
+legend{font-size:1.4rem;font-weight:bold}
+.hint{color:#505a5f;margin:.2rem 0}
+.error{color:#d4351c;font-weight:bold}
+.error-summary{border:4px solid #d4351c;padding:1rem}
+.radio label,.check label{display:inline;font-weight:normal}
+.radio input,.check input{display:inline;width:auto}
+button{margin-top:2rem;font-size:1.1rem;padding:.6rem 1.2rem;background:#00703c;color:#fff;border:0}
+"""
+
+_LABELS = {
+    "prefer_not_to_say": "Prefer not to say",
+    "non_binary": "Non-binary",
+    "gay_woman_lesbian": "Gay woman / lesbian",
+    "white_gypsy_or_irish_traveller": "White - Gypsy or Irish Traveller",
+}
+
+
+def _label(value: str) -> str:
+    if value in _LABELS:
+        return _LABELS[value]
+    head, _, tail = value.partition("_")
+    return (head.capitalize() + (" - " + tail.replace("_", " ") if tail else "")) if head else value
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body><main>{body}</main></body></html>"
+    )
+
+
+class _Form:
+    def __init__(self, values: dict[str, str], errors: dict[str, str]) -> None:
+        self.values = values
+        self.errors = errors
+
+    def _error(self, name: str) -> str:
+        message = self.errors.get(name)
+        return (
+            f'<p class="error" id="{name}-error"><span>Error:</span> {escape(message)}</p>' if message else ""
+        )
+
+    def _described(self, name: str, hint: str) -> str:
+        ids = [f"{name}-hint"] if hint else []
+        if name in self.errors:
+            ids.append(f"{name}-error")
+        return f' aria-describedby="{" ".join(ids)}"' if ids else ""
+
+    def text(
+        self, name: str, label: str, hint: str = "", kind: str = "text", required: bool = True, **attrs: str
+    ) -> str:
+        extra = "".join(f' {k.replace("_", "-")}="{escape(v)}"' for k, v in attrs.items())
+        invalid = ' aria-invalid="true"' if name in self.errors else ""
+        return (
+            f'<label for="{name}">{escape(label)}{"" if required else " (optional)"}</label>'
+            + (f'<p class="hint" id="{name}-hint">{escape(hint)}</p>' if hint else "")
+            + self._error(name)
+            + f'<input id="{name}" name="{name}" type="{kind}" value="{escape(self.values.get(name, ""))}"'
+            + (" required" if required else "")
+            + f"{self._described(name, hint)}{invalid}{extra}>"
+        )
+
+    def select(self, name: str, label: str, options: Sequence[str], hint: str = "", default: str = "") -> str:
+        chosen = self.values.get(name, default)
+        opts = "".join(
+            f'<option value="{escape(o)}"{" selected" if o == chosen else ""}>{escape(_label(o))}</option>'
+            for o in options
+        )
+        return (
+            f'<label for="{name}">{escape(label)}</label>'
+            + (f'<p class="hint" id="{name}-hint">{escape(hint)}</p>' if hint else "")
+            + self._error(name)
+            + f'<select id="{name}" name="{name}"{self._described(name, hint)}>{opts}</select>'
+        )
+
+
+MONITORING_QUESTIONS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("ethnicity", "Ethnicity", get_args(Ethnicity)),
+    ("gender", "Gender", get_args(Gender)),
+    (
+        "trans_history",
+        "Is your gender identity different from the sex you were assigned at birth?",
+        get_args(YesNo),
+    ),
+    ("sexual_orientation", "Sexual orientation", get_args(SexualOrientation)),
+    ("disability", "Do you consider yourself to have a disability?", get_args(YesNo)),
+    ("religion", "Religion or belief", get_args(Religion)),
+    ("age_band", "Age", get_args(AgeBand)),
+]
+assert {q for q, _, _ in MONITORING_QUESTIONS} == set(MonitoringAnswers.model_fields)
+
+
+def application_form(
+    scheme: Scheme, cohort: Cohort, values: dict[str, str] | None = None, errors: Sequence[FieldError] = ()
+) -> str:
+    values = values or {}
+    by_field = {e.field: e.message for e in errors}
+    f = _Form(values, by_field)
+    summary = ""
+    if errors:
+        items = "".join(
+            f'<li><a href="#{escape(e.field)}">{escape(e.field)}: {escape(e.message)}</a></li>'
+            for e in errors
+        )
+        summary = (
+            '<div class="error-summary" role="alert" tabindex="-1" id="error-summary">'
+            f"<h2>There is a problem</h2><ul>{items}</ul></div>"
+        )
+    roles = "".join(
+        f'<p class="radio"><input type="radio" id="role-{r.value}" name="role" value="{r.value}"'
+        f"{' checked' if values.get('role') == r.value else ''} required>"
+        f' <label for="role-{r.value}">{escape(d.label)}: {escape(d.description)}</label></p>'
+        for r, d in scheme.roles.items()
+    )
+    institutions = [""] + list(scheme.institutions)
+    institution_options = "".join(
+        f'<option value="{escape(code)}"{" selected" if values.get("applicant.institution") == code else ""}>'
+        f"{escape(scheme.institutions.get(code, 'Choose your institution'))}</option>"
+        for code in institutions
+    )
+    body = f"""
+<h1>Apply to {escape(cohort.name)}</h1>
+<p>{escape(scheme.summary)}</p>
+<p>Applications close at the recruitment deadline, {cohort.recruitment_deadline:%d %B %Y %H:%M} UTC.</p>
+{summary}
+<form method="post" action="applications" novalidate>
+<input type="hidden" name="cohort_id" value="{escape(cohort.cohort_id)}">
+<fieldset><legend>Your role</legend>{f._error("role")}{roles}</fieldset>
+<fieldset><legend>About you</legend>
+{f.text("applicant.given_name", "First name", autocomplete="given-name")}
+{f.text("applicant.family_name", "Last name", autocomplete="family-name")}
+{f.text("applicant.email", "Work email address", kind="email", autocomplete="email")}
+{f.text("applicant.staff_number", "Staff number", required=False)}
+<label for="applicant.institution">Institution</label>{f._error("applicant.institution")}
+<select id="applicant.institution" name="applicant.institution" required>{institution_options}</select>
+{f.text("applicant.department", "Department or school")}
+{f.text("applicant.job_title", "Job title", autocomplete="organization-title")}
+{
+        f.text(
+            "applicant.grade",
+            "Grade",
+            hint="Your grade on the common 1-10 scale.",
+            kind="number",
+            min="1",
+            max="10",
+            inputmode="numeric",
+        )
+    }
+</fieldset>
+<fieldset><legend>Eligibility</legend>
+<p class="hint">This scheme is for staff who self-identify as being from a Black, Asian, Mixed or other
+minority ethnic background. We ask this question only to decide eligibility; it is separate from the
+equal-opportunities questions below.</p>
+{
+        f.select(
+            "self_identification.minority_ethnic_background",
+            "Do you self-identify as being from a Black, Asian, Mixed or other minority ethnic background?",
+            ["", *get_args(YesNo)],
+        )
+    }
+</fieldset>
+<fieldset><legend>Matching</legend>
+{
+        f.text(
+            "profile.skills",
+            "Skills",
+            hint="Mentees: skills you want to develop. Mentors: skills you can offer. "
+            "Separate them with commas.",
+            required=False,
+        )
+    }
+{f.text("profile.career_goals", "Career goals", hint="Separate them with commas.", required=False)}
+{
+        f.text(
+            "profile.capacity",
+            "Mentors: how many mentees can you take on?",
+            hint="1, 2 or 3.",
+            kind="number",
+            required=False,
+            min="1",
+            max="3",
+        )
+    }
+</fieldset>
+<fieldset><legend>Equal-opportunities monitoring</legend>
+<p class="hint">These questions are optional and every one can be answered "Prefer not to say". Your answers
+are stored separately from your application, without your name or any identifier, and are used only to
+report on who the scheme reaches. They are never used to decide eligibility or matching.</p>
+{
+        "".join(
+            f.select(f"monitoring.{q}", label, options, default="prefer_not_to_say")
+            for q, label, options in MONITORING_QUESTIONS
+        )
+    }
+</fieldset>
+<fieldset><legend>Consent</legend>{f._error("consent")}
+<p class="check"><input type="checkbox" id="consent" name="consent" value="yes" required>
+<label for="consent">I agree to my application being processed for this mentoring scheme.</label></p>
+</fieldset>
+<button type="submit">Submit application</button>
+</form>"""
+    return _page(f"Apply to {cohort.name}", body)
+
+
+def accepted_page(cohort: Cohort, submission_id: str) -> str:
+    return _page(
+        "Application received",
+        f'<h1>Application received</h1><div role="status"><p>Thank you. Your application to '
+        f"{escape(cohort.name)} has been received.</p><p>Your submission reference is "
+        f"<strong>{escape(submission_id)}</strong>. We will email you to confirm.</p></div>",
+    )
+
+
+def message_page(title: str, message: str) -> str:
+    return _page(title, f"<h1>{escape(title)}</h1><p>{escape(message)}</p>")
+
+
+def cohort_question_page() -> str:
+    return _page(
+        "Apply to a mentoring scheme",
+        '<h1>Apply to a mentoring scheme</h1><form method="get" action="">'
+        '<label for="cohort">Cohort reference</label><p class="hint" id="cohort-hint">'
+        "Your scheme coordinator gives you this reference.</p>"
+        '<input id="cohort" name="cohort" aria-describedby="cohort-hint" required>'
+        '<button type="submit">Continue</button></form>',
+    )
