@@ -11,6 +11,7 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -60,15 +61,16 @@ def take_in(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_handler(record: SqsRecordModel) -> dict[str, Any]:
-    message = IntakeMessage.model_validate_json(record.body)
+    message = IntakeMessage.model_validate_json(str(record.body))
     logger.append_keys(submission_id=message.submission_id)
-    return take_in(message=message.model_dump(mode="json"))
+    result: dict[str, Any] = take_in(message=message.model_dump(mode="json"))
+    return result
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency.register_lambda_context(context)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

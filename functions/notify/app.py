@@ -7,6 +7,7 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -51,14 +52,15 @@ def send_once(notification: dict[str, Any]) -> dict[str, str]:
 
 
 def record_handler(record: SqsRecordModel) -> dict[str, str]:
-    note = Notification.model_validate_json(record.body)
-    return send_once(notification={**note.model_dump(mode="json"), "key": note.key})
+    note = Notification.model_validate_json(str(record.body))
+    result: dict[str, str] = send_once(notification={**note.model_dump(mode="json"), "key": note.key})
+    return result
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency.register_lambda_context(context)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

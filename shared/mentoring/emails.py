@@ -68,85 +68,105 @@ def _contact(a: Application, scheme: Scheme) -> str:
     return f"{_person(a)}, {a.applicant.job_title}, {institution} ({a.applicant.email})"
 
 
+@dataclass(frozen=True)
+class _Context:
+    cohort: Cohort
+    scheme: Scheme
+    store: ApplicationStore
+    app: Application
+
+
+def _acknowledgement(c: _Context, body: Body) -> str:
+    app = c.app
+    role = c.scheme.roles[app.role].label.lower() if app.role in c.scheme.roles else app.role.value
+    body.para(
+        f"Thank you for applying to be a {role} in {c.cohort.name}. "
+        f"Your application reference is {app.application_id}."
+    )
+    if app.eligibility.eligible:
+        body.para("You meet the scheme's criteria:")
+        body.bullets([o.reason for o in app.eligibility.outcomes])
+        body.para(
+            f"Matching takes place after the recruitment deadline, "
+            f"{c.cohort.recruitment_deadline:%d %B %Y at %H:%M} UTC; we will email you then."
+        )
+    else:
+        body.para("Unfortunately your application does not meet the scheme's criteria, for these reasons:")
+        body.bullets(app.eligibility.reasons)
+        body.para(
+            f"If you think this is wrong, please contact the coordinator at {c.cohort.coordinator_email}."
+        )
+    return f"{c.scheme.name}: we have received your application"
+
+
+def _matched_mentee(c: _Context, body: Body) -> str:
+    match = next(
+        (m for m in c.store.list_matches(c.cohort.cohort_id) if m.mentee_id == c.app.application_id), None
+    )
+    mentor = c.store.get_application(c.cohort.cohort_id, match.mentor_id) if match else None
+    if match is None or mentor is None:
+        raise NothingToSendError(f"no stored match for mentee {c.app.application_id}")
+    body.para(f"We are delighted to tell you that your mentor in {c.cohort.name} is:")
+    body.bullets([_contact(mentor, c.scheme)])
+    body.para("Why we paired you:")
+    body.bullets(match.explanation)
+    body.bullets(_training(c.scheme, Role.MENTEE))
+    return f"{c.scheme.name}: meet your mentor"
+
+
+def _matched_mentor(c: _Context, body: Body) -> str:
+    matches = [m for m in c.store.list_matches(c.cohort.cohort_id) if m.mentor_id == c.app.application_id]
+    if not matches:
+        raise NothingToSendError(f"no stored match for mentor {c.app.application_id}")
+    body.para(f"Thank you for mentoring in {c.cohort.name}. You have been paired with:")
+    for match in matches:
+        mentee = c.store.get_application(c.cohort.cohort_id, match.mentee_id)
+        if mentee is None:
+            raise NothingToSendError(f"mentee {match.mentee_id} is not stored")
+        body.bullets([_contact(mentee, c.scheme), *match.explanation])
+    body.bullets(_training(c.scheme, Role.MENTOR))
+    return f"{c.scheme.name}: meet your mentee" + ("s" if len(matches) > 1 else "")
+
+
+def _unmatched(c: _Context, body: Body) -> str:
+    if c.app.role is Role.MENTEE:
+        unmatched = c.store.list_unmatched(c.cohort.cohort_id)
+        reason = next(
+            (u.reason for u in unmatched if u.application_id == c.app.application_id),
+            "we could not find a suitable mentor",
+        )
+        body.para(f"We are sorry: we could not match you with a mentor in {c.cohort.name}.")
+        body.para(f"The reason: {reason}.")
+    else:
+        body.para(
+            f"Thank you for offering to mentor in {c.cohort.name}. More mentors volunteered than mentees "
+            "could be paired with you under the scheme's rules, so you have no mentee this time."
+        )
+    body.para(
+        f"The coordinator ({c.cohort.coordinator_email}) will keep your application for the next cohort."
+    )
+    return f"{c.scheme.name}: the outcome of matching"
+
+
+_PERSONAL = {
+    EmailKind.ACKNOWLEDGEMENT: _acknowledgement,
+    EmailKind.MATCHED_MENTEE: _matched_mentee,
+    EmailKind.MATCHED_MENTOR: _matched_mentor,
+    EmailKind.UNMATCHED: _unmatched,
+}
+
+
 def compose(notification: Notification, cohort: Cohort, store: ApplicationStore) -> OutgoingEmail:
     scheme = get_scheme(cohort.scheme_id)
-    body = Body()
     if notification.kind is EmailKind.COORDINATOR_SUMMARY:
         return _coordinator_summary(cohort, scheme, store)
     app = store.get_application(cohort.cohort_id, notification.application_id or "")
     if app is None:
         raise NothingToSendError(f"application {notification.application_id} is not stored")
+    body = Body()
     body.para(f"Dear {app.applicant.given_name},")
-    role_label = scheme.roles[app.role].label.lower() if app.role in scheme.roles else app.role.value
-    match notification.kind:
-        case EmailKind.ACKNOWLEDGEMENT:
-            subject = f"{scheme.name}: we have received your application"
-            body.para(
-                f"Thank you for applying to be a {role_label} in {cohort.name}. "
-                f"Your application reference is {app.application_id}."
-            )
-            if app.eligibility.eligible:
-                body.para("You meet the scheme's criteria:")
-                body.bullets([o.reason for o in app.eligibility.outcomes])
-                body.para(
-                    f"Matching takes place after the recruitment deadline, "
-                    f"{cohort.recruitment_deadline:%d %B %Y at %H:%M} UTC; we will email you then."
-                )
-            else:
-                body.para(
-                    "Unfortunately your application does not meet the scheme's criteria, for these reasons:"
-                )
-                body.bullets(app.eligibility.reasons)
-                body.para(
-                    f"If you think this is wrong, please contact the scheme coordinator at {cohort.coordinator_email}."
-                )
-        case EmailKind.MATCHED_MENTEE:
-            match_ = next(
-                (m for m in store.list_matches(cohort.cohort_id) if m.mentee_id == app.application_id), None
-            )
-            mentor = store.get_application(cohort.cohort_id, match_.mentor_id) if match_ else None
-            if match_ is None or mentor is None:
-                raise NothingToSendError(f"no stored match for mentee {app.application_id}")
-            subject = f"{scheme.name}: meet your mentor"
-            body.para(f"We are delighted to tell you that your mentor in {cohort.name} is:")
-            body.bullets([_contact(mentor, scheme)])
-            body.para("Why we paired you:")
-            body.bullets(match_.explanation)
-            body.bullets(_training(scheme, Role.MENTEE))
-        case EmailKind.MATCHED_MENTOR:
-            matches = [m for m in store.list_matches(cohort.cohort_id) if m.mentor_id == app.application_id]
-            mentees = [(m, store.get_application(cohort.cohort_id, m.mentee_id)) for m in matches]
-            if not mentees:
-                raise NothingToSendError(f"no stored match for mentor {app.application_id}")
-            subject = f"{scheme.name}: meet your mentee" + ("s" if len(mentees) > 1 else "")
-            body.para(f"Thank you for mentoring in {cohort.name}. You have been paired with:")
-            for m, mentee in mentees:
-                if mentee is None:
-                    raise NothingToSendError(f"mentee {m.mentee_id} is not stored")
-                body.bullets([_contact(mentee, scheme), *m.explanation])
-            body.bullets(_training(scheme, Role.MENTOR))
-        case EmailKind.UNMATCHED:
-            subject = f"{scheme.name}: the outcome of matching"
-            if app.role is Role.MENTEE:
-                reason = next(
-                    (
-                        u.reason
-                        for u in store.list_unmatched(cohort.cohort_id)
-                        if u.application_id == app.application_id
-                    ),
-                    "we could not find a suitable mentor",
-                )
-                body.para(f"We are sorry: we could not match you with a mentor in {cohort.name}.")
-                body.para(f"The reason: {reason}.")
-            else:
-                body.para(
-                    f"Thank you for offering to mentor in {cohort.name}. More mentors volunteered than "
-                    "mentees could be paired with you under the scheme's rules, so you have no mentee this time."
-                )
-            body.para(
-                f"The coordinator ({cohort.coordinator_email}) will keep your application for the next cohort."
-            )
-    body.para(f"With best wishes,\nThe {scheme.name} team")
+    subject = _PERSONAL[notification.kind](_Context(cohort, scheme, store, app), body)
+    body.para(f"With best wishes, the {scheme.name} team")
     return OutgoingEmail(to=app.applicant.email, subject=subject, text=body.text(), html=body.html(subject))
 
 

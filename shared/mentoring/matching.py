@@ -17,7 +17,7 @@ from mentoring.scheme import PairingRule, Scheme
 
 def broken_rules(rules: Sequence[PairingRule], mentee: Application, mentor: Application) -> list[str]:
     """The kinds of the hard rules this pair breaks (empty when the pair is allowed)."""
-    broken = []
+    broken: list[str] = []
     for rule in rules:
         match rule.kind:
             case "different_institution":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
@@ -35,7 +35,7 @@ class Contract(BaseModel):
 
 # ---------------------------------------------------------------- monitoring (equal opportunities)
 
-PREFER_NOT_TO_SAY = "prefer_not_to_say"
+PREFER_NOT_TO_SAY: Final = "prefer_not_to_say"
 
 Ethnicity = Literal[
     "asian_bangladeshi",
@@ -113,7 +113,9 @@ class SelfIdentification(Contract):
 
     minority_ethnic_background: YesNo | None = Field(
         default=None,
-        description="Do you self-identify as being from a Black, Asian, Mixed or other minority ethnic background?",
+        description=(
+            "Do you self-identify as being from a Black, Asian, Mixed or other minority ethnic background?"
+        ),
     )
 
 

@@ -58,7 +58,7 @@ def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
 def parse_json(model: type[M], body: str) -> M:
     try:
         data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except json.JSONDecodeError as error:
         raise SubmissionError(
             "the body is not valid JSON",
             [FieldError(field="body", message=f"invalid JSON at position {error.pos}")],

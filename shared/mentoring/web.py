@@ -145,7 +145,7 @@ def application_form(
         f' <label for="role-{r.value}">{escape(d.label)}: {escape(d.description)}</label></p>'
         for r, d in scheme.roles.items()
     )
-    institutions = [""] + list(scheme.institutions)
+    institutions = ["", *scheme.institutions]
     institution_options = "".join(
         f'<option value="{escape(code)}"{" selected" if values.get("applicant.institution") == code else ""}>'
         f"{escape(scheme.institutions.get(code, 'Choose your institution'))}</option>"

@@ -38,7 +38,7 @@ class DynamoApplications:
 
     def __init__(
         self, table: str, monitoring_table: str | None = None, dynamodb: DynamoDBClient | None = None
-    ):
+    ) -> None:
         self.table = table
         self.monitoring_table = monitoring_table
         self._client = dynamodb
@@ -111,14 +111,14 @@ class DynamoApplications:
     def record_application(self, application: Application, monitoring: MonitoringRecord) -> bool:
         if self.monitoring_table is None:
             raise RuntimeError("this store was built without the monitoring table")
-        application_item = {
+        application_item: dict[str, Any] = {
             "pk": _pk(application.cohort_id),
             "sk": {"S": APPLICATION + application.application_id},
             "role": {"S": application.role.value},
             "eligible": {"BOOL": application.eligibility.eligible},
             "data": {"S": application.model_dump_json()},
         }
-        monitoring_item = {
+        monitoring_item: dict[str, Any] = {
             "record_id": {"S": monitoring.record_id},
             "cohort_id": {"S": monitoring.cohort_id},
             "scheme_id": {"S": monitoring.scheme_id},
