@@ -25,6 +25,7 @@ from mentoring.intake import process_submission
 from mentoring.models import IntakeMessage
 from mentoring.observability import logger, metrics, tracer
 from mentoring.settings import IntakeSettings
+from mentoring.submissions import parse_record
 
 settings = IntakeSettings.from_env()
 processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)
@@ -61,7 +62,7 @@ def take_in(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_handler(record: SqsRecordModel) -> dict[str, Any]:
-    message = IntakeMessage.model_validate_json(str(record.body))
+    message = parse_record(IntakeMessage, str(record.body))
     logger.append_keys(submission_id=message.submission_id)
     result: dict[str, Any] = take_in(message=message.model_dump(mode="json"))
     return result

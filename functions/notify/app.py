@@ -22,6 +22,7 @@ from mentoring.models import Notification
 from mentoring.observability import logger, metrics, tracer
 from mentoring.ports import CohortNotFoundError
 from mentoring.settings import NotifySettings
+from mentoring.submissions import parse_record
 
 settings = NotifySettings.from_env()
 processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)
@@ -52,7 +53,7 @@ def send_once(notification: dict[str, Any]) -> dict[str, str]:
 
 
 def record_handler(record: SqsRecordModel) -> dict[str, str]:
-    note = Notification.model_validate_json(str(record.body))
+    note = parse_record(Notification, str(record.body))
     result: dict[str, str] = send_once(notification={**note.model_dump(mode="json"), "key": note.key})
     return result
 

@@ -55,6 +55,19 @@ def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
     return out
 
 
+class InvalidRecordError(ValueError):
+    """A queued record that is not what its consumer expects. The message names the fields, never
+    their values, because it ends up in logs and on the dead-letter queue's alarms."""
+
+
+def parse_record(model: type[M], body: str) -> M:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as error:
+        problems = "; ".join(f"{e.field}: {e.message}" for e in field_errors(error))
+        raise InvalidRecordError(f"not a valid {model.__name__}: {problems}") from None
+
+
 def parse_json(model: type[M], body: str) -> M:
     try:
         data = json.loads(body)

@@ -1,0 +1,177 @@
+"""What must stay true of template.yaml, checked on the file itself."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+pytestmark = pytest.mark.template
+
+ROOT = Path(__file__).parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+
+@pytest.fixture(scope="module")
+def resources() -> dict[str, Any]:
+    return dict(cfn_yaml.load(str(TEMPLATE))["Resources"])
+
+
+@pytest.fixture(scope="module")
+def globals_() -> dict[str, Any]:
+    return dict(cfn_yaml.load(str(TEMPLATE))["Globals"]["Function"])
+
+
+def of_type(resources: dict[str, Any], kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, resource in resources.items():
+        if resource["Type"] == kind:
+            yield name, resource.get("Properties", {})
+
+
+def functions_events(resources: dict[str, Any], kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, props in of_type(resources, "AWS::Serverless::Function"):
+        for event in props.get("Events", {}).values():
+            if event["Type"] == kind:
+                yield name, event["Properties"]
+
+
+def statements(props: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for policy in props.get("Policies", []):
+        if isinstance(policy, dict) and "Statement" in policy:
+            yield from policy["Statement"]
+
+
+def test_every_sqs_event_source_reports_batch_item_failures(resources: dict[str, Any]) -> None:
+    sources = list(functions_events(resources, "SQS"))
+    assert {name for name, _ in sources} == {"IntakeFunction", "NotifyFunction"}
+    for _, props in sources:
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_queue_visibility_is_at_least_six_function_timeouts(
+    resources: dict[str, Any], globals_: dict[str, Any]
+) -> None:
+    for name, event in functions_events(resources, "SQS"):
+        timeout = resources[name]["Properties"].get("Timeout", globals_["Timeout"])
+        queue = event["Queue"]["Fn::GetAtt"][0]
+        assert resources[queue]["Properties"]["VisibilityTimeout"] >= 6 * timeout, queue
+
+
+def test_every_consumed_queue_has_a_redrive_policy_to_an_alarmed_dead_letter_queue(
+    resources: dict[str, Any],
+) -> None:
+    alarmed = {
+        props["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for _, props in of_type(resources, "AWS::CloudWatch::Alarm")
+    }
+    for _, event in functions_events(resources, "SQS"):
+        queue = resources[event["Queue"]["Fn::GetAtt"][0]]["Properties"]
+        dead_letter = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        assert dead_letter in alarmed
+        assert 1 < queue["RedrivePolicy"]["maxReceiveCount"] <= 10
+
+
+def test_every_queue_and_table_is_encrypted(resources: dict[str, Any]) -> None:
+    for name, props in of_type(resources, "AWS::SQS::Queue"):
+        assert props.get("SqsManagedSseEnabled") or props.get("KmsMasterKeyId"), name
+    for name, props in of_type(resources, "AWS::DynamoDB::Table"):
+        assert props["SSESpecification"]["SSEEnabled"] is True, name
+
+
+def test_monitoring_table_has_its_own_key_no_stream_and_no_point_in_time_recovery(
+    resources: dict[str, Any],
+) -> None:
+    props = resources["MonitoringTable"]["Properties"]
+    assert props["SSESpecification"]["KMSMasterKeyId"] == {"Ref": "MonitoringKey"}
+    assert "StreamSpecification" not in props
+    assert "PointInTimeRecoverySpecification" not in props
+    users_of_key = [
+        name for name, r in resources.items() if name != "MonitoringTable" and "MonitoringKey" in str(r)
+    ]
+    assert users_of_key == ["IntakeFunction"]
+
+
+def test_only_intake_may_touch_the_monitoring_table(resources: dict[str, Any]) -> None:
+    touching = {
+        name
+        for name, props in of_type(resources, "AWS::Serverless::Function")
+        if any("MonitoringTable" in str(s["Resource"]) for s in statements(props))
+        or "MonitoringTable" in str(props.get("Environment", {}))
+    }
+    assert touching == {"IntakeFunction"}
+
+
+def test_no_function_policy_uses_a_wildcard_action(resources: dict[str, Any]) -> None:
+    for name, props in of_type(resources, "AWS::Serverless::Function"):
+        for statement in statements(props):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert not any("*" in action for action in actions), name
+            assert statement["Resource"] != "*", name
+
+
+def test_every_function_has_a_log_group_with_retention(resources: dict[str, Any]) -> None:
+    groups = {
+        str(props["LogGroupName"]["Fn::Sub"]).split("${")[1].rstrip("}"): props
+        for _, props in of_type(resources, "AWS::Logs::LogGroup")
+    }
+    for name, _ in of_type(resources, "AWS::Serverless::Function"):
+        assert "RetentionInDays" in groups[name]
+
+
+def test_partner_route_requires_an_api_key_and_the_web_form_does_not(resources: dict[str, Any]) -> None:
+    routes = {props["Path"]: props for _, props in functions_events(resources, "Api")}
+    assert routes["/partners/applications"]["Auth"]["ApiKeyRequired"] is True
+    assert "Auth" not in routes["/applications"]
+
+
+def test_every_partner_has_a_key_and_its_own_usage_plan_with_limits(resources: dict[str, Any]) -> None:
+    keys = dict(of_type(resources, "AWS::ApiGateway::ApiKey"))
+    plans = dict(of_type(resources, "AWS::ApiGateway::UsagePlan"))
+    links = [props for _, props in of_type(resources, "AWS::ApiGateway::UsagePlanKey")]
+    assert len(keys) == len(plans) == len(links) == 5
+    assert {(link["KeyId"]["Ref"], link["UsagePlanId"]["Ref"]) for link in links} == {
+        (key, key.replace("ApiKey", "UsagePlan")) for key in keys
+    }
+    for plan in plans.values():
+        assert plan["Throttle"]["RateLimit"] > 0
+        assert plan["Quota"]["Period"] == "DAY"
+
+
+def test_admin_routes_require_iam(resources: dict[str, Any]) -> None:
+    admin = resources["AdminFunction"]["Properties"]["Events"].values()
+    assert all(e["Properties"]["Auth"]["Authorizer"] == "AWS_IAM" for e in admin)
+
+
+def test_deadline_rule_and_matching_have_retries_and_dead_letters(resources: dict[str, Any]) -> None:
+    matching = resources["MatchingFunction"]["Properties"]
+    rule = matching["Events"]["RecruitmentDeadline"]["Properties"]
+    assert rule["Pattern"]["detail-type"] == ["RecruitmentDeadlineReached"]
+    assert rule["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert rule["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["DeadlineDeadLetterQueue", "Arn"]}
+    assert matching["DeadLetterQueue"]["TargetArn"] == {"Fn::GetAtt": ["DeadlineDeadLetterQueue", "Arn"]}
+    assert matching["EventInvokeConfig"]["MaximumRetryAttempts"] > 0
+
+
+def test_every_function_has_a_bounded_timeout(resources: dict[str, Any], globals_: dict[str, Any]) -> None:
+    for name, props in of_type(resources, "AWS::Serverless::Function"):
+        assert 0 < props.get("Timeout", globals_["Timeout"]) <= 300, name
+
+
+@pytest.mark.parametrize("expanded", [False, True], ids=["as-written", "as-expanded-by-sam-translator"])
+def test_cfn_lint_finds_nothing(expanded: bool, tmp_path: Path) -> None:
+    target = TEMPLATE
+    if expanded:
+        target = tmp_path / "expanded.json"
+        subprocess.run(
+            [sys.executable, "-m", "infrastructure.expand_template", str(TEMPLATE), str(target)],
+            check=True,
+            cwd=ROOT,
+        )
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(target)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
