@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 API_PORT ?= 3000
 AWS_PORT ?= 5000
 
-.PHONY: setup run demo test test-unit test-integration test-e2e lint ruff mypy cfn-lint validate format bench lock deploy clean ci
+.PHONY: setup run demo test test-unit test-integration test-e2e lint ruff mypy cfn-lint validate format lock deploy clean ci
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

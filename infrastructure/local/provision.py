@@ -1,0 +1,253 @@
+"""Creates every resource of template.yaml in a moto server with boto3.
+
+moto's own CloudFormation skips SAM and Scheduler resources and fails on the translated REST API,
+so each resource type has a small creator here; a test checks that every type in the template is
+either created here, played by the local runtime, or named as cloud-only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+
+from infrastructure.local.template import ACCOUNT, REGION, Resolver, Stack
+
+STACK_NAME = "mentoring-local"
+
+Physical = dict[str, str]
+Creator = Callable[["Provisioner", str, dict[str, Any]], Physical]
+
+
+class Provisioner:
+    def __init__(self, stack: Stack, endpoint: str) -> None:
+        self.stack = stack
+        self.endpoint = endpoint
+        self.physical: dict[str, Physical] = {}
+        self.resolver = Resolver(stack.parameter_defaults(), self.physical)
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION)  # type: ignore[call-overload]
+
+    def name_for(self, logical_id: str) -> str:
+        return f"{STACK_NAME}-{logical_id}"
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"
+
+    def run(self) -> dict[str, Physical]:
+        """Creates the resources in dependency order; returns their physical ids and attributes."""
+        pending = dict(self.stack.resources)
+        parameters = set(self.stack.template.get("Parameters", {}))
+        while pending:
+            ready = [
+                n
+                for n, r in pending.items()
+                if _references(r.get("Properties", {})) - parameters <= set(self.physical)
+            ]
+            if not ready:
+                raise RuntimeError(f"cannot order these resources (a cycle or an unknown name): {sorted(pending)}")
+            for name in ready:
+                resource = pending.pop(name)
+                creator = CREATORS[resource["Type"]]
+                properties = self.resolver.resolve(resource.get("Properties", {}))
+                self.physical[name] = creator(self, name, properties)
+        sender = self.stack.parameter_defaults().get("SenderEmail")
+        if sender:
+            self.client("sesv2").create_email_identity(EmailIdentity=sender)
+        return self.physical
+
+
+def _references(value: Any) -> set[str]:
+    """Logical ids that a property value refers to."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for v in value:
+            found |= _references(v)
+    elif isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref" and isinstance(arg, str) and not arg.startswith("AWS::"):
+                found.add(arg)
+            elif key == "Fn::GetAtt":
+                found.add(arg[0] if isinstance(arg, list) else arg.split(".")[0])
+            elif key == "Fn::Sub":
+                text = arg if isinstance(arg, str) else arg[0]
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text) if not m.startswith("AWS::")}
+            else:
+                found |= _references(arg)
+    return found
+
+
+# ---------------------------------------------------------------- creators
+
+
+def _kms_key(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    key = p.client("kms").create_key(Description=props.get("Description", name))["KeyMetadata"]
+    return {"Ref": key["KeyId"], "Arn": key["Arn"], "KeyId": key["KeyId"]}
+
+
+def _queue(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    attributes = {
+        k: json.dumps(v) if isinstance(v, dict) else str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in props.items()
+        if k not in {"QueueName", "Tags"}
+    }
+    queue_name = props.get("QueueName", p.name_for(name))
+    url = p.client("sqs").create_queue(QueueName=queue_name, Attributes=attributes)["QueueUrl"]
+    arn = p.arn("sqs", queue_name)
+    return {"Ref": url, "Arn": arn, "QueueName": queue_name, "QueueUrl": url, "Url": url}
+
+
+def _queue_policy(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    for url in props["Queues"]:
+        p.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+    return {"Ref": name}
+
+
+def _table(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    table_name = props.get("TableName", p.name_for(name))
+    args: dict[str, Any] = {
+        "TableName": table_name,
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    sse = props.get("SSESpecification")
+    if sse:
+        args["SSESpecification"] = {
+            "Enabled": sse.get("SSEEnabled", False),
+            **({"SSEType": sse["SSEType"]} if "SSEType" in sse else {}),
+            **({"KMSMasterKeyId": sse["KMSMasterKeyId"]} if "KMSMasterKeyId" in sse else {}),
+        }
+    if "StreamSpecification" in props:
+        args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    ddb = p.client("dynamodb")
+    description = ddb.create_table(**args)["TableDescription"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        ddb.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
+    return {"Ref": table_name, "Arn": description["TableArn"]}
+
+
+def _event_bus(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    arn = p.client("events").create_event_bus(Name=props["Name"])["EventBusArn"]
+    return {"Ref": props["Name"], "Arn": arn, "Name": props["Name"]}
+
+
+def _schedule_group(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    arn = p.client("scheduler").create_schedule_group(Name=props["Name"])["ScheduleGroupArn"]
+    return {"Ref": props["Name"], "Arn": arn}
+
+
+def _role(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    iam = p.client("iam")
+    role_name = props.get("RoleName", p.name_for(name))
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))
+    for policy in props.get("Policies", []):
+        iam.put_role_policy(
+            RoleName=role_name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+        )
+    return {"Ref": role_name, "Arn": role["Role"]["Arn"]}
+
+
+def _rest_api(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    api = p.client("apigateway").create_rest_api(name=p.name_for(name))
+    return {"Ref": api["id"], "RootResourceId": api["rootResourceId"], "Stage": str(props.get("StageName", ""))}
+
+
+def _api_key(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    key = p.client("apigateway").create_api_key(
+        name=props["Name"], description=props.get("Description", ""), enabled=props.get("Enabled", True)
+    )
+    return {"Ref": key["id"], "APIKeyId": key["id"], "Value": key["value"], "Name": props["Name"]}
+
+
+def _usage_plan(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    plan = p.client("apigateway").create_usage_plan(
+        name=props["UsagePlanName"],
+        apiStages=[{"apiId": s["ApiId"], "stage": s["Stage"]} for s in props.get("ApiStages", [])],
+        throttle={"rateLimit": float(props["Throttle"]["RateLimit"]), "burstLimit": int(props["Throttle"]["BurstLimit"])},
+        quota={"limit": int(props["Quota"]["Limit"]), "period": props["Quota"]["Period"]},
+    )
+    return {"Ref": plan["id"], "Id": plan["id"]}
+
+
+def _usage_plan_key(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    p.client("apigateway").create_usage_plan_key(
+        usagePlanId=props["UsagePlanId"], keyId=props["KeyId"], keyType=props["KeyType"]
+    )
+    return {"Ref": f"{props['UsagePlanId']}:{props['KeyId']}"}
+
+
+def _alarm(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    alarm_name = props.get("AlarmName", p.name_for(name))
+    p.client("cloudwatch").put_metric_alarm(
+        AlarmName=alarm_name,
+        AlarmDescription=props.get("AlarmDescription", ""),
+        Namespace=props["Namespace"],
+        MetricName=props["MetricName"],
+        Dimensions=props.get("Dimensions", []),
+        Statistic=props["Statistic"],
+        Period=int(props["Period"]),
+        EvaluationPeriods=int(props["EvaluationPeriods"]),
+        Threshold=float(props["Threshold"]),
+        ComparisonOperator=props["ComparisonOperator"],
+        TreatMissingData=props.get("TreatMissingData", "missing"),
+    )
+    return {"Ref": alarm_name, "Arn": p.arn("cloudwatch", f"alarm:{alarm_name}")}
+
+
+def _log_group(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    logs = p.client("logs")
+    logs.create_log_group(logGroupName=props["LogGroupName"])
+    logs.put_retention_policy(logGroupName=props["LogGroupName"], retentionInDays=int(props["RetentionInDays"]))
+    return {"Ref": props["LogGroupName"], "Arn": p.arn("logs", f"log-group:{props['LogGroupName']}")}
+
+
+def _played_function(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    function_name = p.name_for(name)
+    return {"Ref": function_name, "Arn": p.arn("lambda", f"function:{function_name}")}
+
+
+def _played_layer(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    return {"Ref": p.arn("lambda", f"layer:{p.name_for(name)}:1")}
+
+
+CREATORS: dict[str, Creator] = {
+    "AWS::KMS::Key": _kms_key,
+    "AWS::SQS::Queue": _queue,
+    "AWS::SQS::QueuePolicy": _queue_policy,
+    "AWS::DynamoDB::Table": _table,
+    "AWS::Events::EventBus": _event_bus,
+    "AWS::Scheduler::ScheduleGroup": _schedule_group,
+    "AWS::IAM::Role": _role,
+    "AWS::Serverless::Api": _rest_api,
+    "AWS::ApiGateway::ApiKey": _api_key,
+    "AWS::ApiGateway::UsagePlan": _usage_plan,
+    "AWS::ApiGateway::UsagePlanKey": _usage_plan_key,
+    "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::Logs::LogGroup": _log_group,
+    "AWS::Serverless::Function": _played_function,
+    "AWS::Serverless::LayerVersion": _played_layer,
+}
+
+# What the local runtime does instead of AWS for these types (a test keeps this list honest).
+PLAYED_BY_RUNTIME = {
+    "AWS::Serverless::Function": "run in a worker process each; SQS, API and EventBridge events delivered by the runtime",
+    "AWS::Serverless::LayerVersion": "the mentoring package is installed in .venv instead",
+}
+# Types that exist only in AWS: none yet. A new type must be added to CREATORS or here, with why.
+CLOUD_ONLY: dict[str, str] = {}
+
+
+def provision(stack: Stack, endpoint: str) -> dict[str, Physical]:
+    return Provisioner(stack, endpoint).run()
+
+
+def resolved_environment(stack: Stack, physical: dict[str, Physical], function: str) -> dict[str, str]:
+    """The environment variables the template gives a function, with every reference resolved."""
+    resolver = Resolver(stack.parameter_defaults(), physical)
+    return {k: str(resolver.resolve(v)) for k, v in stack.functions[function].environment.items()}

@@ -1,0 +1,233 @@
+"""template.yaml as the local runtime sees it: the functions, their routes, queues and rules, and a
+resolver for the intrinsic functions, so that nothing of the wiring is written twice."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode import cfn_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+REGION = "eu-west-2"
+ACCOUNT = "123456789012"
+PSEUDO = {
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "mentoring-local",
+    "AWS::NoValue": None,
+}
+
+
+def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template with short-form tags (!Ref, !Sub...) in their long form, as plain dicts."""
+    loaded: dict[str, Any] = json.loads(json.dumps(cfn_yaml.load(str(path))))
+    return loaded
+
+
+class Resolver:
+    """Resolves Ref, Fn::GetAtt, Fn::Sub, Fn::Join and Fn::Select against what was provisioned."""
+
+    def __init__(self, parameters: dict[str, str], physical: dict[str, dict[str, str]]) -> None:
+        self.parameters = parameters
+        self.physical = physical
+
+    def ref(self, name: str) -> Any:
+        if name in PSEUDO:
+            return PSEUDO[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        return self.physical[name]["Ref"]
+
+    def get_att(self, name: str, attribute: str) -> str:
+        return self.physical[name][attribute]
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                name, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self.get_att(name, attribute)
+            if key == "Fn::Sub":
+                return self._sub(arg)
+            if key == "Fn::Join":
+                separator, parts = arg
+                return separator.join(str(p) for p in self.resolve(parts))
+            if key == "Fn::Select":
+                index, items = arg
+                return self.resolve(items)[int(index)]
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _sub(self, arg: Any) -> str:
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(variables[name])
+            if "." in name and name.split(".", 1)[0] in self.physical:
+                resource, attribute = name.split(".", 1)
+                return self.get_att(resource, attribute)
+            return str(self.ref(name))
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str
+    method: str
+    function: str
+    api_key_required: bool
+    iam_auth: bool
+
+    def matches(self, method: str, path: str) -> dict[str, str] | None:
+        """Path parameters when this route serves the request, else None."""
+        if method.upper() != self.method:
+            return None
+        want = [p for p in self.path.split("/") if p]
+        got = [p for p in path.split("/") if p]
+        if len(want) != len(got):
+            return None
+        params = {}
+        for w, g in zip(want, got, strict=True):
+            if w.startswith("{") and w.endswith("}"):
+                params[w[1:-1]] = g
+            elif w != g:
+                return None
+        return params
+
+
+@dataclass(frozen=True)
+class QueueSource:
+    queue: str
+    function: str
+    batch_size: int
+    report_failures: bool
+
+
+@dataclass(frozen=True)
+class EventRule:
+    bus: Any
+    pattern: dict[str, Any]
+    function: str
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    code_uri: str
+    handler: str
+    timeout: int
+    environment: dict[str, Any]
+    max_retries: int
+    dead_letter_target: Any
+
+    @property
+    def module(self) -> str:
+        """The handler's import path, e.g. functions.submit.app: each function has its own."""
+        package = self.code_uri.strip("/").replace("/", ".")
+        return f"{package}.{self.handler.rsplit('.', 1)[0]}"
+
+    @property
+    def entry_point(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+
+@dataclass
+class Stack:
+    """What the template declares, read once."""
+
+    template: dict[str, Any]
+    functions: dict[str, Function] = field(default_factory=dict)
+    routes: list[Route] = field(default_factory=list)
+    queue_sources: list[QueueSource] = field(default_factory=list)
+    rules: list[EventRule] = field(default_factory=list)
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        resources: dict[str, Any] = self.template["Resources"]
+        return resources
+
+    def parameter_defaults(self) -> dict[str, str]:
+        return {k: str(v.get("Default", "")) for k, v in self.template.get("Parameters", {}).items()}
+
+    def of_type(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        for name, resource in self.resources.items():
+            if resource["Type"] == kind:
+                yield name, resource.get("Properties", {})
+
+
+def read(path: Path = TEMPLATE) -> Stack:
+    template = load(path)
+    stack = Stack(template)
+    defaults = template.get("Globals", {}).get("Function", {})
+    api_auth = {
+        name: props.get("Auth", {}) for name, props in stack.of_type("AWS::Serverless::Api")
+    }
+    for name, props in stack.of_type("AWS::Serverless::Function"):
+        environment = {
+            **defaults.get("Environment", {}).get("Variables", {}),
+            **props.get("Environment", {}).get("Variables", {}),
+        }
+        stack.functions[name] = Function(
+            name=name,
+            code_uri=props["CodeUri"],
+            handler=props["Handler"],
+            timeout=int(props.get("Timeout", defaults.get("Timeout", 3))),
+            environment=environment,
+            max_retries=int(props.get("EventInvokeConfig", {}).get("MaximumRetryAttempts", 2)),
+            dead_letter_target=props.get("DeadLetterQueue", {}).get("TargetArn"),
+        )
+        for event in props.get("Events", {}).values():
+            kind, eprops = event["Type"], event.get("Properties", {})
+            if kind == "Api":
+                auth = eprops.get("Auth", {})
+                api = eprops.get("RestApiId", {}).get("Ref", "")
+                default_key = bool(api_auth.get(api, {}).get("ApiKeyRequired", False))
+                stack.routes.append(
+                    Route(
+                        path=eprops["Path"],
+                        method=eprops["Method"].upper(),
+                        function=name,
+                        api_key_required=bool(auth.get("ApiKeyRequired", default_key)),
+                        iam_auth=auth.get("Authorizer") == "AWS_IAM",
+                    )
+                )
+            elif kind == "SQS":
+                stack.queue_sources.append(
+                    QueueSource(
+                        queue=eprops["Queue"]["Fn::GetAtt"][0],
+                        function=name,
+                        batch_size=int(eprops.get("BatchSize", 10)),
+                        report_failures="ReportBatchItemFailures" in eprops.get("FunctionResponseTypes", []),
+                    )
+                )
+            elif kind == "EventBridgeRule":
+                stack.rules.append(EventRule(bus=eprops.get("EventBusName"), pattern=eprops["Pattern"], function=name))
+    return stack
+
+
+def pattern_matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    """EventBridge's exact-value matching: each key's list holds the event's value (nested for detail)."""
+    for key, expected in pattern.items():
+        value = event.get(key)
+        if isinstance(expected, dict):
+            if not isinstance(value, dict) or not pattern_matches(expected, value):
+                return False
+        elif value not in expected:
+            return False
+    return True
