@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -49,7 +50,9 @@ class Provisioner:
                 if _references(r.get("Properties", {})) - parameters <= set(self.physical)
             ]
             if not ready:
-                raise RuntimeError(f"cannot order these resources (a cycle or an unknown name): {sorted(pending)}")
+                raise RuntimeError(
+                    f"cannot order these resources (a cycle or an unknown name): {sorted(pending)}"
+                )
             for name in ready:
                 resource = pending.pop(name)
                 creator = CREATORS[resource["Type"]]
@@ -75,7 +78,9 @@ def _references(value: Any) -> set[str]:
                 found.add(arg[0] if isinstance(arg, list) else arg.split(".")[0])
             elif key == "Fn::Sub":
                 text = arg if isinstance(arg, str) else arg[0]
-                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text) if not m.startswith("AWS::")}
+                found |= {
+                    m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text) if not m.startswith("AWS::")
+                }
             else:
                 found |= _references(arg)
     return found
@@ -103,7 +108,9 @@ def _queue(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
 
 def _queue_policy(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
     for url in props["Queues"]:
-        p.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+        p.client("sqs").set_queue_attributes(
+            QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
+        )
     return {"Ref": name}
 
 
@@ -145,17 +152,25 @@ def _schedule_group(p: Provisioner, name: str, props: dict[str, Any]) -> Physica
 def _role(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
     iam = p.client("iam")
     role_name = props.get("RoleName", p.name_for(name))
-    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))
+    role = iam.create_role(
+        RoleName=role_name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"])
+    )
     for policy in props.get("Policies", []):
         iam.put_role_policy(
-            RoleName=role_name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+            RoleName=role_name,
+            PolicyName=policy["PolicyName"],
+            PolicyDocument=json.dumps(policy["PolicyDocument"]),
         )
     return {"Ref": role_name, "Arn": role["Role"]["Arn"]}
 
 
 def _rest_api(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
     api = p.client("apigateway").create_rest_api(name=p.name_for(name))
-    return {"Ref": api["id"], "RootResourceId": api["rootResourceId"], "Stage": str(props.get("StageName", ""))}
+    return {
+        "Ref": api["id"],
+        "RootResourceId": api["rootResourceId"],
+        "Stage": str(props.get("StageName", "")),
+    }
 
 
 def _api_key(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
@@ -169,7 +184,10 @@ def _usage_plan(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
     plan = p.client("apigateway").create_usage_plan(
         name=props["UsagePlanName"],
         apiStages=[{"apiId": s["ApiId"], "stage": s["Stage"]} for s in props.get("ApiStages", [])],
-        throttle={"rateLimit": float(props["Throttle"]["RateLimit"]), "burstLimit": int(props["Throttle"]["BurstLimit"])},
+        throttle={
+            "rateLimit": float(props["Throttle"]["RateLimit"]),
+            "burstLimit": int(props["Throttle"]["BurstLimit"]),
+        },
         quota={"limit": int(props["Quota"]["Limit"]), "period": props["Quota"]["Period"]},
     )
     return {"Ref": plan["id"], "Id": plan["id"]}
@@ -203,7 +221,9 @@ def _alarm(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
 def _log_group(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
     logs = p.client("logs")
     logs.create_log_group(logGroupName=props["LogGroupName"])
-    logs.put_retention_policy(logGroupName=props["LogGroupName"], retentionInDays=int(props["RetentionInDays"]))
+    logs.put_retention_policy(
+        logGroupName=props["LogGroupName"], retentionInDays=int(props["RetentionInDays"])
+    )
     return {"Ref": props["LogGroupName"], "Arn": p.arn("logs", f"log-group:{props['LogGroupName']}")}
 
 
@@ -251,3 +271,24 @@ def resolved_environment(stack: Stack, physical: dict[str, Physical], function: 
     """The environment variables the template gives a function, with every reference resolved."""
     resolver = Resolver(stack.parameter_defaults(), physical)
     return {k: str(resolver.resolve(v)) for k, v in stack.functions[function].environment.items()}
+
+
+def sent_emails(endpoint: str) -> list[tuple[str, bytes]]:
+    """Every raw email moto's SES accepted, oldest first, as (message id, MIME bytes).
+
+    moto keeps sent mail and publishes it in its state dump; that is how the local runtime
+    writes the outbox and how tests read what was sent.
+    """
+    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=10) as response:  # noqa: S310
+        state = json.load(response)
+    return [(m["id"], m["raw_data"].encode()) for m in state.get("ses", {}).get("RawMessage", [])]
+
+
+def partner_api_keys(stack: Stack, physical: dict[str, Physical]) -> dict[str, Physical]:
+    """Each partner institution's API key id and value, from the submit function's key map."""
+    key_map = json.loads(resolved_environment(stack, physical, "SubmitFunction")["PARTNER_API_KEYS"])
+    by_id = {p["Ref"]: p for p in physical.values() if "APIKeyId" in p}
+    return {
+        institution: {"id": key_id, "value": by_id[key_id]["Value"]}
+        for key_id, institution in key_map.items()
+    }

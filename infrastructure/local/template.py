@@ -55,7 +55,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
@@ -175,9 +175,7 @@ def read(path: Path = TEMPLATE) -> Stack:
     template = load(path)
     stack = Stack(template)
     defaults = template.get("Globals", {}).get("Function", {})
-    api_auth = {
-        name: props.get("Auth", {}) for name, props in stack.of_type("AWS::Serverless::Api")
-    }
+    api_auth = {name: props.get("Auth", {}) for name, props in stack.of_type("AWS::Serverless::Api")}
     for name, props in stack.of_type("AWS::Serverless::Function"):
         environment = {
             **defaults.get("Environment", {}).get("Variables", {}),
@@ -217,7 +215,9 @@ def read(path: Path = TEMPLATE) -> Stack:
                     )
                 )
             elif kind == "EventBridgeRule":
-                stack.rules.append(EventRule(bus=eprops.get("EventBusName"), pattern=eprops["Pattern"], function=name))
+                stack.rules.append(
+                    EventRule(bus=eprops.get("EventBusName"), pattern=eprops["Pattern"], function=name)
+                )
     return stack
 
 

@@ -153,7 +153,7 @@ def application_form(
     )
     body = f"""
 <h1>Apply to {escape(cohort.name)}</h1>
-<p>{escape(scheme.summary)}</p>
+<p><strong>{escape(scheme.name)}</strong>: {escape(scheme.summary)}</p>
 <p>Applications close at the recruitment deadline, {cohort.recruitment_deadline:%d %B %Y %H:%M} UTC.</p>
 {summary}
 <form method="post" action="applications" novalidate>

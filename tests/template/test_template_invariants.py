@@ -66,7 +66,8 @@ def test_every_consumed_queue_has_a_redrive_policy_to_an_alarmed_dead_letter_que
     resources: dict[str, Any],
 ) -> None:
     alarmed = {
-        props["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for _, props in of_type(resources, "AWS::CloudWatch::Alarm")
+        props["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for _, props in of_type(resources, "AWS::CloudWatch::Alarm")
     }
     for _, event in functions_events(resources, "SQS"):
         queue = resources[event["Queue"]["Fn::GetAtt"][0]]["Properties"]
@@ -172,6 +173,9 @@ def test_cfn_lint_finds_nothing(expanded: bool, tmp_path: Path) -> None:
             cwd=ROOT,
         )
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), str(target)], capture_output=True, text=True, check=False
+        [str(Path(sys.executable).parent / "cfn-lint"), str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,226 @@
+"""The integration harness: handlers called in-process, as Lambda would, against a moto server
+provisioned from template.yaml, through boto3 exactly as production code talks to AWS."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+
+EVENTS = Path(__file__).parents[1] / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
+
+
+class FakeContext:
+    """The parts of the Lambda context that Powertools reads."""
+
+    def __init__(self, name: str) -> None:
+        self.function_name = name
+        self.memory_limit_in_mb = 512
+        self.invoked_function_arn = f"arn:aws:lambda:eu-west-2:123456789012:function:{name}"
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def api_event(
+    method: str,
+    path: str,
+    body: Any,
+    *,
+    resource: str | None = None,
+    content_type: str = "application/json",
+    query: dict[str, str] | None = None,
+    api_key_id: str | None = None,
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event, from the real-shaped one in tests/events."""
+    event = load_event("api_rest_proxy.json")
+    resource = resource or path
+    event.update(
+        resource=resource,
+        path=path,
+        httpMethod=method,
+        queryStringParameters=query,
+        multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None,
+        body=body if body is None or isinstance(body, str) else json.dumps(body),
+    )
+    event["headers"]["Content-Type"] = content_type
+    event["multiValueHeaders"]["Content-Type"] = [content_type]
+    names = [p.strip("{}") for p in resource.split("/") if p.startswith("{")]
+    values = [v for p, v in zip(resource.split("/"), path.split("/"), strict=True) if p.startswith("{")]
+    event["pathParameters"] = dict(zip(names, values, strict=True)) or None
+    event["requestContext"].update(resourcePath=resource, httpMethod=method, requestId=str(uuid.uuid4()))
+    event["requestContext"]["identity"]["apiKeyId"] = api_key_id
+    return event
+
+
+def sqs_event(bodies: list[Any], message_id: str | None = None) -> dict[str, Any]:
+    template = load_event("sqs_batch.json")["Records"][0]
+    records = []
+    for i, body in enumerate(bodies):
+        record = copy.deepcopy(template)
+        record["messageId"] = message_id if message_id and i == 0 else str(uuid.uuid4())
+        record["body"] = body if isinstance(body, str) else json.dumps(body)
+        records.append(record)
+    return {"Records": records}
+
+
+_counter = iter(range(1_000_000))
+
+
+def applicant_submission(
+    cohort_id: str,
+    *,
+    role: str = "mentee",
+    institution: str = "UCL",
+    grade: int = 6,
+    email: str | None = None,
+    staff_number: str | None = None,
+    capacity: int = 1,
+) -> dict[str, Any]:
+    n = next(_counter)
+    return {
+        "cohort_id": cohort_id,
+        "role": role,
+        "applicant": {
+            "given_name": f"Given{n}",
+            "family_name": f"Family{n}",
+            "email": email or f"person{n}@example.ac.uk",
+            **({"staff_number": staff_number} if staff_number else {}),
+            "institution": institution,
+            "department": f"Department {n}",
+            "job_title": f"Job title {n}",
+            "grade": grade,
+        },
+        "self_identification": {"minority_ethnic_background": "yes"},
+        "profile": {"skills": ["budgeting", "data"], "career_goals": ["leadership"], "capacity": capacity},
+        "monitoring": {"ethnicity": "asian_indian", "gender": "woman", "age_band": "35-44"},
+        "consent": True,
+    }
+
+
+def intake_message(submission: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "submission_id": str(uuid.uuid4()),
+        "received_at": datetime.now(UTC).isoformat(),
+        "channel": "web_form",
+        "partner": None,
+        "submission": submission,
+    }
+
+
+def queued_bodies(stack: Stack, queue: str) -> list[dict[str, Any]]:
+    """Takes every message off the queue (as a consumer would) and returns the bodies."""
+    sqs = stack.client("sqs")
+    url = stack.physical(queue, "Url")
+    bodies = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", []
+        )
+        if not messages:
+            return bodies
+        for m in messages:
+            bodies.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+@dataclass
+class Stack:
+    """The provisioned stack: physical resources, and the functions of the template to call."""
+
+    endpoint: str
+    physical_ids: dict[str, dict[str, str]]
+    handler_modules: dict[str, str]
+    api_key_ids: dict[str, str]
+    sent: Callable[[], list[bytes]]
+    _modules: dict[str, ModuleType] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="eu-west-2")  # type: ignore[call-overload]
+
+    def physical(self, logical_id: str, attribute: str = "Ref") -> str:
+        return self.physical_ids[logical_id][attribute]
+
+    def key_id(self, institution: str) -> str:
+        return self.api_key_ids[institution]
+
+    def call(self, function: str, event: dict[str, Any]) -> Any:
+        if function not in self._modules:
+            self._modules[function] = importlib.import_module(self.handler_modules[function])
+        return self._modules[function].handler(event, FakeContext(function))
+
+    def purge(self, queue: str) -> None:
+        queued_bodies(self, queue)
+
+    # ------------------------------------------------------------ cohorts
+    def cohort_request(self, deadline: datetime | None = None) -> dict[str, str]:
+        deadline = deadline or datetime.now(UTC) + timedelta(hours=1)
+        return {
+            "cohort_id": f"it-{uuid.uuid4().hex[:12]}",
+            "scheme_id": "b-mentor-professional",
+            "name": "Integration cohort",
+            "recruitment_deadline": deadline.isoformat(),
+            "coordinator_email": "coordinator@example.ac.uk",
+        }
+
+    def open_cohort(self, deadline: datetime | None = None) -> str:
+        request = self.cohort_request(deadline)
+        response = self.call("AdminFunction", api_event("POST", "/cohorts", request))
+        assert response["statusCode"] == 201, response["body"]
+        return request["cohort_id"]
+
+    def deliver_deadline(self, cohort_id: str) -> dict[str, Any]:
+        event = load_event("deadline_event.json")
+        event["id"] = str(uuid.uuid4())
+        event["detail"] = {"cohort_id": cohort_id}
+        result: dict[str, Any] = self.call("MatchingFunction", event)
+        return result
+
+    def schedule_for(self, cohort_id: str) -> dict[str, Any]:
+        schedule: dict[str, Any] = self.client("scheduler").get_schedule(
+            Name=f"deadline-{cohort_id}", GroupName=self.physical("DeadlineScheduleGroup")
+        )
+        return schedule
+
+    # ------------------------------------------------------------ stores
+    def _items(self, cohort_id: str, prefix: str) -> Iterator[dict[str, Any]]:
+        response = self.client("dynamodb").query(
+            TableName=self.physical("ApplicationsTable"),
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+            ExpressionAttributeValues={":pk": {"S": f"COHORT#{cohort_id}"}, ":p": {"S": prefix}},
+        )
+        for item in response["Items"]:
+            yield json.loads(item["data"]["S"])
+
+    def applications(self, cohort_id: str) -> list[dict[str, Any]]:
+        return list(self._items(cohort_id, "APPLICATION#"))
+
+    def matches(self, cohort_id: str) -> list[dict[str, Any]]:
+        return list(self._items(cohort_id, "MATCH#"))
+
+    def unmatched(self, cohort_id: str) -> list[dict[str, Any]]:
+        return list(self._items(cohort_id, "UNMATCHED#"))
+
+    def monitoring_records(self, cohort_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.client("dynamodb").scan(
+            TableName=self.physical("MonitoringTable")
+        )["Items"]
+        return [i for i in items if i["cohort_id"]["S"] == cohort_id]
+
+    def sent_emails(self) -> list[bytes]:
+        return self.sent()

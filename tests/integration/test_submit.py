@@ -1,0 +1,189 @@
+"""submit against moto: what the front door accepts, queues and refuses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.helpers import Stack, api_event, applicant_submission, queued_bodies
+
+pytestmark = pytest.mark.integration
+
+
+def test_valid_application_is_queued_and_answered_202(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+
+    response = stack.call("SubmitFunction", api_event("POST", "/applications", applicant_submission(cohort)))
+
+    assert response["statusCode"] == 202
+    submission_id = json.loads(response["body"])["submission_id"]
+    queued = queued_bodies(stack, "IntakeQueue")
+    assert [m["submission_id"] for m in queued] == [submission_id]
+    assert queued[0]["channel"] == "web_form"
+
+
+def test_malformed_application_gets_422_naming_each_field_and_nothing_is_queued(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+    body = applicant_submission(cohort)
+    body["applicant"]["email"] = "not-an-email"
+    body["applicant"]["grade"] = 14
+    body["role"] = "sponsor"
+    body["favourite_colour"] = "teal"
+
+    response = stack.call("SubmitFunction", api_event("POST", "/applications", body))
+
+    assert response["statusCode"] == 422
+    fields = {e["field"] for e in json.loads(response["body"])["errors"]}
+    assert fields == {"applicant.email", "applicant.grade", "role", "favourite_colour"}
+    assert queued_bodies(stack, "IntakeQueue") == []
+
+
+def test_error_messages_never_echo_what_was_sent(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+    body = applicant_submission(cohort)
+    body["monitoring"]["religion"] = "Zoroastrian-and-proud"
+
+    response = stack.call("SubmitFunction", api_event("POST", "/applications", body))
+
+    assert response["statusCode"] == 422
+    assert "Zoroastrian" not in response["body"]
+    assert json.loads(response["body"])["errors"][0]["field"] == "monitoring.religion"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [("{not json", "body"), ("[1, 2]", "body")],
+)
+def test_body_that_is_not_an_application_gets_422(stack: Stack, body: str, field: str) -> None:
+    response = stack.call("SubmitFunction", api_event("POST", "/applications", body))
+
+    assert response["statusCode"] == 422
+    assert json.loads(response["body"])["errors"][0]["field"] == field
+
+
+def test_unknown_cohort_is_refused_naming_cohort_id(stack: Stack) -> None:
+    body = applicant_submission("no-such-cohort")
+
+    response = stack.call("SubmitFunction", api_event("POST", "/applications", body))
+
+    assert response["statusCode"] == 422
+    assert json.loads(response["body"])["errors"] == [
+        {"field": "cohort_id", "message": "no cohort has this id"}
+    ]
+
+
+def test_closed_cohort_refuses_applications(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+    stack.deliver_deadline(cohort)
+
+    response = stack.call("SubmitFunction", api_event("POST", "/applications", applicant_submission(cohort)))
+
+    assert response["statusCode"] == 422
+    assert "closed" in json.loads(response["body"])["errors"][0]["message"]
+
+
+def test_wrong_content_type_gets_415(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+    event = api_event("POST", "/applications", applicant_submission(cohort), content_type="text/plain")
+
+    response = stack.call("SubmitFunction", event)
+
+    assert response["statusCode"] == 415
+
+
+def test_body_over_the_limit_gets_413(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+    body = applicant_submission(cohort)
+    body["profile"]["about"] = "x" * 300_000
+
+    response = stack.call("SubmitFunction", api_event("POST", "/applications", body))
+
+    assert response["statusCode"] == 413
+
+
+def test_form_post_is_accepted_and_answered_in_html(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+    form = (
+        f"cohort_id={cohort}&role=mentee&applicant.given_name=Amara&applicant.family_name=Okafor"
+        "&applicant.email=amara%40example.ac.uk&applicant.institution=UCL&applicant.department=Finance"
+        "&applicant.job_title=Officer&applicant.grade=6&self_identification.minority_ethnic_background=yes"
+        "&profile.skills=budgeting%2C+leadership&monitoring.ethnicity=black_african&consent=yes"
+    )
+    event = api_event("POST", "/applications", form, content_type="application/x-www-form-urlencoded")
+
+    response = stack.call("SubmitFunction", event)
+
+    assert response["statusCode"] == 202
+    assert "Application received" in response["body"]
+    (queued,) = queued_bodies(stack, "IntakeQueue")
+    assert queued["submission"]["profile"]["skills"] == ["budgeting", "leadership"]
+    assert queued["submission_id"] in response["body"]
+
+
+def test_form_post_with_errors_shows_them_beside_the_fields(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+    form = f"cohort_id={cohort}&role=mentee&applicant.given_name=Amara&applicant.email=nope&consent=yes"
+    event = api_event("POST", "/applications", form, content_type="application/x-www-form-urlencoded")
+
+    response = stack.call("SubmitFunction", event)
+
+    assert response["statusCode"] == 422
+    assert 'id="applicant.email-error"' in response["body"]
+    assert 'href="#applicant.family_name"' in response["body"]
+    assert 'value="Amara"' in response["body"]
+    assert queued_bodies(stack, "IntakeQueue") == []
+
+
+def test_form_page_shows_the_cohort_and_the_monitoring_section(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+
+    response = stack.call("SubmitFunction", api_event("GET", "/", None, query={"cohort": cohort}))
+
+    assert response["statusCode"] == 200
+    page = response["body"]
+    assert "B-MEntor Professional" in page
+    assert "Equal-opportunities monitoring" in page
+    assert page.count("Prefer not to say") >= 7
+
+
+def test_partner_institution_comes_from_the_api_key(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+    submission = applicant_submission(cohort)
+    del submission["applicant"]["institution"]
+    event = api_event(
+        "POST", "/partners/applications", {"applications": [submission]}, api_key_id=stack.key_id("KCL")
+    )
+
+    response = stack.call("SubmitFunction", event)
+
+    assert response["statusCode"] == 202
+    (queued,) = queued_bodies(stack, "IntakeQueue")
+    assert queued["partner"] == "KCL"
+    assert queued["channel"] == "partner"
+
+
+def test_partner_cannot_submit_for_another_institution(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+    submission = applicant_submission(cohort, institution="UCL")
+    event = api_event(
+        "POST", "/partners/applications", {"applications": [submission]}, api_key_id=stack.key_id("KCL")
+    )
+
+    response = stack.call("SubmitFunction", event)
+
+    assert response["statusCode"] == 422
+    assert json.loads(response["body"])["errors"][0]["field"] == "applications.0.applicant.institution"
+    assert queued_bodies(stack, "IntakeQueue") == []
+
+
+def test_partner_call_with_an_unknown_key_is_forbidden(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+    event = api_event(
+        "POST", "/partners/applications", {"applications": [applicant_submission(cohort)]}, api_key_id="nope"
+    )
+
+    response = stack.call("SubmitFunction", event)
+
+    assert response["statusCode"] == 403
+    assert queued_bodies(stack, "IntakeQueue") == []
