@@ -47,6 +47,7 @@ def handler(event: DeadlineEvent, context: LambdaContext) -> dict[str, Any]:
     run = run_deadline(cohort_id, utcnow(), store(), store(), notify_queue())
     if not run.ran or run.result is None:
         logger.info("matching already ran for this cohort; nothing to do")
+        metrics.add_metric(name="DeadlineEventsIgnored", unit="Count", value=1)
         return {"cohort_id": cohort_id, "ran": False}
     result = run.result
     logger.info(

@@ -1,0 +1,194 @@
+"""``python -m infrastructure.local run|demo``: the whole stack on this machine.
+
+run   starts the stack, opens a demo cohort whose deadline is a few minutes ahead, and serves until Ctrl-C.
+demo  the same stack, scripted: a synthetic intake through the HTTP API, the deadline, a summary; exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+from infrastructure.local import demo_data
+from infrastructure.local.client import ApiClient
+from infrastructure.local.runtime import LocalRuntime
+
+SCHEME = "b-mentor-professional"
+COORDINATOR = "edi-coordinator@example.ac.uk"
+
+
+def say(line: str) -> None:
+    print(f"{datetime.now():%H:%M:%S}  {line}", flush=True)
+
+
+def open_demo_cohort(api: ApiClient, minutes: float) -> tuple[str, datetime]:
+    now = datetime.now(UTC)
+    deadline = (now + timedelta(minutes=minutes)).replace(microsecond=0)
+    cohort_id = f"demo-{now:%Y%m%d-%H%M%S}"
+    reply = api.signed(
+        "POST",
+        "/cohorts",
+        {
+            "cohort_id": cohort_id,
+            "scheme_id": SCHEME,
+            "name": "B-MEntor Professional demo cohort",
+            "recruitment_deadline": deadline.isoformat(),
+            "coordinator_email": COORDINATOR,
+        },
+    )
+    if reply.status != 201:
+        raise SystemExit(f"could not open the demo cohort: {reply.status} {reply.body}")
+    return cohort_id, deadline
+
+
+def serve(runtime: LocalRuntime, minutes: float) -> None:
+    api = ApiClient(runtime.api_url)
+    cohort_id, deadline = open_demo_cohort(api, minutes)
+    print()
+    print(f"  API               {runtime.api_url}")
+    print(f"  applicant form    {runtime.api_url}/?cohort={cohort_id}")
+    print(f"  AWS (moto)        {runtime.aws_endpoint}   (e.g. aws --endpoint-url {runtime.aws_endpoint} sqs list-queues)")
+    print(f"  demo cohort       {cohort_id}, recruitment deadline {deadline:%H:%M:%S} UTC")
+    print(f"  emails            written to {runtime.outbox}/ as .eml files")
+    print("  partner API keys  (header x-api-key on POST /partners/applications)")
+    for institution, key in sorted(runtime.partner_keys().items()):
+        print(f"    {institution:5} {key['value']}")
+    print("\nWatching; Ctrl-C to stop.\n", flush=True)
+    while True:
+        time.sleep(3600)
+
+
+def demo(runtime: LocalRuntime) -> int:
+    api = ApiClient(runtime.api_url)
+    cohort_id, deadline = open_demo_cohort(api, minutes=10)
+    say(f"opened cohort {cohort_id} of {SCHEME}")
+    intake = demo_data.intake(cohort_id)
+    keys = {code: key["value"] for code, key in runtime.partner_keys().items()}
+    accepted: list[str] = []
+    rejected: list[str] = []
+
+    for submission in intake.web_form:
+        reply = api.apply(submission)
+        if reply.status == 202:
+            accepted.append(reply.body["submission_id"])
+        else:
+            rejected.append(f"web form {reply.status}: {reply.body}")
+    for institution, batch in sorted(intake.partner_batches.items()):
+        reply = api.partner_batch(keys[institution], batch)
+        if reply.status != 202:
+            raise SystemExit(f"partner batch of {institution} refused: {reply.status} {reply.body}")
+        accepted += [a["submission_id"] for a in reply.body["accepted"]]
+    say(f"submitted {len(accepted)} applications (web form and {len(intake.partner_batches)} partner batches)")
+
+    for submission in intake.malformed:
+        reply = api.apply(submission)
+        fields = ", ".join(f"{e['field']} ({e['message']})" for e in reply.body.get("errors", []))
+        rejected.append(f"{reply.status}: {fields}")
+    reply = api.partner_batch("not-a-real-key", intake.partner_batches["UCL"][:1])
+    rejected.append(f"{reply.status}: partner call with an unknown API key: {reply.body}")
+    other = dict(intake.partner_batches["KCL"][0], applicant={**intake.partner_batches["KCL"][0]["applicant"],
+                                                               "institution": "UCL"})
+    reply = api.partner_batch(keys["KCL"], [other])
+    rejected.append(f"{reply.status}: KCL's key submitting for UCL: {reply.body['errors'][0]['message']}")
+
+    runtime.wait_until_drained()
+    say("intake drained; firing the recruitment deadline (its schedule, made due now)")
+    fired = runtime.fire_due(now=deadline)
+    if not fired:
+        raise SystemExit("the cohort's deadline schedule was not found")
+    runtime.wait_until_drained()
+    say("delivering the deadline event a second time: matching must not run again")
+    runtime.put_event("mentoring.deadlines", "RecruitmentDeadlineReached", {"cohort_id": cohort_id}, wait=True)
+    runtime.wait_until_drained()
+    emails = runtime.sync_outbox()
+
+    progress = api.signed("GET", f"/cohorts/{cohort_id}").body
+    results = api.signed("GET", f"/cohorts/{cohort_id}/matches").body
+    return summarise(runtime, cohort_id, accepted, rejected, progress, results, emails)
+
+
+def summarise(runtime: LocalRuntime, cohort_id: str, accepted: list[str], rejected: list[str],
+              progress: dict[str, Any], results: dict[str, Any], emails: int) -> int:
+    eligible = sum(progress["eligible"].values())
+    kinds = Counter(_kind(path) for path in sorted(runtime.outbox.glob("*.eml"))) if runtime.outbox else Counter()
+    print("\n================ demo summary ================")
+    print(f"cohort                {cohort_id} ({progress['cohort']['status']})")
+    print(f"accepted (202)        {len(accepted)}")
+    print(f"rejected              {len(rejected)}")
+    for line in rejected:
+        print(f"   - {line}")
+    print(f"eligible              {progress['eligible']}   ineligible {progress['ineligible']}")
+    print(f"matched pairs         {len(results['matches'])}")
+    for match in results["matches"][:5]:
+        print(f"   - mentee {match['mentee_id'][:8]} with mentor {match['mentor_id'][:8]}: "
+              f"{'; '.join(match['explanation'][:2])}")
+    print(f"unmatched mentees     {len(results['unmatched'])}")
+    for unmatched in results["unmatched"]:
+        print(f"   - {unmatched['application_id'][:8]}: {unmatched['reason']}")
+    print(f"emails sent           {emails}: {dict(kinds)}")
+    dead = {k: v for k, v in runtime.dead_letter_counts().items() if v}
+    print(f"dead-letter queues    {dead or 'empty'}")
+
+    problems = []
+    if progress["applications"] != len(accepted):
+        problems.append(f"{len(accepted)} accepted but {progress['applications']} recorded")
+    if kinds["acknowledgement"] != len(accepted):
+        problems.append(f"{kinds['acknowledgement']} acknowledgements for {len(accepted)} accepted applicants")
+    results_sent = sum(n for k, n in kinds.items() if k not in {"acknowledgement", "coordinator"})
+    if results_sent != eligible:
+        problems.append(f"{results_sent} result emails for {eligible} eligible applicants")
+    if kinds["coordinator"] != 1:
+        problems.append(f"{kinds['coordinator']} coordinator emails")
+    if len(results["matches"]) + len(results["unmatched"]) != progress["eligible"]["mentee"]:
+        problems.append("some eligible mentees are neither matched nor reported unmatched")
+    if dead:
+        problems.append(f"messages on dead-letter queues: {dead}")
+    print("result                " + ("OK" if not problems else "PROBLEMS: " + "; ".join(problems)))
+    return 1 if problems else 0
+
+
+def _kind(path: Path) -> str:
+    subject = str(message_from_bytes(path.read_bytes())["Subject"] or "")
+    if subject.endswith("matching results"):
+        return "coordinator"
+    for marker, kind in [("received your application", "acknowledgement"), ("meet your mentor", "matched_mentee"),
+                         ("meet your mentee", "matched_mentor"), ("outcome of matching", "unmatched")]:
+        if marker in subject:
+            return kind
+    return "other"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infrastructure.local", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["run", "demo"])
+    parser.add_argument("--api-port", type=int, default=3000)
+    parser.add_argument("--aws-port", type=int, default=5000)
+    parser.add_argument("--outbox", type=Path, default=Path("outbox"))
+    parser.add_argument("--logs", type=Path, default=Path("build/logs"), help="where function logs are written")
+    parser.add_argument("--deadline-minutes", type=float, default=5.0, help="run: minutes until the demo deadline")
+    parser.add_argument("--quiet", action="store_true", help="demo: print the summary only")
+    args = parser.parse_args(argv)
+    log = None if args.quiet else say
+    say(f"starting: moto on 127.0.0.1:{args.aws_port}, API on 127.0.0.1:{args.api_port}, resources from template.yaml")
+    with LocalRuntime(api_port=args.api_port, aws_port=args.aws_port, outbox=args.outbox, logs=args.logs,
+                      log=log) as runtime:
+        say(f"provisioned {len(runtime.physical)} resources; {len(runtime.functions)} functions ready "
+            f"(their logs: {args.logs}/)")
+        if args.command == "demo":
+            return demo(runtime)
+        try:
+            serve(runtime, args.deadline_minutes)
+        except KeyboardInterrupt:
+            say("stopping")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""An HTTP client of the mentoring API as real clients use it: JSON, partner API keys, and SigV4
+signatures on the coordinators' (IAM-authorised) routes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from infrastructure.local.template import REGION
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+
+
+@dataclass
+class ApiClient:
+    base_url: str
+    access_key: str = "testing"
+    secret_key: str = "testing"  # noqa: S105 - moto's dummy credentials
+
+    def _send(self, method: str, path: str, body: Any, headers: dict[str, str]) -> Reply:
+        data = None if body is None else body if isinstance(body, str) else json.dumps(body)
+        response = requests.request(method, self.base_url + path, data=data, headers=headers, timeout=60)
+        try:
+            parsed: Any = response.json()
+        except ValueError:
+            parsed = response.text
+        return Reply(response.status_code, parsed)
+
+    def apply(self, submission: Any) -> Reply:
+        return self._send("POST", "/applications", submission, {"Content-Type": "application/json"})
+
+    def partner_batch(self, api_key: str | None, applications: list[Any]) -> Reply:
+        headers = {"Content-Type": "application/json", **({"x-api-key": api_key} if api_key else {})}
+        return self._send("POST", "/partners/applications", {"applications": applications}, headers)
+
+    def signed(self, method: str, path: str, body: Any = None) -> Reply:
+        """A coordinator's call, signed with SigV4 for execute-api as an IAM principal would sign it."""
+        data = None if body is None else json.dumps(body)
+        request = AWSRequest(method=method, url=self.base_url + path, data=data,
+                             headers={"Content-Type": "application/json"})
+        SigV4Auth(Credentials(self.access_key, self.secret_key), "execute-api", REGION).add_auth(request)
+        return self._send(method, path, data, dict(request.headers))

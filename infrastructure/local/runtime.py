@@ -1,0 +1,570 @@
+"""The local runtime: plays the Lambda service, API Gateway, the SQS event sources and EventBridge
+Scheduler in front of a moto server, with every piece of wiring read from template.yaml."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+import boto3
+
+from infrastructure.local import template as tpl
+from infrastructure.local.provision import (
+    Physical,
+    partner_api_keys,
+    provision,
+    resolved_environment,
+    sent_emails,
+)
+
+MAX_API_BODY = 10 * 1024 * 1024
+Log = Callable[[str], None]
+
+
+# ---------------------------------------------------------------- functions in their own processes
+
+
+class _Context:
+    def __init__(self, name: str, arn: str, timeout: int) -> None:
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = arn
+        self.memory_limit_in_mb = 512
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _worker(conn: Connection, module: str, entry: str, name: str, arn: str, timeout: int, log_file: str) -> None:
+    """A Lambda execution environment: imports the handler once (the cold start), then serves events.
+
+    Its output goes to a log file, as a function's goes to its CloudWatch log group.
+    """
+    import importlib
+
+    stream = open(log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - open for the process's life
+    sys.stdout = sys.stderr = stream
+
+    handler = getattr(importlib.import_module(module), entry)
+    while True:
+        event = conn.recv()
+        if event is None:
+            return
+        try:
+            conn.send(("ok", handler(event, _Context(name, arn, timeout))))
+        except Exception as error:  # noqa: BLE001 - reported to the caller as Lambda reports a function error
+            conn.send(("error", {"errorType": type(error).__name__, "errorMessage": str(error),
+                                 "stackTrace": traceback.format_exc().splitlines()[-5:]}))
+
+
+class FunctionError(RuntimeError):
+    """The handler raised: Lambda's 'Unhandled' function error."""
+
+
+class LocalFunction:
+    """One function of the template, run in its own process with its own environment."""
+
+    def __init__(self, function: tpl.Function, environment: dict[str, str], arn: str, log_file: Path) -> None:
+        self.log_file = log_file
+        self.function = function
+        self.environment = environment
+        self.arn = arn
+        self._lock = threading.Lock()
+        self._process: Any = None
+        self._conn: Connection | None = None
+
+    def _start(self) -> Connection:
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        saved = dict(os.environ)
+        os.environ.update(self.environment)  # a spawned child takes the environment at start
+        try:
+            self._process = context.Process(
+                target=_worker,
+                args=(child, self.function.module, self.function.entry_point, self.function.name, self.arn,
+                      self.function.timeout, str(self.log_file)),
+                daemon=True,
+                name=self.function.name,
+            )
+            self._process.start()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        self._conn = parent
+        return parent
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with self._lock:
+            conn = self._conn if self._process is not None and self._process.is_alive() else self._start()
+            try:
+                conn.send(event)
+                if not conn.poll(self.function.timeout + 60):
+                    raise FunctionError(f"{self.function.name} timed out")
+                status, result = conn.recv()
+            except (EOFError, BrokenPipeError, OSError) as error:
+                self._process = None
+                raise FunctionError(f"{self.function.name} crashed: {error}") from error
+        if status == "error":
+            raise FunctionError(f"{result['errorType']}: {result['errorMessage']}")
+        return result
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.is_alive() and self._conn is not None:
+            self._conn.send(None)
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.kill()
+
+
+# ---------------------------------------------------------------- the runtime
+
+
+@dataclass
+class Activity:
+    """What the runtime is doing, so that drain checks know when the pipeline is quiet."""
+
+    busy: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __enter__(self) -> None:
+        with self.lock:
+            self.busy += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self.lock:
+            self.busy -= 1
+
+
+class LocalRuntime:
+    """The whole stack on one machine: a moto server, the template's resources, and the runtime."""
+
+    def __init__(
+        self,
+        api_port: int = 3000,
+        aws_port: int = 5000,
+        outbox: Path | None = Path("outbox"),
+        logs: Path = Path("build/logs"),
+        log: Log | None = None,
+        template_path: Path = tpl.TEMPLATE,
+    ) -> None:
+        self.api_port = api_port
+        self.aws_port = aws_port
+        self.outbox = outbox
+        self.logs = logs
+        self.log: Log = log or (lambda _: None)
+        self.stack = tpl.read(template_path)
+        self.physical: dict[str, Physical] = {}
+        self.functions: dict[str, LocalFunction] = {}
+        self.activity = Activity()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._moto: subprocess.Popen[bytes] | None = None
+        self._http: ThreadingHTTPServer | None = None
+        self._fired: set[str] = set()
+        self._written: set[str] = set()
+        self._outbox_lock = threading.Lock()
+
+    # ------------------------------------------------------------ lifecycle
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.aws_endpoint, region_name=tpl.REGION)  # type: ignore[call-overload]
+
+    def __enter__(self) -> LocalRuntime:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+        os.environ.setdefault("AWS_DEFAULT_REGION", tpl.REGION)
+        self._start_moto()
+        self.physical = provision(self.stack, self.aws_endpoint)
+        common = {
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "AWS_DEFAULT_REGION": tpl.REGION,
+            "AWS_REGION": tpl.REGION,
+            "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"],
+            "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"],
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "PYTHONPATH": os.pathsep.join([str(tpl.ROOT), os.environ.get("PYTHONPATH", "")]),
+        }
+        self.logs.mkdir(parents=True, exist_ok=True)
+        for name, function in self.stack.functions.items():
+            environment = {**common, **resolved_environment(self.stack, self.physical, name),
+                           "AWS_LAMBDA_FUNCTION_NAME": self.physical[name]["Ref"]}
+            log_file = self.logs / f"{name}.log"
+            self.functions[name] = LocalFunction(function, environment, self.physical[name]["Arn"], log_file)
+        self._serve_api()
+        for source in self.stack.queue_sources:
+            self._spawn(self._poll, source, name=f"poll-{source.queue}")
+        self._spawn(self._fire_schedules, name="scheduler")
+        if self.outbox is not None:
+            self.outbox.mkdir(parents=True, exist_ok=True)
+            for old in self.outbox.glob("*.eml"):
+                old.unlink()
+            self._spawn(self._write_outbox, name="outbox")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        for function in self.functions.values():
+            function.stop()
+        if self._moto is not None:
+            self._moto.terminate()
+            self._moto.wait(timeout=10)
+
+    def _spawn(self, target: Callable[..., None], *args: Any, name: str) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _start_moto(self) -> None:
+        """moto in its own process: its state is isolated from any other moto in this process."""
+        self._moto = subprocess.Popen(  # noqa: S603 - our own interpreter and moto's entry point
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.aws_port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"{self.aws_endpoint}/moto-api/", timeout=1):  # noqa: S310
+                    return
+            except OSError:
+                if self._moto.poll() is not None:
+                    raise RuntimeError(f"moto server could not start on port {self.aws_port}") from None
+                time.sleep(0.1)
+        raise RuntimeError("moto server did not answer within 10 s")
+
+    # ------------------------------------------------------------ API Gateway
+    def partner_keys(self) -> dict[str, Physical]:
+        return partner_api_keys(self.stack, self.physical)
+
+    def _known_key(self, value: str) -> str | None:
+        """The key id when ``value`` is an enabled key in a usage plan of this API (as API Gateway checks)."""
+        apigateway = self.client("apigateway")
+        api_id = self.physical[next(n for n, _ in self.stack.of_type("AWS::Serverless::Api"))]["Ref"]
+        for plan in apigateway.get_usage_plans()["items"]:
+            if not any(stage["apiId"] == api_id for stage in plan.get("apiStages", [])):
+                continue
+            for key in apigateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"]:
+                if key.get("value") == value:
+                    full = apigateway.get_api_key(apiKey=key["id"], includeValue=True)
+                    return str(key["id"]) if full.get("enabled", True) else None
+        return None
+
+    def handle_http(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        parts = urlsplit(raw_path)
+        for route in self.stack.routes:
+            params = route.matches(method, parts.path)
+            if params is None:
+                continue
+            lower = {k.lower(): v for k, v in headers.items()}
+            key_id = None
+            if route.api_key_required:
+                key_id = self._known_key(lower.get("x-api-key", ""))
+                if key_id is None:
+                    return _json(HTTPStatus.FORBIDDEN, {"message": "Forbidden"})
+            if route.iam_auth and not lower.get("authorization", "").startswith("AWS4-HMAC-SHA256 "):
+                return _json(HTTPStatus.FORBIDDEN, {"message": "Missing Authentication Token"})
+            if len(body) > MAX_API_BODY:
+                return _json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"message": "Request Too Long"})
+            event = _proxy_event(route, method, parts.path, parts.query, headers, body, params, key_id,
+                                 lower.get("x-api-key"))
+            with self.activity:
+                try:
+                    response = self.functions[route.function].invoke(event)
+                except FunctionError as error:
+                    self.log(f"{route.function}: {error}")
+                    return _json(HTTPStatus.BAD_GATEWAY, {"message": "Internal server error"})
+            out_headers = {k: str(v) for k, v in (response.get("headers") or {}).items()}
+            for k, values in (response.get("multiValueHeaders") or {}).items():
+                out_headers[k] = ", ".join(str(v) for v in values)
+            payload = response.get("body") or ""
+            return int(response.get("statusCode", 200)), out_headers, payload.encode()
+        return _json(HTTPStatus.FORBIDDEN, {"message": "Missing Authentication Token"})
+
+    def _serve_api(self) -> None:
+        runtime = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, headers, payload = runtime.handle_http(self.command, self.path, dict(self.headers), body)
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+        self._http = ThreadingHTTPServer(("127.0.0.1", self.api_port), Handler)
+        self._spawn(self._http.serve_forever, name="api")
+
+    # ------------------------------------------------------------ SQS event sources
+    def _poll(self, source: tpl.QueueSource) -> None:
+        sqs = self.client("sqs")
+        url = self.physical[source.queue]["Ref"]
+        arn = self.physical[source.queue]["Arn"]
+        function = self.functions[source.function]
+        while not self._stop.is_set():
+            try:
+                messages = sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=min(source.batch_size, 10), WaitTimeSeconds=1,
+                    AttributeNames=["All"], MessageAttributeNames=["All"],
+                ).get("Messages", [])
+            except Exception as error:  # noqa: BLE001 - the poller outlives a moto restart or shutdown
+                if not self._stop.is_set():
+                    self.log(f"poller {source.queue}: {error}")
+                time.sleep(0.5)
+                continue
+            if not messages:
+                continue
+            with self.activity:
+                self._deliver_batch(sqs, url, arn, source, function, messages)
+
+    def _deliver_batch(self, sqs: Any, url: str, arn: str, source: tpl.QueueSource, function: LocalFunction,
+                       messages: list[dict[str, Any]]) -> None:
+        event = {"Records": [_sqs_record(m, arn) for m in messages]}
+        try:
+            response = function.invoke(event) or {}
+            failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])} if source.report_failures else set()
+        except FunctionError as error:
+            self.log(f"{source.function}: the whole batch failed ({error}); it will be retried")
+            failed = {m["MessageId"] for m in messages}
+        for m in messages:
+            if m["MessageId"] in failed:
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+            else:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        self.log(f"{source.function}: processed {len(messages) - len(failed)} of {len(messages)} "
+                 f"{source.queue} messages" + (f", {len(failed)} to retry" if failed else ""))
+
+    # ------------------------------------------------------------ EventBridge Scheduler and rules
+    def _fire_schedules(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                self.fire_due(datetime.now(UTC))
+            except Exception as error:  # noqa: BLE001 - keep the scheduler alive
+                if not self._stop.is_set():
+                    self.log(f"scheduler: {error}")
+
+    def fire_due(self, now: datetime) -> list[str]:
+        """Fires every schedule whose at() time has come; returns their names."""
+        scheduler = self.client("scheduler")
+        fired = []
+        for summary in scheduler.list_schedules()["Schedules"]:
+            name, group = summary["Name"], summary.get("GroupName", "default")
+            if f"{group}/{name}" in self._fired:
+                continue
+            schedule = scheduler.get_schedule(Name=name, GroupName=group)
+            due = _at_time(schedule["ScheduleExpression"], schedule.get("ScheduleExpressionTimezone", "UTC"))
+            if due is None or due > now or schedule.get("State") == "DISABLED":
+                continue
+            self._fired.add(f"{group}/{name}")
+            target = schedule["Target"]
+            parameters = target.get("EventBridgeParameters", {})
+            self.log(f"scheduler: {name} is due; putting {parameters.get('DetailType')} on the bus")
+            self.put_event(parameters.get("Source", ""), parameters.get("DetailType", ""),
+                           json.loads(target.get("Input") or "{}"), resources=[schedule["Arn"]],
+                           bus_arn=target["Arn"])
+            if schedule.get("ActionAfterCompletion") == "DELETE":
+                scheduler.delete_schedule(Name=name, GroupName=group)
+            fired.append(name)
+        return fired
+
+    def put_event(self, source: str, detail_type: str, detail: dict[str, Any], resources: list[str] | None = None,
+                  bus_arn: str | None = None, wait: bool = False) -> None:
+        """Delivers an event as EventBridge would: to every rule on the bus whose pattern matches,
+        asynchronously, with the function's retries and then its dead-letter queue."""
+        event = {
+            "version": "0", "id": str(uuid.uuid4()), "detail-type": detail_type, "source": source,
+            "account": tpl.ACCOUNT, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": tpl.REGION, "resources": resources or [], "detail": detail,
+        }
+        resolver = tpl.Resolver(self.stack.parameter_defaults(), self.physical)
+        for rule in self.stack.rules:
+            bus = resolver.resolve(rule.bus) if rule.bus else "default"
+            if bus_arn is not None and not bus_arn.endswith(f"event-bus/{bus}"):
+                continue
+            if tpl.pattern_matches(rule.pattern, event):
+                if wait:
+                    self._invoke_async(rule.function, event)
+                else:
+                    self._spawn(self._invoke_async, rule.function, event, name=f"async-{rule.function}")
+
+    def _invoke_async(self, name: str, event: dict[str, Any]) -> None:
+        function = self.functions[name]
+        with self.activity:
+            for attempt in range(function.function.max_retries + 1):
+                try:
+                    result = function.invoke(event)
+                    self.log(f"{name}: {json.dumps(result)}")
+                    return
+                except FunctionError as error:
+                    self.log(f"{name}: attempt {attempt + 1} failed: {error}")
+            target = function.function.dead_letter_target
+            if target is not None:
+                arn = tpl.Resolver(self.stack.parameter_defaults(), self.physical).resolve(target)
+                queue = next(p["Ref"] for p in self.physical.values() if p.get("Arn") == arn)
+                self.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps(event))
+                self.log(f"{name}: event parked on the dead-letter queue")
+
+    # ------------------------------------------------------------ observing
+    def _write_outbox(self) -> None:
+        while not self._stop.wait(0.5):
+            try:
+                self.sync_outbox()
+            except OSError:
+                continue
+
+    def sync_outbox(self) -> int:
+        """Writes each email moto's SES accepted since the last call to the outbox; returns the total."""
+        if self.outbox is None:
+            return 0
+        with self._outbox_lock:
+            for message_id, raw in sent_emails(self.aws_endpoint):
+                if message_id in self._written:
+                    continue
+                self._written.add(message_id)
+                number = len(self._written)
+                (self.outbox / f"{number:04d}-{message_id[:24]}.eml").write_bytes(raw)
+                subject = next(
+                    (line[9:] for line in raw.decode(errors="replace").splitlines() if line.startswith("Subject: ")),
+                    "",
+                )
+                self.log(f"email {number} sent: {subject}")
+            return len(self._written)
+
+    def queue_depths(self) -> dict[str, int]:
+        sqs = self.client("sqs")
+        depths = {}
+        for name, _ in self.stack.of_type("AWS::SQS::Queue"):
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=self.physical[name]["Ref"],
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            depths[name] = int(attributes["ApproximateNumberOfMessages"]) + int(
+                attributes["ApproximateNumberOfMessagesNotVisible"]
+            )
+        return depths
+
+    def wait_until_drained(self, timeout: float = 120.0) -> None:
+        """Returns once every consumed queue is empty and nothing runs, three checks in a row."""
+        consumed = {s.queue for s in self.stack.queue_sources}
+        quiet = 0
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            depths = self.queue_depths()
+            if self.activity.busy == 0 and all(depths[q] == 0 for q in consumed):
+                quiet += 1
+                if quiet >= 3:
+                    return
+            else:
+                quiet = 0
+            time.sleep(0.5)
+        raise TimeoutError(f"the pipeline did not drain in {timeout} s: {self.queue_depths()}")
+
+    def dead_letter_counts(self) -> dict[str, int]:
+        sources = {s.queue for s in self.stack.queue_sources}
+        return {name: depth for name, depth in self.queue_depths().items() if name not in sources}
+
+
+# ---------------------------------------------------------------- event shapes
+
+
+def _json(status: HTTPStatus, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    return int(status), {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+
+def _proxy_event(route: tpl.Route, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
+                 params: dict[str, str], key_id: str | None, key: str | None) -> dict[str, Any]:
+    """An API Gateway REST proxy integration event (payload version 1.0)."""
+    multi_query = parse_qs(query) if query else {}
+    multi_headers: dict[str, list[str]] = {}
+    for k, v in headers.items():
+        multi_headers.setdefault(k, []).append(v)
+    now = datetime.now(UTC)
+    return {
+        "resource": route.path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": params or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": route.path, "httpMethod": method, "path": path, "stage": "local",
+            "requestId": str(uuid.uuid4()), "accountId": tpl.ACCOUNT, "protocol": "HTTP/1.1",
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "identity": {"sourceIp": "127.0.0.1", "apiKey": key if key_id else None, "apiKeyId": key_id,
+                         "userAgent": headers.get("User-Agent", "")},
+        },
+        "body": body.decode("utf-8", errors="replace") if body else None,
+        "isBase64Encoded": False,
+    }
+
+
+def _sqs_record(message: dict[str, Any], arn: str) -> dict[str, Any]:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": arn,
+        "awsRegion": tpl.REGION,
+    }
+
+
+def _at_time(expression: str, timezone: str) -> datetime | None:
+    """The instant of a one-time ``at(yyyy-mm-ddThh:mm:ss)`` schedule, or None for rate/cron."""
+    if not (expression.startswith("at(") and expression.endswith(")")):
+        return None
+    local = datetime.fromisoformat(expression[3:-1])
+    return local.replace(tzinfo=ZoneInfo(timezone)).astimezone(UTC)
