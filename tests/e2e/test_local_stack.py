@@ -1,0 +1,173 @@
+"""The whole stack over HTTP, as `make run` serves it: form and partner submissions in, emails out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infrastructure.local.client import ApiClient
+from infrastructure.local.runtime import LocalRuntime
+from tests.conftest import free_port
+from tests.integration.helpers import applicant_submission
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Run:
+    runtime: LocalRuntime
+    api: ApiClient
+    cohort_id: str
+    deadline: datetime
+    accepted: list[str]
+    eligible: int
+
+
+def subjects(runtime: LocalRuntime) -> list[str]:
+    assert runtime.outbox is not None
+    runtime.sync_outbox()
+    return [str(message_from_bytes(p.read_bytes())["Subject"]) for p in sorted(runtime.outbox.glob("*.eml"))]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    """Given a cohort with applicants from the web form and a partner, when the deadline fires."""
+    folder = tmp_path_factory.mktemp("stack")
+    with LocalRuntime(api_port=free_port(), aws_port=free_port(), outbox=folder / "outbox", logs=folder / "logs") as runtime:
+        api = ApiClient(runtime.api_url)
+        deadline = (datetime.now(UTC) + timedelta(minutes=5)).replace(microsecond=0)
+        cohort_id = f"e2e-{deadline:%H%M%S}"
+        reply = api.signed("POST", "/cohorts", {
+            "cohort_id": cohort_id, "scheme_id": "b-mentor-professional", "name": "E2E cohort",
+            "recruitment_deadline": deadline.isoformat(), "coordinator_email": "edi@example.ac.uk",
+        })  # fmt: skip
+        assert reply.status == 201, reply.body
+        accepted = []
+        for spec in [("mentee", "UCL", 6), ("mentee", "QMUL", 5), ("mentee", "UAL", 9), ("mentor", "SGUL", 9)]:
+            reply = api.apply(applicant_submission(cohort_id, role=spec[0], institution=spec[1], grade=spec[2]))
+            assert reply.status == 202, reply.body
+            accepted.append(reply.body["submission_id"])
+        partner_mentor = applicant_submission(cohort_id, role="mentor", grade=8)
+        del partner_mentor["applicant"]["institution"]
+        reply = api.partner_batch(runtime.partner_keys()["KCL"]["value"], [partner_mentor])
+        assert reply.status == 202, reply.body
+        accepted += [a["submission_id"] for a in reply.body["accepted"]]
+        runtime.wait_until_drained()
+        assert runtime.fire_due(now=deadline) == [f"deadline-{cohort_id}"]
+        runtime.wait_until_drained()
+        yield Run(runtime, api, cohort_id, deadline, accepted, eligible=4)
+
+
+def test_malformed_submission_gets_422_naming_each_bad_field(run: Run) -> None:
+    body = applicant_submission(run.cohort_id)
+    body["applicant"]["email"] = "nope"
+    body["profile"]["capacity"] = 9
+
+    reply = run.api.apply(body)
+
+    assert reply.status == 422
+    assert {e["field"] for e in reply.body["errors"]} == {"applicant.email", "profile.capacity"}
+
+
+@pytest.mark.parametrize("key", [None, "not-a-key"])
+def test_partner_call_without_a_valid_key_is_forbidden(run: Run, key: str | None) -> None:
+    reply = run.api.partner_batch(key, [applicant_submission(run.cohort_id)])
+
+    assert reply.status == 403
+
+
+def test_admin_routes_need_a_signed_request(run: Run) -> None:
+    reply = run.api._send("GET", f"/cohorts/{run.cohort_id}", None, {})
+
+    assert reply.status == 403
+
+
+def test_every_accepted_submission_is_recorded(run: Run) -> None:
+    progress = run.api.signed("GET", f"/cohorts/{run.cohort_id}").body
+
+    assert progress["applications"] == len(run.accepted)
+    assert sum(progress["eligible"].values()) == run.eligible
+    assert run.runtime.dead_letter_counts() == {name: 0 for name in run.runtime.dead_letter_counts()}
+
+
+def test_matches_pair_mentees_with_mentors_from_other_institutions(run: Run) -> None:
+    results = run.api.signed("GET", f"/cohorts/{run.cohort_id}/matches").body
+    apps = {a["application_id"]: a for a in _applications(run)}
+
+    assert len(results["matches"]) == 2
+    for match in results["matches"]:
+        mentee, mentor = apps[match["mentee_id"]], apps[match["mentor_id"]]
+        assert mentee["applicant"]["institution"] != mentor["applicant"]["institution"]
+        assert match["explanation"]
+
+
+def test_one_acknowledgement_per_accepted_applicant_and_one_result_per_eligible_one(run: Run) -> None:
+    sent = subjects(run.runtime)
+
+    assert sum("received your application" in s for s in sent) == len(run.accepted)
+    results = [s for s in sent if "meet your" in s or "outcome of matching" in s]
+    assert len(results) == run.eligible
+    assert sum(s.endswith("matching results") for s in sent) == 1
+
+
+def test_a_second_deadline_event_changes_nothing(run: Run) -> None:
+    before = subjects(run.runtime)
+
+    run.runtime.put_event("mentoring.deadlines", "RecruitmentDeadlineReached", {"cohort_id": run.cohort_id}, wait=True)
+    run.runtime.wait_until_drained()
+
+    assert subjects(run.runtime) == before
+
+
+def test_monitoring_rows_cannot_be_joined_to_applicants(run: Run) -> None:
+    ddb = run.runtime.client("dynamodb")
+    rows = ddb.scan(TableName=run.runtime.physical["MonitoringTable"]["Ref"])["Items"]
+    applications = _applications(run)
+    grouping = {"cohort_id", "scheme_id", "role"}
+    personal = {
+        value
+        for app in applications
+        for value in _leaves(app)
+        if value not in {run.cohort_id, "b-mentor-professional", "mentee", "mentor"}
+    }
+
+    assert len(rows) == len(applications)
+    for row in rows:
+        values = {v["S"] for k, v in row.items() if k not in grouping}
+        assert not values & personal
+        assert set(row) >= grouping
+
+
+def test_closed_cohort_refuses_late_applications(run: Run) -> None:
+    reply = run.api.apply(applicant_submission(run.cohort_id))
+
+    assert reply.status == 422
+    assert "closed" in reply.body["errors"][0]["message"]
+
+
+def _applications(run: Run) -> list[dict[str, Any]]:
+    ddb = run.runtime.client("dynamodb")
+    items = ddb.query(
+        TableName=run.runtime.physical["ApplicationsTable"]["Ref"],
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues={":pk": {"S": f"COHORT#{run.cohort_id}"}, ":p": {"S": "APPLICATION#"}},
+    )["Items"]
+    return [json.loads(i["data"]["S"]) for i in items]
+
+
+def _leaves(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    elif value is not None:
+        yield str(value)

@@ -1,0 +1,46 @@
+"""Every resource type of template.yaml is provisioned locally, played by the runtime, or named as
+cloud-only: nothing is dropped in silence."""
+
+from __future__ import annotations
+
+import pytest
+
+from infrastructure.local.provision import CLOUD_ONLY, CREATORS, PLAYED_BY_RUNTIME
+from infrastructure.local.template import read
+
+pytestmark = pytest.mark.template
+
+
+def test_every_resource_type_is_accounted_for_locally() -> None:
+    types = {resource["Type"] for resource in read().resources.values()}
+
+    unaccounted = types - set(CREATORS) - set(CLOUD_ONLY)
+
+    assert unaccounted == set()
+
+
+def test_a_type_is_either_created_or_cloud_only_never_both() -> None:
+    assert set(CREATORS).isdisjoint(CLOUD_ONLY)
+    assert set(PLAYED_BY_RUNTIME) <= set(CREATORS)
+
+
+def test_the_runtime_reads_every_route_queue_and_rule_from_the_template() -> None:
+    stack = read()
+
+    routes = {(r.method, r.path): r for r in stack.routes}
+
+    assert set(routes) == {
+        ("GET", "/"),
+        ("POST", "/applications"),
+        ("POST", "/partners/applications"),
+        ("POST", "/cohorts"),
+        ("GET", "/cohorts/{cohortId}"),
+        ("GET", "/cohorts/{cohortId}/matches"),
+    }
+    assert routes[("POST", "/partners/applications")].api_key_required
+    assert all(routes[(m, p)].iam_auth for m, p in routes if p.startswith("/cohorts"))
+    assert {(s.queue, s.function, s.batch_size) for s in stack.queue_sources} == {
+        ("IntakeQueue", "IntakeFunction", 10),
+        ("NotifyQueue", "NotifyFunction", 10),
+    }
+    assert [r.function for r in stack.rules] == ["MatchingFunction"]
