@@ -20,7 +20,7 @@ from samtranslator.translator.transform import transform
 from infrastructure.local.template import ACCOUNT, REGION, load
 
 
-class OfflinePolicies(ManagedPolicyLoader):
+class OfflinePolicies(ManagedPolicyLoader):  # type: ignore[misc]
     """Resolves AWS managed policy names to their ARNs without calling IAM."""
 
     def __init__(self) -> None:
@@ -35,7 +35,7 @@ class _ManagedPolicies(dict[str, str]):
         prefix = "service-role/" if name.startswith("AWSLambda") and "Execution" in name else ""
         return f"arn:aws:iam::aws:policy/{prefix}{name}"
 
-    def get(self, name: str, default: Any = None) -> str:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> str:
         return self[name]
 
     def __contains__(self, name: object) -> bool:

@@ -24,7 +24,7 @@ COORDINATOR = "edi-coordinator@example.ac.uk"
 
 
 def say(line: str) -> None:
-    print(f"{datetime.now():%H:%M:%S}  {line}", flush=True)
+    print(f"{datetime.now(UTC):%H:%M:%S}  {line}", flush=True)
 
 
 def open_demo_cohort(api: ApiClient, minutes: float) -> tuple[str, datetime]:
@@ -53,7 +53,10 @@ def serve(runtime: LocalRuntime, minutes: float) -> None:
     print()
     print(f"  API               {runtime.api_url}")
     print(f"  applicant form    {runtime.api_url}/?cohort={cohort_id}")
-    print(f"  AWS (moto)        {runtime.aws_endpoint}   (e.g. aws --endpoint-url {runtime.aws_endpoint} sqs list-queues)")
+    print(
+        f"  AWS (moto)        {runtime.aws_endpoint}   "
+        f"(e.g. aws --endpoint-url {runtime.aws_endpoint} sqs list-queues)"
+    )
     print(f"  demo cohort       {cohort_id}, recruitment deadline {deadline:%H:%M:%S} UTC")
     print(f"  emails            written to {runtime.outbox}/ as .eml files")
     print("  partner API keys  (header x-api-key on POST /partners/applications)")
@@ -84,7 +87,9 @@ def demo(runtime: LocalRuntime) -> int:
         if reply.status != 202:
             raise SystemExit(f"partner batch of {institution} refused: {reply.status} {reply.body}")
         accepted += [a["submission_id"] for a in reply.body["accepted"]]
-    say(f"submitted {len(accepted)} applications (web form and {len(intake.partner_batches)} partner batches)")
+    say(
+        f"submitted {len(accepted)} applications (web form and {len(intake.partner_batches)} partner batches)"
+    )
 
     for submission in intake.malformed:
         reply = api.apply(submission)
@@ -92,8 +97,10 @@ def demo(runtime: LocalRuntime) -> int:
         rejected.append(f"{reply.status}: {fields}")
     reply = api.partner_batch("not-a-real-key", intake.partner_batches["UCL"][:1])
     rejected.append(f"{reply.status}: partner call with an unknown API key: {reply.body}")
-    other = dict(intake.partner_batches["KCL"][0], applicant={**intake.partner_batches["KCL"][0]["applicant"],
-                                                               "institution": "UCL"})
+    other = dict(
+        intake.partner_batches["KCL"][0],
+        applicant={**intake.partner_batches["KCL"][0]["applicant"], "institution": "UCL"},
+    )
     reply = api.partner_batch(keys["KCL"], [other])
     rejected.append(f"{reply.status}: KCL's key submitting for UCL: {reply.body['errors'][0]['message']}")
 
@@ -104,7 +111,9 @@ def demo(runtime: LocalRuntime) -> int:
         raise SystemExit("the cohort's deadline schedule was not found")
     runtime.wait_until_drained()
     say("delivering the deadline event a second time: matching must not run again")
-    runtime.put_event("mentoring.deadlines", "RecruitmentDeadlineReached", {"cohort_id": cohort_id}, wait=True)
+    runtime.put_event(
+        "mentoring.deadlines", "RecruitmentDeadlineReached", {"cohort_id": cohort_id}, wait=True
+    )
     runtime.wait_until_drained()
     emails = runtime.sync_outbox()
 
@@ -113,10 +122,19 @@ def demo(runtime: LocalRuntime) -> int:
     return summarise(runtime, cohort_id, accepted, rejected, progress, results, emails)
 
 
-def summarise(runtime: LocalRuntime, cohort_id: str, accepted: list[str], rejected: list[str],
-              progress: dict[str, Any], results: dict[str, Any], emails: int) -> int:
+def summarise(
+    runtime: LocalRuntime,
+    cohort_id: str,
+    accepted: list[str],
+    rejected: list[str],
+    progress: dict[str, Any],
+    results: dict[str, Any],
+    emails: int,
+) -> int:
     eligible = sum(progress["eligible"].values())
-    kinds = Counter(_kind(path) for path in sorted(runtime.outbox.glob("*.eml"))) if runtime.outbox else Counter()
+    kinds = (
+        Counter(_kind(path) for path in sorted(runtime.outbox.glob("*.eml"))) if runtime.outbox else Counter()
+    )
     print("\n================ demo summary ================")
     print(f"cohort                {cohort_id} ({progress['cohort']['status']})")
     print(f"accepted (202)        {len(accepted)}")
@@ -126,8 +144,10 @@ def summarise(runtime: LocalRuntime, cohort_id: str, accepted: list[str], reject
     print(f"eligible              {progress['eligible']}   ineligible {progress['ineligible']}")
     print(f"matched pairs         {len(results['matches'])}")
     for match in results["matches"][:5]:
-        print(f"   - mentee {match['mentee_id'][:8]} with mentor {match['mentor_id'][:8]}: "
-              f"{'; '.join(match['explanation'][:2])}")
+        print(
+            f"   - mentee {match['mentee_id'][:8]} with mentor {match['mentor_id'][:8]}: "
+            f"{'; '.join(match['explanation'][:2])}"
+        )
     print(f"unmatched mentees     {len(results['unmatched'])}")
     for unmatched in results["unmatched"]:
         print(f"   - {unmatched['application_id'][:8]}: {unmatched['reason']}")
@@ -139,7 +159,9 @@ def summarise(runtime: LocalRuntime, cohort_id: str, accepted: list[str], reject
     if progress["applications"] != len(accepted):
         problems.append(f"{len(accepted)} accepted but {progress['applications']} recorded")
     if kinds["acknowledgement"] != len(accepted):
-        problems.append(f"{kinds['acknowledgement']} acknowledgements for {len(accepted)} accepted applicants")
+        problems.append(
+            f"{kinds['acknowledgement']} acknowledgements for {len(accepted)} accepted applicants"
+        )
     results_sent = sum(n for k, n in kinds.items() if k not in {"acknowledgement", "coordinator"})
     if results_sent != eligible:
         problems.append(f"{results_sent} result emails for {eligible} eligible applicants")
@@ -157,30 +179,47 @@ def _kind(path: Path) -> str:
     subject = str(message_from_bytes(path.read_bytes())["Subject"] or "")
     if subject.endswith("matching results"):
         return "coordinator"
-    for marker, kind in [("received your application", "acknowledgement"), ("meet your mentor", "matched_mentee"),
-                         ("meet your mentee", "matched_mentor"), ("outcome of matching", "unmatched")]:
+    for marker, kind in [
+        ("received your application", "acknowledgement"),
+        ("meet your mentor", "matched_mentee"),
+        ("meet your mentee", "matched_mentor"),
+        ("outcome of matching", "unmatched"),
+    ]:
         if marker in subject:
             return kind
     return "other"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infrastructure.local", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m infrastructure.local",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("command", choices=["run", "demo"])
     parser.add_argument("--api-port", type=int, default=3000)
     parser.add_argument("--aws-port", type=int, default=5000)
     parser.add_argument("--outbox", type=Path, default=Path("outbox"))
-    parser.add_argument("--logs", type=Path, default=Path("build/logs"), help="where function logs are written")
-    parser.add_argument("--deadline-minutes", type=float, default=5.0, help="run: minutes until the demo deadline")
+    parser.add_argument(
+        "--logs", type=Path, default=Path("build/logs"), help="where function logs are written"
+    )
+    parser.add_argument(
+        "--deadline-minutes", type=float, default=5.0, help="run: minutes until the demo deadline"
+    )
     parser.add_argument("--quiet", action="store_true", help="demo: print the summary only")
     args = parser.parse_args(argv)
     log = None if args.quiet else say
-    say(f"starting: moto on 127.0.0.1:{args.aws_port}, API on 127.0.0.1:{args.api_port}, resources from template.yaml")
-    with LocalRuntime(api_port=args.api_port, aws_port=args.aws_port, outbox=args.outbox, logs=args.logs,
-                      log=log) as runtime:
-        say(f"provisioned {len(runtime.physical)} resources; {len(runtime.functions)} functions ready "
-            f"(their logs: {args.logs}/)")
+    say(
+        f"starting: moto on 127.0.0.1:{args.aws_port}, API on 127.0.0.1:{args.api_port}, "
+        "resources from template.yaml"
+    )
+    with LocalRuntime(
+        api_port=args.api_port, aws_port=args.aws_port, outbox=args.outbox, logs=args.logs, log=log
+    ) as runtime:
+        say(
+            f"provisioned {len(runtime.physical)} resources; {len(runtime.functions)} functions ready "
+            f"(their logs: {args.logs}/)"
+        )
         if args.command == "demo":
             return demo(runtime)
         try:

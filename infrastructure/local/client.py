@@ -46,7 +46,8 @@ class ApiClient:
     def signed(self, method: str, path: str, body: Any = None) -> Reply:
         """A coordinator's call, signed with SigV4 for execute-api as an IAM principal would sign it."""
         data = None if body is None else json.dumps(body)
-        request = AWSRequest(method=method, url=self.base_url + path, data=data,
-                             headers={"Content-Type": "application/json"})
+        request = AWSRequest(
+            method=method, url=self.base_url + path, data=data, headers={"Content-Type": "application/json"}
+        )
         SigV4Auth(Credentials(self.access_key, self.secret_key), "execute-api", REGION).add_auth(request)
         return self._send(method, path, data, dict(request.headers))

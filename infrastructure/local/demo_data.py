@@ -9,20 +9,93 @@ from typing import Any, get_args
 from mentoring.models import AgeBand, Ethnicity, Gender, Religion, SexualOrientation, YesNo
 
 INSTITUTIONS = ["UCL", "KCL", "QMUL", "UAL", "SGUL"]
-GIVEN = ["Amara", "Kwame", "Priya", "Wei", "Fatima", "Tomasz", "Aisha", "Deepak", "Grace", "Yusuf", "Mei",
-         "Chidi", "Sana", "Oliver", "Leila", "Imran", "Nia", "Rohan", "Zara", "Daniel", "Hannah", "Kofi",
-         "Anjali", "Samuel", "Farah", "Jamal", "Lucy", "Ravi", "Esther", "Hamza"]
-FAMILY = ["Okafor", "Mensah", "Patel", "Zhang", "Hussain", "Nowak", "Begum", "Sharma", "Adeyemi", "Khan",
-          "Lin", "Eze", "Ahmed", "Smith", "Haddad", "Iqbal", "Boateng", "Gupta", "Ali", "Brown"]
-DEPARTMENTS = ["Finance", "Human Resources", "Estates", "Research Services", "Student Services", "IT Services",
-               "Library", "Registry", "Communications", "Planning"]
-SKILLS = ["budgeting", "leadership", "project management", "data analysis", "negotiation", "public speaking",
-          "change management", "people management", "strategy", "stakeholder engagement"]
+GIVEN = [
+    "Amara",
+    "Kwame",
+    "Priya",
+    "Wei",
+    "Fatima",
+    "Tomasz",
+    "Aisha",
+    "Deepak",
+    "Grace",
+    "Yusuf",
+    "Mei",
+    "Chidi",
+    "Sana",
+    "Oliver",
+    "Leila",
+    "Imran",
+    "Nia",
+    "Rohan",
+    "Zara",
+    "Daniel",
+    "Hannah",
+    "Kofi",
+    "Anjali",
+    "Samuel",
+    "Farah",
+    "Jamal",
+    "Lucy",
+    "Ravi",
+    "Esther",
+    "Hamza",
+]
+FAMILY = [
+    "Okafor",
+    "Mensah",
+    "Patel",
+    "Zhang",
+    "Hussain",
+    "Nowak",
+    "Begum",
+    "Sharma",
+    "Adeyemi",
+    "Khan",
+    "Lin",
+    "Eze",
+    "Ahmed",
+    "Smith",
+    "Haddad",
+    "Iqbal",
+    "Boateng",
+    "Gupta",
+    "Ali",
+    "Brown",
+]
+DEPARTMENTS = [
+    "Finance",
+    "Human Resources",
+    "Estates",
+    "Research Services",
+    "Student Services",
+    "IT Services",
+    "Library",
+    "Registry",
+    "Communications",
+    "Planning",
+]
+SKILLS = [
+    "budgeting",
+    "leadership",
+    "project management",
+    "data analysis",
+    "negotiation",
+    "public speaking",
+    "change management",
+    "people management",
+    "strategy",
+    "stakeholder engagement",
+]
 GOALS = ["promotion", "leadership", "confidence", "networking", "career change", "senior management"]
 MONITORING: dict[str, tuple[str, ...]] = {
-    "ethnicity": get_args(Ethnicity), "gender": get_args(Gender), "trans_history": get_args(YesNo),
-    "sexual_orientation": get_args(SexualOrientation), "disability": get_args(YesNo),
-    "religion": get_args(Religion), "age_band": get_args(AgeBand),
+    "ethnicity": get_args(Ethnicity),
+    "gender": get_args(Gender),
+    "trans_history": get_args(YesNo),
+    "sexual_orientation": get_args(SexualOrientation),
+    "disability": get_args(YesNo),
+    "religion": get_args(Religion),
+    "age_band": get_args(AgeBand),
 }
 MINORITY = [e for e in get_args(Ethnicity) if not e.startswith("white") and e != "prefer_not_to_say"]
 
@@ -34,8 +107,9 @@ class Intake:
     malformed: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _person(rng: random.Random, n: int, cohort_id: str, role: str, grade: int, institution: str,
-            minority: str) -> dict[str, Any]:
+def _person(
+    rng: random.Random, n: int, cohort_id: str, role: str, grade: int, institution: str, minority: str
+) -> dict[str, Any]:
     given, family = GIVEN[n % len(GIVEN)], FAMILY[(n * 7) % len(FAMILY)]
     monitoring = {k: rng.choice(v) for k, v in MONITORING.items()}
     if minority == "yes":
@@ -70,7 +144,7 @@ def intake(cohort_id: str, mentees: int = 30, mentors: int = 14, seed: int = 202
 
     Half of each partner's applicants come through its partner batch, the rest through the web form.
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
     people = []
     for n in range(mentees):
         institution = INSTITUTIONS[n % len(INSTITUTIONS)]

@@ -256,7 +256,7 @@ CREATORS: dict[str, Creator] = {
 
 # What the local runtime does instead of AWS for these types (a test keeps this list honest).
 PLAYED_BY_RUNTIME = {
-    "AWS::Serverless::Function": "run in a worker process each; SQS, API and EventBridge events delivered by the runtime",
+    "AWS::Serverless::Function": "a worker process each; the runtime delivers API, SQS and rule events",
     "AWS::Serverless::LayerVersion": "the mentoring package is installed in .venv instead",
 }
 # Types that exist only in AWS: none yet. A new type must be added to CREATORS or here, with why.

@@ -57,14 +57,16 @@ class _Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def _worker(conn: Connection, module: str, entry: str, name: str, arn: str, timeout: int, log_file: str) -> None:
+def _worker(
+    conn: Connection, module: str, entry: str, name: str, arn: str, timeout: int, log_file: str
+) -> None:
     """A Lambda execution environment: imports the handler once (the cold start), then serves events.
 
     Its output goes to a log file, as a function's goes to its CloudWatch log group.
     """
     import importlib
 
-    stream = open(log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - open for the process's life
+    stream = Path(log_file).open("a", buffering=1, encoding="utf-8")  # noqa: SIM115 - open for the process's life
     sys.stdout = sys.stderr = stream
 
     handler = getattr(importlib.import_module(module), entry)
@@ -75,8 +77,16 @@ def _worker(conn: Connection, module: str, entry: str, name: str, arn: str, time
         try:
             conn.send(("ok", handler(event, _Context(name, arn, timeout))))
         except Exception as error:  # noqa: BLE001 - reported to the caller as Lambda reports a function error
-            conn.send(("error", {"errorType": type(error).__name__, "errorMessage": str(error),
-                                 "stackTrace": traceback.format_exc().splitlines()[-5:]}))
+            conn.send(
+                (
+                    "error",
+                    {
+                        "errorType": type(error).__name__,
+                        "errorMessage": str(error),
+                        "stackTrace": traceback.format_exc().splitlines()[-5:],
+                    },
+                )
+            )
 
 
 class FunctionError(RuntimeError):
@@ -103,8 +113,15 @@ class LocalFunction:
         try:
             self._process = context.Process(
                 target=_worker,
-                args=(child, self.function.module, self.function.entry_point, self.function.name, self.arn,
-                      self.function.timeout, str(self.log_file)),
+                args=(
+                    child,
+                    self.function.module,
+                    self.function.entry_point,
+                    self.function.name,
+                    self.arn,
+                    self.function.timeout,
+                    str(self.log_file),
+                ),
                 daemon=True,
                 name=self.function.name,
             )
@@ -117,7 +134,8 @@ class LocalFunction:
 
     def invoke(self, event: dict[str, Any]) -> Any:
         with self._lock:
-            conn = self._conn if self._process is not None and self._process.is_alive() else self._start()
+            alive = self._conn is not None and self._process is not None and self._process.is_alive()
+            conn = self._conn if alive and self._conn is not None else self._start()
             try:
                 conn.send(event)
                 if not conn.poll(self.function.timeout + 60):
@@ -222,8 +240,11 @@ class LocalRuntime:
         }
         self.logs.mkdir(parents=True, exist_ok=True)
         for name, function in self.stack.functions.items():
-            environment = {**common, **resolved_environment(self.stack, self.physical, name),
-                           "AWS_LAMBDA_FUNCTION_NAME": self.physical[name]["Ref"]}
+            environment = {
+                **common,
+                **resolved_environment(self.stack, self.physical, name),
+                "AWS_LAMBDA_FUNCTION_NAME": self.physical[name]["Ref"],
+            }
             log_file = self.logs / f"{name}.log"
             self.functions[name] = LocalFunction(function, environment, self.physical[name]["Arn"], log_file)
         self._serve_api()
@@ -288,7 +309,9 @@ class LocalRuntime:
                     return str(key["id"]) if full.get("enabled", True) else None
         return None
 
-    def handle_http(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def handle_http(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(raw_path)
         for route in self.stack.routes:
             params = route.matches(method, parts.path)
@@ -304,8 +327,9 @@ class LocalRuntime:
                 return _json(HTTPStatus.FORBIDDEN, {"message": "Missing Authentication Token"})
             if len(body) > MAX_API_BODY:
                 return _json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"message": "Request Too Long"})
-            event = _proxy_event(route, method, parts.path, parts.query, headers, body, params, key_id,
-                                 lower.get("x-api-key"))
+            event = _proxy_event(
+                route, method, parts.path, parts.query, headers, body, params, key_id, lower.get("x-api-key")
+            )
             with self.activity:
                 try:
                     response = self.functions[route.function].invoke(event)
@@ -326,7 +350,9 @@ class LocalRuntime:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                status, headers, payload = runtime.handle_http(self.command, self.path, dict(self.headers), body)
+                status, headers, payload = runtime.handle_http(
+                    self.command, self.path, dict(self.headers), body
+                )
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -351,8 +377,11 @@ class LocalRuntime:
         while not self._stop.is_set():
             try:
                 messages = sqs.receive_message(
-                    QueueUrl=url, MaxNumberOfMessages=min(source.batch_size, 10), WaitTimeSeconds=1,
-                    AttributeNames=["All"], MessageAttributeNames=["All"],
+                    QueueUrl=url,
+                    MaxNumberOfMessages=min(source.batch_size, 10),
+                    WaitTimeSeconds=1,
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
                 ).get("Messages", [])
             except Exception as error:  # noqa: BLE001 - the poller outlives a moto restart or shutdown
                 if not self._stop.is_set():
@@ -364,22 +393,37 @@ class LocalRuntime:
             with self.activity:
                 self._deliver_batch(sqs, url, arn, source, function, messages)
 
-    def _deliver_batch(self, sqs: Any, url: str, arn: str, source: tpl.QueueSource, function: LocalFunction,
-                       messages: list[dict[str, Any]]) -> None:
+    def _deliver_batch(
+        self,
+        sqs: Any,
+        url: str,
+        arn: str,
+        source: tpl.QueueSource,
+        function: LocalFunction,
+        messages: list[dict[str, Any]],
+    ) -> None:
         event = {"Records": [_sqs_record(m, arn) for m in messages]}
         try:
             response = function.invoke(event) or {}
-            failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])} if source.report_failures else set()
+            failed = (
+                {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+                if source.report_failures
+                else set()
+            )
         except FunctionError as error:
             self.log(f"{source.function}: the whole batch failed ({error}); it will be retried")
             failed = {m["MessageId"] for m in messages}
         for m in messages:
             if m["MessageId"] in failed:
-                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+                sqs.change_message_visibility(
+                    QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                )
             else:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-        self.log(f"{source.function}: processed {len(messages) - len(failed)} of {len(messages)} "
-                 f"{source.queue} messages" + (f", {len(failed)} to retry" if failed else ""))
+        self.log(
+            f"{source.function}: processed {len(messages) - len(failed)} of {len(messages)} "
+            f"{source.queue} messages" + (f", {len(failed)} to retry" if failed else "")
+        )
 
     # ------------------------------------------------------------ EventBridge Scheduler and rules
     def _fire_schedules(self) -> None:
@@ -406,22 +450,39 @@ class LocalRuntime:
             target = schedule["Target"]
             parameters = target.get("EventBridgeParameters", {})
             self.log(f"scheduler: {name} is due; putting {parameters.get('DetailType')} on the bus")
-            self.put_event(parameters.get("Source", ""), parameters.get("DetailType", ""),
-                           json.loads(target.get("Input") or "{}"), resources=[schedule["Arn"]],
-                           bus_arn=target["Arn"])
+            self.put_event(
+                parameters.get("Source", ""),
+                parameters.get("DetailType", ""),
+                json.loads(target.get("Input") or "{}"),
+                resources=[schedule["Arn"]],
+                bus_arn=target["Arn"],
+            )
             if schedule.get("ActionAfterCompletion") == "DELETE":
                 scheduler.delete_schedule(Name=name, GroupName=group)
             fired.append(name)
         return fired
 
-    def put_event(self, source: str, detail_type: str, detail: dict[str, Any], resources: list[str] | None = None,
-                  bus_arn: str | None = None, wait: bool = False) -> None:
+    def put_event(
+        self,
+        source: str,
+        detail_type: str,
+        detail: dict[str, Any],
+        resources: list[str] | None = None,
+        bus_arn: str | None = None,
+        wait: bool = False,
+    ) -> None:
         """Delivers an event as EventBridge would: to every rule on the bus whose pattern matches,
         asynchronously, with the function's retries and then its dead-letter queue."""
         event = {
-            "version": "0", "id": str(uuid.uuid4()), "detail-type": detail_type, "source": source,
-            "account": tpl.ACCOUNT, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": tpl.REGION, "resources": resources or [], "detail": detail,
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": detail_type,
+            "source": source,
+            "account": tpl.ACCOUNT,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": tpl.REGION,
+            "resources": resources or [],
+            "detail": detail,
         }
         resolver = tpl.Resolver(self.stack.parameter_defaults(), self.physical)
         for rule in self.stack.rules:
@@ -471,7 +532,11 @@ class LocalRuntime:
                 number = len(self._written)
                 (self.outbox / f"{number:04d}-{message_id[:24]}.eml").write_bytes(raw)
                 subject = next(
-                    (line[9:] for line in raw.decode(errors="replace").splitlines() if line.startswith("Subject: ")),
+                    (
+                        line[9:]
+                        for line in raw.decode(errors="replace").splitlines()
+                        if line.startswith("Subject: ")
+                    ),
                     "",
                 )
                 self.log(f"email {number} sent: {subject}")
@@ -518,8 +583,17 @@ def _json(status: HTTPStatus, body: dict[str, Any]) -> tuple[int, dict[str, str]
     return int(status), {"Content-Type": "application/json"}, json.dumps(body).encode()
 
 
-def _proxy_event(route: tpl.Route, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
-                 params: dict[str, str], key_id: str | None, key: str | None) -> dict[str, Any]:
+def _proxy_event(
+    route: tpl.Route,
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    params: dict[str, str],
+    key_id: str | None,
+    key: str | None,
+) -> dict[str, Any]:
     """An API Gateway REST proxy integration event (payload version 1.0)."""
     multi_query = parse_qs(query) if query else {}
     multi_headers: dict[str, list[str]] = {}
@@ -537,11 +611,20 @@ def _proxy_event(route: tpl.Route, method: str, path: str, query: str, headers: 
         "pathParameters": params or None,
         "stageVariables": None,
         "requestContext": {
-            "resourcePath": route.path, "httpMethod": method, "path": path, "stage": "local",
-            "requestId": str(uuid.uuid4()), "accountId": tpl.ACCOUNT, "protocol": "HTTP/1.1",
+            "resourcePath": route.path,
+            "httpMethod": method,
+            "path": path,
+            "stage": "local",
+            "requestId": str(uuid.uuid4()),
+            "accountId": tpl.ACCOUNT,
+            "protocol": "HTTP/1.1",
             "requestTimeEpoch": int(now.timestamp() * 1000),
-            "identity": {"sourceIp": "127.0.0.1", "apiKey": key if key_id else None, "apiKeyId": key_id,
-                         "userAgent": headers.get("User-Agent", "")},
+            "identity": {
+                "sourceIp": "127.0.0.1",
+                "apiKey": key if key_id else None,
+                "apiKeyId": key_id,
+                "userAgent": headers.get("User-Agent", ""),
+            },
         },
         "body": body.decode("utf-8", errors="replace") if body else None,
         "isBase64Encoded": False,

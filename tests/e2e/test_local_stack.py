@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,7 +39,9 @@ def subjects(runtime: LocalRuntime) -> list[str]:
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     """Given a cohort with applicants from the web form and a partner, when the deadline fires."""
     folder = tmp_path_factory.mktemp("stack")
-    with LocalRuntime(api_port=free_port(), aws_port=free_port(), outbox=folder / "outbox", logs=folder / "logs") as runtime:
+    with LocalRuntime(
+        api_port=free_port(), aws_port=free_port(), outbox=folder / "outbox", logs=folder / "logs"
+    ) as runtime:
         api = ApiClient(runtime.api_url)
         deadline = (datetime.now(UTC) + timedelta(minutes=5)).replace(microsecond=0)
         cohort_id = f"e2e-{deadline:%H%M%S}"
@@ -50,8 +51,15 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         })  # fmt: skip
         assert reply.status == 201, reply.body
         accepted = []
-        for spec in [("mentee", "UCL", 6), ("mentee", "QMUL", 5), ("mentee", "UAL", 9), ("mentor", "SGUL", 9)]:
-            reply = api.apply(applicant_submission(cohort_id, role=spec[0], institution=spec[1], grade=spec[2]))
+        for spec in [
+            ("mentee", "UCL", 6),
+            ("mentee", "QMUL", 5),
+            ("mentee", "UAL", 9),
+            ("mentor", "SGUL", 9),
+        ]:
+            reply = api.apply(
+                applicant_submission(cohort_id, role=spec[0], institution=spec[1], grade=spec[2])
+            )
             assert reply.status == 202, reply.body
             accepted.append(reply.body["submission_id"])
         partner_mentor = applicant_submission(cohort_id, role="mentor", grade=8)
@@ -94,7 +102,7 @@ def test_every_accepted_submission_is_recorded(run: Run) -> None:
 
     assert progress["applications"] == len(run.accepted)
     assert sum(progress["eligible"].values()) == run.eligible
-    assert run.runtime.dead_letter_counts() == {name: 0 for name in run.runtime.dead_letter_counts()}
+    assert run.runtime.dead_letter_counts() == dict.fromkeys(run.runtime.dead_letter_counts(), 0)
 
 
 def test_matches_pair_mentees_with_mentors_from_other_institutions(run: Run) -> None:
@@ -120,7 +128,9 @@ def test_one_acknowledgement_per_accepted_applicant_and_one_result_per_eligible_
 def test_a_second_deadline_event_changes_nothing(run: Run) -> None:
     before = subjects(run.runtime)
 
-    run.runtime.put_event("mentoring.deadlines", "RecruitmentDeadlineReached", {"cohort_id": run.cohort_id}, wait=True)
+    run.runtime.put_event(
+        "mentoring.deadlines", "RecruitmentDeadlineReached", {"cohort_id": run.cohort_id}, wait=True
+    )
     run.runtime.wait_until_drained()
 
     assert subjects(run.runtime) == before
