@@ -1,0 +1,108 @@
+"""Small builders of domain objects with sensible defaults."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mentoring.eligibility import decide
+from mentoring.models import (
+    Applicant,
+    Application,
+    ApplicationSubmission,
+    Cohort,
+    IntakeMessage,
+    MatchingProfile,
+    MonitoringAnswers,
+    Role,
+    SelfIdentification,
+)
+from mentoring.scheme import get_scheme
+
+SCHEME_ID = "b-mentor-professional"
+NOW = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)
+_ids = itertools.count(1)
+
+
+def applicant(**overrides: Any) -> Applicant:
+    n = next(_ids)
+    fields: dict[str, Any] = {
+        "given_name": f"Given{n}",
+        "family_name": f"Family{n}",
+        "email": f"person{n}@example.ac.uk",
+        "institution": "UCL",
+        "department": "Finance",
+        "job_title": "Officer",
+        "grade": 6,
+    }
+    return Applicant(**(fields | overrides))
+
+
+def application(
+    role: Role = Role.MENTEE,
+    *,
+    application_id: str | None = None,
+    cohort_id: str = "cohort-a",
+    minority: str = "yes",
+    skills: tuple[str, ...] = ("data",),
+    goals: tuple[str, ...] = ("leadership",),
+    capacity: int = 1,
+    **applicant_fields: Any,
+) -> Application:
+    person = applicant(**applicant_fields)
+    answers = SelfIdentification(minority_ethnic_background=minority)  # type: ignore[arg-type]
+    scheme = get_scheme(SCHEME_ID)
+    return Application(
+        application_id=application_id or f"{role.value}-{next(_ids):04d}",
+        cohort_id=cohort_id,
+        scheme_id=SCHEME_ID,
+        role=role,
+        channel="web_form",
+        applicant=person,
+        self_identification=answers,
+        profile=MatchingProfile(skills=list(skills), career_goals=list(goals), capacity=capacity),
+        eligibility=decide(scheme, role, person, answers),
+        received_at=NOW,
+    )
+
+
+def mentor(**kwargs: Any) -> Application:
+    kwargs.setdefault("grade", 9)
+    return application(Role.MENTOR, **kwargs)
+
+
+def cohort(cohort_id: str = "cohort-a", status: str = "open", deadline: datetime | None = None) -> Cohort:
+    return Cohort(
+        cohort_id=cohort_id,
+        scheme_id=SCHEME_ID,
+        name="Test cohort",
+        recruitment_deadline=deadline or NOW + timedelta(days=7),
+        coordinator_email="coordinator@example.ac.uk",
+        status=status,  # type: ignore[arg-type]
+        created_at=NOW,
+    )
+
+
+def submission(
+    cohort_id: str = "cohort-a", role: str = "mentee", **applicant_fields: Any
+) -> ApplicationSubmission:
+    return ApplicationSubmission(
+        cohort_id=cohort_id,
+        role=Role(role),
+        applicant=applicant(**applicant_fields),
+        self_identification=SelfIdentification(minority_ethnic_background="yes"),
+        profile=MatchingProfile(skills=["data"], career_goals=["leadership"]),
+        monitoring=MonitoringAnswers(ethnicity="black_caribbean", religion="sikh", age_band="25-34"),
+        consent=True,
+    )
+
+
+def intake_message(sub: ApplicationSubmission, partner: str | None = None) -> IntakeMessage:
+    return IntakeMessage(
+        submission_id=f"sub-{next(_ids)}",
+        received_at=NOW,
+        channel="partner" if partner else "web_form",
+        partner=partner,
+        submission=sub,
+    )

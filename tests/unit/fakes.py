@@ -1,0 +1,108 @@
+"""In-memory implementations of the ports, for the pure domain tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from mentoring.models import (
+    Application,
+    Cohort,
+    CohortStatus,
+    IntakeMessage,
+    Match,
+    MonitoringRecord,
+    Notification,
+    UnmatchedMentee,
+)
+from mentoring.ports import CohortExistsError, OutgoingEmail
+
+
+class MemoryStore:
+    """CohortStore and ApplicationStore in dicts, with the same guarantees as the DynamoDB adapter."""
+
+    def __init__(self) -> None:
+        self.cohorts: dict[str, Cohort] = {}
+        self.applications: dict[tuple[str, str], Application] = {}
+        self.monitoring: list[MonitoringRecord] = []
+        self.matches: dict[str, list[Match]] = {}
+        self.unmatched: dict[str, list[UnmatchedMentee]] = {}
+        self.fail_on_results = False
+
+    def get_cohort(self, cohort_id: str) -> Cohort | None:
+        return self.cohorts.get(cohort_id)
+
+    def create_cohort(self, cohort: Cohort) -> None:
+        if cohort.cohort_id in self.cohorts:
+            raise CohortExistsError(cohort.cohort_id)
+        self.cohorts[cohort.cohort_id] = cohort
+
+    def _move(self, cohort_id: str, source: CohortStatus, target: CohortStatus) -> bool:
+        cohort = self.cohorts[cohort_id]
+        if cohort.status is not source:
+            return False
+        self.cohorts[cohort_id] = cohort.model_copy(update={"status": target})
+        return True
+
+    def claim_for_matching(self, cohort_id: str, at: datetime) -> bool:
+        return self._move(cohort_id, CohortStatus.OPEN, CohortStatus.MATCHING)
+
+    def finish_matching(self, cohort_id: str, at: datetime) -> None:
+        self._move(cohort_id, CohortStatus.MATCHING, CohortStatus.MATCHED)
+
+    def release_matching(self, cohort_id: str) -> None:
+        self._move(cohort_id, CohortStatus.MATCHING, CohortStatus.OPEN)
+
+    def record_application(self, application: Application, monitoring: MonitoringRecord) -> bool:
+        key = (application.cohort_id, application.application_id)
+        if key in self.applications:
+            return False
+        self.applications[key] = application
+        self.monitoring.append(monitoring)
+        return True
+
+    def get_application(self, cohort_id: str, application_id: str) -> Application | None:
+        return self.applications.get((cohort_id, application_id))
+
+    def list_applications(self, cohort_id: str) -> list[Application]:
+        return [a for (c, _), a in self.applications.items() if c == cohort_id]
+
+    def put_results(
+        self, cohort_id: str, matches: Sequence[Match], unmatched: Sequence[UnmatchedMentee]
+    ) -> None:
+        if self.fail_on_results:
+            raise ConnectionError("the table is unavailable")
+        self.matches[cohort_id] = list(matches)
+        self.unmatched[cohort_id] = list(unmatched)
+
+    def list_matches(self, cohort_id: str) -> list[Match]:
+        return self.matches.get(cohort_id, [])
+
+    def list_unmatched(self, cohort_id: str) -> list[UnmatchedMentee]:
+        return self.unmatched.get(cohort_id, [])
+
+
+class MemoryQueue:
+    def __init__(self) -> None:
+        self.messages: list[object] = []
+
+    def send_all(self, messages: Iterable[IntakeMessage] | Iterable[Notification]) -> None:
+        self.messages.extend(messages)
+
+
+class MemoryScheduler:
+    def __init__(self) -> None:
+        self.schedules: dict[str, datetime] = {}
+
+    def schedule_deadline(self, cohort_id: str, at: datetime) -> str:
+        self.schedules[cohort_id] = at
+        return f"deadline-{cohort_id}"
+
+
+class MemoryMailer:
+    def __init__(self) -> None:
+        self.sent: list[OutgoingEmail] = []
+
+    def send(self, email: OutgoingEmail) -> str:
+        self.sent.append(email)
+        return str(len(self.sent))

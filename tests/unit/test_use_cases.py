@@ -1,0 +1,304 @@
+"""The use cases over in-memory ports: intake, the deadline, cohorts, submissions and emails."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from mentoring.cohorts import CohortRequestError, create_cohort
+from mentoring.deadline import run_deadline
+from mentoring.emails import compose
+from mentoring.intake import process_submission
+from mentoring.models import EmailKind, FieldError, NewCohort, Notification, PartnerBatch, Role
+from mentoring.ports import CohortExistsError, CohortNotFoundError
+from mentoring.submissions import SubmissionError, accept, check_partner, form_to_dict, parse_form, parse_json
+
+from tests.unit.factories import NOW, application, cohort, intake_message, mentor, submission
+from tests.unit.fakes import MemoryQueue, MemoryScheduler, MemoryStore
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    memory = MemoryStore()
+    memory.create_cohort(cohort("cohort-a"))
+    return memory
+
+
+# ---------------------------------------------------------------- intake
+
+
+def test_intake_stores_the_application_and_an_anonymous_monitoring_record(store: MemoryStore) -> None:
+    message = intake_message(submission(staff_number="S-123"))
+
+    application = process_submission(message, store, store, MemoryQueue())
+
+    (record,) = store.monitoring
+    assert application.eligibility.eligible
+    assert record.answers == message.submission.monitoring
+    record_values = set(json.dumps(record.model_dump(mode="json")).split('"'))
+    for personal in (
+        "S-123",
+        message.submission_id,
+        application.applicant.email,
+        application.applicant.given_name,
+    ):
+        assert personal not in record_values
+    assert (record.cohort_id, record.scheme_id, record.role) == (
+        "cohort-a",
+        "b-mentor-professional",
+        Role.MENTEE,
+    )
+
+
+def test_partner_applicants_belong_to_the_partner(store: MemoryStore) -> None:
+    message = intake_message(submission(institution=None), partner="SGUL")
+
+    application = process_submission(message, store, store, MemoryQueue())
+
+    assert application.applicant.institution == "SGUL"
+    assert application.partner == "SGUL"
+
+
+def test_a_redelivered_submission_is_stored_once_and_acknowledged_under_one_key(store: MemoryStore) -> None:
+    message = intake_message(submission())
+    queue = MemoryQueue()
+
+    process_submission(message, store, store, queue)
+    process_submission(message, store, store, queue)
+
+    assert len(store.applications) == 1
+    assert len(store.monitoring) == 1
+    assert {n.key for n in queue.messages if isinstance(n, Notification)} == {
+        f"cohort-a#{message.submission_id}#acknowledgement"
+    }
+
+
+def test_intake_for_an_unknown_cohort_fails_loudly(store: MemoryStore) -> None:
+    with pytest.raises(CohortNotFoundError):
+        process_submission(intake_message(submission("gone-cohort")), store, store, MemoryQueue())
+
+
+# ---------------------------------------------------------------- the deadline
+
+
+def _fill(store: MemoryStore) -> None:
+    for app in [
+        application(institution="UCL"),
+        application(institution="KCL"),
+        application(institution="QMUL", grade=9),  # ineligible
+        mentor(institution="UAL", capacity=1),
+        mentor(institution="SGUL", grade=7),  # ineligible
+    ]:
+        store.applications[(app.cohort_id, app.application_id)] = app
+
+
+def test_deadline_matches_once_and_queues_one_email_per_eligible_person(store: MemoryStore) -> None:
+    _fill(store)
+    queue = MemoryQueue()
+
+    first = run_deadline("cohort-a", NOW, store, store, queue)
+    again = run_deadline("cohort-a", NOW, store, store, queue)
+
+    assert first.ran and not again.ran
+    kinds = sorted(n.kind.value for n in queue.messages if isinstance(n, Notification))
+    assert kinds == ["coordinator_summary", "matched_mentee", "matched_mentor", "unmatched"]
+    assert store.cohorts["cohort-a"].status.value == "matched"
+
+
+def test_a_failed_run_gives_its_claim_back_so_a_retry_runs(store: MemoryStore) -> None:
+    _fill(store)
+    store.fail_on_results = True
+
+    with pytest.raises(ConnectionError):
+        run_deadline("cohort-a", NOW, store, store, MemoryQueue())
+    store.fail_on_results = False
+    retry = run_deadline("cohort-a", NOW, store, store, MemoryQueue())
+
+    assert retry.ran
+    assert len(store.list_matches("cohort-a")) == 1
+
+
+# ---------------------------------------------------------------- cohorts
+
+
+def _request(**overrides: object) -> NewCohort:
+    fields: dict[str, object] = {
+        "cohort_id": "cohort-b",
+        "scheme_id": "b-mentor-professional",
+        "name": "Spring",
+        "recruitment_deadline": NOW + timedelta(days=30),
+        "coordinator_email": "edi@example.ac.uk",
+    }
+    return NewCohort.model_validate(fields | overrides)
+
+
+def test_opening_a_cohort_schedules_its_deadline(store: MemoryStore) -> None:
+    scheduler = MemoryScheduler()
+
+    opened = create_cohort(_request(), NOW, store, scheduler)
+
+    assert scheduler.schedules == {"cohort-b": NOW + timedelta(days=30)}
+    assert store.get_cohort("cohort-b") == opened
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"scheme_id": "nope"}, "scheme_id"),
+        ({"recruitment_deadline": NOW - timedelta(hours=1)}, "recruitment_deadline"),
+    ],
+)
+def test_a_cohort_request_that_cannot_work_names_the_field(
+    store: MemoryStore, overrides: dict[str, object], field: str
+) -> None:
+    scheduler = MemoryScheduler()
+
+    with pytest.raises(CohortRequestError) as error:
+        create_cohort(_request(**overrides), NOW, store, scheduler)
+
+    assert error.value.field == field
+    assert scheduler.schedules == {}
+
+
+def test_a_cohort_id_cannot_be_opened_twice(store: MemoryStore) -> None:
+    scheduler = MemoryScheduler()
+    create_cohort(_request(), NOW, store, scheduler)
+    scheduler.schedules.clear()
+
+    with pytest.raises(CohortExistsError):
+        create_cohort(_request(name="Again"), NOW, store, scheduler)
+    assert scheduler.schedules == {}
+
+
+# ---------------------------------------------------------------- submissions
+
+
+def test_malformed_json_names_the_body() -> None:
+    with pytest.raises(SubmissionError) as error:
+        parse_json(PartnerBatch, "{oops")
+
+    assert error.value.errors[0].field == "body"
+
+
+def test_field_errors_name_dotted_fields_and_never_echo_values() -> None:
+    body = submission().model_dump(mode="json")
+    body["applicant"]["email"] = "Xanthippe-at-nowhere"
+    body["monitoring"]["religion"] = "Pastafarian"
+    body["consent"] = False
+    body["extra"] = "field"
+
+    with pytest.raises(SubmissionError) as error:
+        parse_json(type(submission()), json.dumps(body))
+
+    fields = {e.field: e.message for e in error.value.errors}
+    assert set(fields) == {"applicant.email", "monitoring.religion", "consent", "extra"}
+    assert fields["extra"] == "is not a field of this form"
+    text = json.dumps([e.model_dump() for e in error.value.errors])
+    assert "Xanthippe" not in text
+    assert "Pastafarian" not in text
+
+
+def test_a_form_post_becomes_the_same_submission_as_json() -> None:
+    form = (
+        "cohort_id=cohort-a&role=mentor&applicant.given_name=Ada&applicant.family_name=Lovelace"
+        "&applicant.email=ada%40example.ac.uk&applicant.institution=KCL&applicant.department=Maths"
+        "&applicant.job_title=Director&applicant.grade=9&profile.skills=data%2C+strategy&profile.capacity=2"
+        "&consent=yes&applicant.staff_number="
+    )
+
+    parsed = parse_form(form)
+
+    assert parsed.profile.skills == ["data", "strategy"]
+    assert parsed.profile.capacity == 2
+    assert parsed.applicant.staff_number is None
+    assert form_to_dict("role=mentee")["consent"] is False
+
+
+def test_accept_queues_one_message_per_submission(store: MemoryStore) -> None:
+    queue = MemoryQueue()
+
+    accepted = accept([submission(), submission()], "web_form", None, NOW, store, queue)
+
+    assert [m.submission_id for m in queue.messages] == [a.submission_id for a in accepted]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [("no-cohort", "no cohort has this id"), ("closed-one", "closed"), ("past-one", "closed")],
+)
+def test_accept_refuses_unknown_and_closed_cohorts_and_queues_nothing(
+    store: MemoryStore, target: str, message: str
+) -> None:
+    store.create_cohort(cohort("closed-one", status="matched"))
+    store.create_cohort(cohort("past-one", deadline=NOW - timedelta(minutes=1)))
+    queue = MemoryQueue()
+
+    with pytest.raises(SubmissionError) as error:
+        accept([submission(target)], "web_form", None, NOW, store, queue)
+
+    assert error.value.errors[0].field == "cohort_id"
+    assert message in error.value.errors[0].message
+    assert queue.messages == []
+
+
+def test_a_partner_cannot_submit_for_another_institution() -> None:
+    batch = PartnerBatch(applications=[submission(institution=None), submission(institution="UCL")])
+
+    with pytest.raises(SubmissionError) as error:
+        check_partner(batch, "KCL")
+
+    assert [e.field for e in error.value.errors] == ["applications.1.applicant.institution"]
+    assert isinstance(error.value.errors[0], FieldError)
+
+
+# ---------------------------------------------------------------- emails
+
+
+def test_acknowledgement_of_an_ineligible_applicant_gives_the_reasons(store: MemoryStore) -> None:
+    app = application(grade=9)
+    store.applications[(app.cohort_id, app.application_id)] = app
+    note = Notification(
+        cohort_id="cohort-a", kind=EmailKind.ACKNOWLEDGEMENT, application_id=app.application_id
+    )
+
+    email = compose(note, store.cohorts["cohort-a"], store)
+
+    assert email.to == app.applicant.email
+    assert "Mentees are at grade 5-7" in email.text
+    assert "Mentees are at grade 5-7" in email.html
+
+
+def test_matched_mentee_email_introduces_the_mentor_and_why(store: MemoryStore) -> None:
+    _fill(store)
+    run_deadline("cohort-a", NOW, store, store, MemoryQueue())
+    (match,) = store.list_matches("cohort-a")
+    guide = store.get_application("cohort-a", match.mentor_id)
+    assert guide is not None
+
+    email = compose(
+        Notification(cohort_id="cohort-a", kind=EmailKind.MATCHED_MENTEE, application_id=match.mentee_id),
+        store.cohorts["cohort-a"],
+        store,
+    )
+
+    assert email.subject.endswith("meet your mentor")
+    assert guide.applicant.email in email.text
+    assert match.explanation[0] in email.text
+    assert "Mentee induction" in email.text
+
+
+def test_html_escapes_what_applicants_typed(store: MemoryStore) -> None:
+    app = application(given_name="<script>alert(1)</script>")
+    store.applications[(app.cohort_id, app.application_id)] = app
+    note = Notification(
+        cohort_id="cohort-a", kind=EmailKind.ACKNOWLEDGEMENT, application_id=app.application_id
+    )
+
+    email = compose(note, store.cohorts["cohort-a"], store)
+
+    assert "<script>" not in email.html
+    assert "&lt;script&gt;" in email.html
+    assert "<script>" in email.text
