@@ -340,7 +340,9 @@ class LocalRuntime:
             for k, values in (response.get("multiValueHeaders") or {}).items():
                 out_headers[k] = ", ".join(str(v) for v in values)
             payload = response.get("body") or ""
-            return int(response.get("statusCode", 200)), out_headers, payload.encode()
+            status = int(response.get("statusCode", 200))
+            self.log(f"{method} {parts.path} -> {status}")
+            return status, out_headers, payload.encode()
         return _json(HTTPStatus.FORBIDDEN, {"message": "Missing Authentication Token"})
 
     def _serve_api(self) -> None:

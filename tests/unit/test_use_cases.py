@@ -102,7 +102,8 @@ def test_deadline_matches_once_and_queues_one_email_per_eligible_person(store: M
     first = run_deadline("cohort-a", NOW, store, store, queue)
     again = run_deadline("cohort-a", NOW, store, store, queue)
 
-    assert first.ran and not again.ran
+    assert first.ran
+    assert not again.ran
     kinds = sorted(n.kind.value for n in queue.messages if isinstance(n, Notification))
     assert kinds == ["coordinator_summary", "matched_mentee", "matched_mentor", "unmatched"]
     assert store.cohorts["cohort-a"].status.value == "matched"
