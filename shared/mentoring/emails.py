@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html import escape
+from zoneinfo import ZoneInfo
 
 from mentoring.models import Application, Cohort, EmailKind, Notification, Role
 from mentoring.ports import ApplicationStore, OutgoingEmail
@@ -47,16 +48,23 @@ class Body:
         )
 
 
+LONDON = ZoneInfo("Europe/London")
+
+
 class NothingToSendError(LookupError):
     """The notification names a person or result that is not stored (yet)."""
 
 
-def _training(scheme: Scheme, role: Role) -> list[str]:
-    return [
-        f"{s.title}: {s.starts_at:%A %d %B %Y, %H:%M}-{s.ends_at:%H:%M} (UK time)"
+def _training(body: Body, scheme: Scheme, role: Role) -> None:
+    sessions = [
+        f"{s.title}: {s.starts_at.astimezone(LONDON):%A %d %B %Y, %H:%M}-{s.ends_at.astimezone(LONDON):%H:%M}"
+        " (UK time)"
         for s in scheme.training
         if s.role is role
     ]
+    if sessions:
+        body.para("Please keep these dates free for your induction training:")
+        body.bullets(sessions)
 
 
 def _person(a: Application) -> str:
@@ -110,7 +118,7 @@ def _matched_mentee(c: _Context, body: Body) -> str:
     body.bullets([_contact(mentor, c.scheme)])
     body.para("Why we paired you:")
     body.bullets(match.explanation)
-    body.bullets(_training(c.scheme, Role.MENTEE))
+    _training(body, c.scheme, Role.MENTEE)
     return f"{c.scheme.name}: meet your mentor"
 
 
@@ -124,7 +132,7 @@ def _matched_mentor(c: _Context, body: Body) -> str:
         if mentee is None:
             raise NothingToSendError(f"mentee {match.mentee_id} is not stored")
         body.bullets([_contact(mentee, c.scheme), *match.explanation])
-    body.bullets(_training(c.scheme, Role.MENTOR))
+    _training(body, c.scheme, Role.MENTOR)
     return f"{c.scheme.name}: meet your mentee" + ("s" if len(matches) > 1 else "")
 
 
@@ -178,9 +186,10 @@ def _coordinator_summary(cohort: Cohort, scheme: Scheme, store: ApplicationStore
     body = Body()
     body.para(
         f"Matching for {cohort.name} ({scheme.name}) has run: {len(apps)} applications, "
-        f"{len(matches)} pairs, {len(unmatched)} mentees unmatched."
+        f"{_count(len(matches), 'pair')}, {_count(len(unmatched), 'mentee')} unmatched."
     )
-    body.para("Pairs:")
+    if matches:
+        body.para("Pairs:")
     body.bullets(
         [
             f"{_person(apps[m.mentee_id])} with {_person(apps[m.mentor_id])} (score {m.score:g}): "
@@ -194,3 +203,7 @@ def _coordinator_summary(cohort: Cohort, scheme: Scheme, store: ApplicationStore
     return OutgoingEmail(
         to=cohort.coordinator_email, subject=subject, text=body.text(), html=body.html(subject)
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
