@@ -77,7 +77,10 @@ def content_type() -> str:
 def application_form_page() -> Response[str]:
     cohort_id = (app.current_event.query_string_parameters or {}).get("cohort", "")
     if not cohort_id:
-        return Response(HTTPStatus.OK, HTML, cohort_question_page())
+        open_cohorts = cohorts().list_open_cohorts(utcnow())
+        if len(open_cohorts) != 1:
+            return Response(HTTPStatus.OK, HTML, cohort_question_page(open_cohorts))
+        cohort_id = open_cohorts[0].cohort_id
     cohort = cohorts().get_cohort(cohort_id)
     if cohort is None:
         return Response(

@@ -29,6 +29,9 @@ class CohortStore(Protocol):
     def create_cohort(self, cohort: Cohort) -> None:
         """Raises ``CohortExistsError`` when the id is taken."""
 
+    def list_open_cohorts(self, now: datetime) -> list[Cohort]:
+        """Cohorts whose recruitment deadline is still ahead, soonest first."""
+
     def claim_for_matching(self, cohort_id: str, at: datetime) -> bool:
         """Moves an open cohort to matching; False when another run has it (or had it)."""
 

@@ -248,10 +248,21 @@ def message_page(title: str, message: str) -> str:
     return _page(title, f"<h1>{escape(title)}</h1><p>{escape(message)}</p>")
 
 
-def cohort_question_page() -> str:
+def cohort_question_page(open_cohorts: Sequence[Cohort] = ()) -> str:
+    """The landing page: the cohorts open for applications, and a field for a cohort's reference."""
+    listing = "".join(
+        f'<li><a href="?cohort={escape(c.cohort_id)}">{escape(c.name)}</a>: applications close '
+        f"{c.recruitment_deadline:%d %B %Y %H:%M} UTC</li>"
+        for c in open_cohorts
+    )
+    intro = (
+        f"<h2>Open for applications</h2><ul>{listing}</ul>"
+        if listing
+        else "<p>No mentoring scheme is open for applications at the moment.</p>"
+    )
     return _page(
         "Apply to a mentoring scheme",
-        '<h1>Apply to a mentoring scheme</h1><form method="get" action="">'
+        f'<h1>Apply to a mentoring scheme</h1>{intro}<form method="get" action="">'
         '<label for="cohort">Cohort reference</label><p class="hint" id="cohort-hint">'
         "Your scheme coordinator gives you this reference.</p>"
         '<input id="cohort" name="cohort" aria-describedby="cohort-hint" required>'

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from mentoring.adapters.dynamodb import DynamoApplications
+from mentoring.models import Cohort
 
 from tests.integration.helpers import Stack, api_event, applicant_submission, queued_bodies
 
@@ -145,6 +148,27 @@ def test_form_page_shows_the_cohort_and_the_monitoring_section(stack: Stack) -> 
     assert "B-MEntor Professional" in page
     assert "Equal-opportunities monitoring" in page
     assert page.count("Prefer not to say") >= 7
+
+
+def test_landing_page_lists_open_cohorts_and_not_closed_ones(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+    past = Cohort(
+        cohort_id="long-closed",
+        scheme_id="b-mentor-professional",
+        name="Old",
+        coordinator_email="c@example.ac.uk",
+        recruitment_deadline=datetime.now(UTC) - timedelta(days=1),
+        created_at=datetime.now(UTC),
+    )
+    DynamoApplications(stack.physical("ApplicationsTable"), dynamodb=stack.client("dynamodb")).create_cohort(
+        past
+    )
+
+    response = stack.call("SubmitFunction", api_event("GET", "/", None))
+
+    assert response["statusCode"] == 200
+    assert f'href="?cohort={cohort}"' in response["body"]
+    assert "long-closed" not in response["body"]
 
 
 def test_partner_institution_comes_from_the_api_key(stack: Stack) -> None:

@@ -37,6 +37,12 @@ class MemoryStore:
             raise CohortExistsError(cohort.cohort_id)
         self.cohorts[cohort.cohort_id] = cohort
 
+    def list_open_cohorts(self, now: datetime) -> list[Cohort]:
+        return sorted(
+            (c for c in self.cohorts.values() if c.recruitment_deadline > now),
+            key=lambda c: (c.recruitment_deadline, c.cohort_id),
+        )
+
     def _move(self, cohort_id: str, source: CohortStatus, target: CohortStatus) -> bool:
         cohort = self.cohorts[cohort_id]
         if cohort.status is not source:

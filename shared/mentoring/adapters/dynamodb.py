@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 COHORT = "COHORT"
+# One partition lists every cohort, so the form can offer the open ones without a scan.
+COHORT_LIST = {"S": "COHORTS"}
 APPLICATION = "APPLICATION#"
 MATCH = "MATCH#"
 UNMATCHED = "UNMATCHED#"
@@ -60,22 +62,46 @@ class DynamoApplications:
         return cohort.model_copy(update={"status": CohortStatus(item["status"]["S"])})
 
     def create_cohort(self, cohort: Cohort) -> None:
+        data = {"S": cohort.model_dump_json()}
         try:
-            self.db.put_item(
-                TableName=self.table,
-                Item={
-                    "pk": _pk(cohort.cohort_id),
-                    "sk": {"S": COHORT},
-                    "status": {"S": cohort.status.value},
-                    "scheme_id": {"S": cohort.scheme_id},
-                    "data": {"S": cohort.model_dump_json()},
-                },
-                ConditionExpression="attribute_not_exists(pk)",
+            self.db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {
+                                "pk": _pk(cohort.cohort_id),
+                                "sk": {"S": COHORT},
+                                "status": {"S": cohort.status.value},
+                                "scheme_id": {"S": cohort.scheme_id},
+                                "data": data,
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {
+                                "pk": COHORT_LIST,
+                                "sk": {"S": f"COHORT#{cohort.cohort_id}"},
+                                "data": data,
+                            },
+                        }
+                    },
+                ]
             )
         except ClientError as error:
             if _conditional_failed(error):
                 raise CohortExistsError(f"cohort {cohort.cohort_id!r} already exists") from error
             raise
+
+    def list_open_cohorts(self, now: datetime) -> list[Cohort]:
+        cohorts = [Cohort.model_validate_json(d) for d in self._query_partition(COHORT_LIST, "COHORT#")]
+        return sorted(
+            (c for c in cohorts if c.recruitment_deadline > now),
+            key=lambda c: (c.recruitment_deadline, c.cohort_id),
+        )
 
     def _move(self, cohort_id: str, source: CohortStatus, target: CohortStatus, at: datetime | None) -> bool:
         values: dict[str, Any] = {":from": {"S": source.value}, ":to": {"S": target.value}}
@@ -157,11 +183,14 @@ class DynamoApplications:
         return None if item is None else Application.model_validate_json(item["data"]["S"])
 
     def _query(self, cohort_id: str, prefix: str) -> Iterator[str]:
+        return self._query_partition(_pk(cohort_id), prefix)
+
+    def _query_partition(self, pk: dict[str, str], prefix: str) -> Iterator[str]:
         paginator = self.db.get_paginator("query")
         for page in paginator.paginate(
             TableName=self.table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={":pk": _pk(cohort_id), ":prefix": {"S": prefix}},
+            ExpressionAttributeValues={":pk": pk, ":prefix": {"S": prefix}},
             ConsistentRead=True,
         ):
             for item in page.get("Items", []):
