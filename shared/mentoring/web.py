@@ -66,6 +66,12 @@ class _Form:
     def __init__(self, values: dict[str, str], errors: dict[str, str]) -> None:
         self.values = values
         self.errors = errors
+        self.labels: dict[str, str] = {
+            "role": "Your role",
+            "applicant.institution": "Institution",
+            "consent": "Consent",
+            "cohort_id": "Cohort",
+        }
 
     def _error(self, name: str) -> str:
         message = self.errors.get(name)
@@ -82,6 +88,7 @@ class _Form:
     def text(
         self, name: str, label: str, hint: str = "", kind: str = "text", required: bool = True, **attrs: str
     ) -> str:
+        self.labels[name] = label
         extra = "".join(f' {k.replace("_", "-")}="{escape(v)}"' for k, v in attrs.items())
         invalid = ' aria-invalid="true"' if name in self.errors else ""
         return (
@@ -94,6 +101,7 @@ class _Form:
         )
 
     def select(self, name: str, label: str, options: Sequence[str], hint: str = "", default: str = "") -> str:
+        self.labels[name] = label
         chosen = self.values.get(name, default)
         opts = "".join(
             f'<option value="{escape(o)}"{" selected" if o == chosen else ""}>{escape(_label(o))}</option>'
@@ -129,16 +137,6 @@ def application_form(
     values = values or {}
     by_field = {e.field: e.message for e in errors}
     f = _Form(values, by_field)
-    summary = ""
-    if errors:
-        items = "".join(
-            f'<li><a href="#{escape(e.field)}">{escape(e.field)}: {escape(e.message)}</a></li>'
-            for e in errors
-        )
-        summary = (
-            '<div class="error-summary" role="alert" tabindex="-1" id="error-summary">'
-            f"<h2>There is a problem</h2><ul>{items}</ul></div>"
-        )
     roles = "".join(
         f'<p class="radio"><input type="radio" id="role-{r.value}" name="role" value="{r.value}"'
         f"{' checked' if values.get('role') == r.value else ''} required>"
@@ -151,11 +149,10 @@ def application_form(
         f"{escape(scheme.institutions.get(code, 'Choose your institution'))}</option>"
         for code in institutions
     )
-    body = f"""
+    form = f"""
 <h1>Apply to {escape(cohort.name)}</h1>
 <p><strong>{escape(scheme.name)}</strong>: {escape(scheme.summary)}</p>
 <p>Applications close at the recruitment deadline, {cohort.recruitment_deadline:%d %B %Y %H:%M} UTC.</p>
-{summary}
 <form method="post" action="applications" novalidate>
 <input type="hidden" name="cohort_id" value="{escape(cohort.cohort_id)}">
 <fieldset><legend>Your role</legend>{f._error("role")}{roles}</fieldset>
@@ -232,7 +229,19 @@ report on who the scheme reaches. They are never used to decide eligibility or m
 </fieldset>
 <button type="submit">Submit application</button>
 </form>"""
-    return _page(f"Apply to {cohort.name}", body)
+    summary = ""
+    if errors:
+        items = "".join(
+            f'<li><a href="#{escape(e.field)}">{escape(f.labels.get(e.field, e.field))}: '
+            f"{escape(e.message)}</a></li>"
+            for e in errors
+        )
+        summary = (
+            '<div class="error-summary" role="alert" tabindex="-1" id="error-summary">'
+            f"<h2>There is a problem</h2><ul>{items}</ul></div>"
+        )
+    head, _, rest = form.partition('<form method="post"')
+    return _page(f"Apply to {cohort.name}", f'{head}{summary}<form method="post"{rest}')
 
 
 def accepted_page(cohort: Cohort, submission_id: str) -> str:

@@ -134,6 +134,7 @@ def test_form_post_with_errors_shows_them_beside_the_fields(stack: Stack) -> Non
     assert response["statusCode"] == 422
     assert 'id="applicant.email-error"' in response["body"]
     assert 'href="#applicant.family_name"' in response["body"]
+    assert "Last name: is required" in response["body"]
     assert 'value="Amara"' in response["body"]
     assert queued_bodies(stack, "IntakeQueue") == []
 
