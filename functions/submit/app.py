@@ -69,6 +69,15 @@ def body_of(max_bytes: int = MAX_BODY_BYTES) -> str:
     return body
 
 
+def unsupported(kind: str, advice: str) -> Response[str]:
+    error = SubmissionError(
+        advice,
+        [FieldError(field="content-type", message=f"{kind or 'none'} is not accepted")],
+        status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    )
+    return problem(error)
+
+
 def content_type() -> str:
     return header(app.current_event.headers, "content-type").split(";")[0].strip().lower()
 
@@ -96,13 +105,7 @@ def submit_application() -> Response[str]:
     if kind == "application/x-www-form-urlencoded":
         return submit_form()
     if kind != "application/json":
-        return problem(
-            SubmissionError(
-                "send the application as application/json (or as a form post)",
-                [FieldError(field="content-type", message=f"{kind or 'none'} is not accepted")],
-                status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-            )
-        )
+        return unsupported(kind, "send the application as application/json (or as a form post)")
     try:
         submission = parse_json(ApplicationSubmission, body_of())
         (accepted,) = accept([submission], "web_form", None, utcnow(), cohorts(), intake_queue())
@@ -160,13 +163,7 @@ def submit_partner_batch() -> Response[str]:
     if partner is None:
         return Response(HTTPStatus.FORBIDDEN, content_types.APPLICATION_JSON, '{"message": "Forbidden"}')
     if content_type() != "application/json":
-        return problem(
-            SubmissionError(
-                "send the batch as application/json",
-                [FieldError(field="content-type", message=f"{content_type() or 'none'} is not accepted")],
-                status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-            )
-        )
+        return unsupported(content_type(), "send the batch as application/json")
     try:
         batch = parse_json(PartnerBatch, body_of())
         check_partner(batch, partner)
