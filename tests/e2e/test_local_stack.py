@@ -181,3 +181,19 @@ def _leaves(value: Any) -> Iterator[str]:
             yield from _leaves(v)
     elif value is not None:
         yield str(value)
+
+
+def test_a_poison_message_is_parked_on_the_dead_letter_queue_not_lost(run: Run) -> None:
+    # Runs last in this module: it leaves one message on the intake dead-letter queue.
+    sqs = run.runtime.client("sqs")
+    sqs.send_message(
+        QueueUrl=run.runtime.physical["IntakeQueue"]["Ref"], MessageBody='{"not": "a submission"}'
+    )
+
+    run.runtime.wait_until_drained(timeout=60)
+
+    dead = sqs.receive_message(QueueUrl=run.runtime.physical["IntakeDeadLetterQueue"]["Ref"]).get(
+        "Messages", []
+    )
+    assert [m["Body"] for m in dead] == ['{"not": "a submission"}']
+    assert len(_applications(run)) == len(run.accepted)
