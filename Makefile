@@ -61,10 +61,8 @@ cfn-lint validate: setup
 # Regenerates the lock files from pyproject.toml (needs uv: pip install uv).
 lock:
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements/dev.txt
-	uv pip compile shared/pyproject.toml --python-version 3.12 --generate-hashes \
-	  --no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer \
-	  --no-emit-package jmespath --no-emit-package urllib3 --no-emit-package python-dateutil \
-	  --no-emit-package six -o shared/requirements.txt
+	uv pip compile shared/pyproject.toml --python-version 3.12 --python-platform aarch64-manylinux_2_28 \
+	  --generate-hashes -o shared/requirements.txt
 
 deploy:
 	sam build && sam deploy --guided
