@@ -77,10 +77,11 @@ def _references(value: Any) -> set[str]:
             elif key == "Fn::GetAtt":
                 found.add(arg[0] if isinstance(arg, list) else arg.split(".")[0])
             elif key == "Fn::Sub":
-                text = arg if isinstance(arg, str) else arg[0]
-                found |= {
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+                names = {
                     m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text) if not m.startswith("AWS::")
                 }
+                found |= (names - set(variables)) | _references(variables)
             else:
                 found |= _references(arg)
     return found

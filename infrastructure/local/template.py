@@ -66,6 +66,9 @@ class Resolver:
             if key == "Fn::Join":
                 separator, parts = arg
                 return separator.join(str(p) for p in self.resolve(parts))
+            if key == "Fn::Split":
+                separator, text = arg
+                return str(self.resolve(text)).split(separator)
             if key == "Fn::Select":
                 index, items = arg
                 return self.resolve(items)[int(index)]
