@@ -58,7 +58,14 @@ class _Context:
 
 
 def _worker(
-    conn: Connection, module: str, entry: str, name: str, arn: str, timeout: int, log_file: str
+    conn: Connection,
+    module: str,
+    entry: str,
+    name: str,
+    arn: str,
+    timeout: int,
+    log_file: str,
+    env: dict[str, str],
 ) -> None:
     """A Lambda execution environment: imports the handler once (the cold start), then serves events.
 
@@ -66,6 +73,7 @@ def _worker(
     """
     import importlib
 
+    os.environ.update(env)  # the function's own environment, set before its module is imported
     stream = Path(log_file).open("a", buffering=1, encoding="utf-8")  # noqa: SIM115 - open for the process's life
     sys.stdout = sys.stderr = stream
 
@@ -108,27 +116,22 @@ class LocalFunction:
     def _start(self) -> Connection:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
-        saved = dict(os.environ)
-        os.environ.update(self.environment)  # a spawned child takes the environment at start
-        try:
-            self._process = context.Process(
-                target=_worker,
-                args=(
-                    child,
-                    self.function.module,
-                    self.function.entry_point,
-                    self.function.name,
-                    self.arn,
-                    self.function.timeout,
-                    str(self.log_file),
-                ),
-                daemon=True,
-                name=self.function.name,
-            )
-            self._process.start()
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+        self._process = context.Process(
+            target=_worker,
+            args=(
+                child,
+                self.function.module,
+                self.function.entry_point,
+                self.function.name,
+                self.arn,
+                self.function.timeout,
+                str(self.log_file),
+                self.environment,
+            ),
+            daemon=True,
+            name=self.function.name,
+        )
+        self._process.start()
         self._conn = parent
         return parent
 
@@ -203,6 +206,8 @@ class LocalRuntime:
         self._fired: set[str] = set()
         self._written: set[str] = set()
         self._outbox_lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
 
     # ------------------------------------------------------------ lifecycle
     @property
@@ -214,7 +219,13 @@ class LocalRuntime:
         return f"http://127.0.0.1:{self.api_port}"
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.aws_endpoint, region_name=tpl.REGION)  # type: ignore[call-overload]
+        """One client per service, shared by the runtime's threads (boto3 clients are thread-safe)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = boto3.client(  # type: ignore[call-overload]
+                    service, endpoint_url=self.aws_endpoint, region_name=tpl.REGION
+                )
+            return self._clients[service]
 
     def __enter__(self) -> LocalRuntime:
         self.start()
@@ -236,7 +247,6 @@ class LocalRuntime:
             "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"],
             "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"],
             "POWERTOOLS_TRACE_DISABLED": "true",
-            "PYTHONPATH": os.pathsep.join([str(tpl.ROOT), os.environ.get("PYTHONPATH", "")]),
         }
         self.logs.mkdir(parents=True, exist_ok=True)
         for name, function in self.stack.functions.items():
