@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 API_PORT ?= 3000
 AWS_PORT ?= 5000
 
-.PHONY: setup run demo test test-unit test-integration test-e2e lint ruff mypy cfn-lint validate format lock deploy clean ci
+.PHONY: schema setup run demo test test-unit test-integration test-e2e lint ruff mypy cfn-lint validate format lock deploy clean ci
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ cfn-lint validate: setup
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m infrastructure.expand_template template.yaml build/template.expanded.json
 	$(BIN)/cfn-lint build/template.expanded.json
+
+# Regenerates the JSON Schema that editors use for scheme definition files.
+schema: setup
+	$(BIN)/python -m mentoring.scheme > shared/mentoring/schemes/scheme.schema.json
 
 # Regenerates the lock files from pyproject.toml (needs uv: pip install uv).
 lock:

@@ -15,6 +15,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mentoring.adapters.dynamodb import DynamoApplications
 from mentoring.adapters.messaging import SqsQueue
+from mentoring.answers import form_field_kinds
 from mentoring.models import (
     ApplicationSubmission,
     ErrorBody,
@@ -119,10 +120,12 @@ def submit_application() -> Response[str]:
 
 def submit_form() -> Response[str]:
     body = body_of()
-    values = {k: str(v) for k, v in _flatten(_safe_form(body)).items()}
-    cohort = cohorts().get_cohort(values.get("cohort_id", ""))
+    cohort_id = str(_safe_form(body).get("cohort_id", ""))
+    cohort = cohorts().get_cohort(cohort_id) if cohort_id else None
+    kinds = form_field_kinds(get_scheme(cohort.scheme_id)) if cohort else {}
+    values = {k: str(v) for k, v in _flatten(_safe_form(body, kinds)).items()}
     try:
-        submission = parse_form(body)
+        submission = parse_form(body, kinds)
         (accepted,) = accept([submission], "web_form", None, utcnow(), cohorts(), intake_queue())
     except SubmissionError as error:
         metrics.add_metric(name="SubmissionsRefused", unit="Count", value=1)
@@ -136,9 +139,9 @@ def submit_form() -> Response[str]:
     return Response(HTTPStatus.ACCEPTED, HTML, accepted_page(cohort, accepted.submission_id))
 
 
-def _safe_form(body: str) -> dict[str, Any]:
+def _safe_form(body: str, kinds: dict[str, str] | None = None) -> dict[str, Any]:
     try:
-        return form_to_dict(body)
+        return form_to_dict(body, kinds)
     except SubmissionError:
         return {}
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from html import escape
 from zoneinfo import ZoneInfo
 
+from mentoring.institutions import institution_name
 from mentoring.models import Application, Cohort, EmailKind, Notification, Role
 from mentoring.ports import ApplicationStore, OutgoingEmail
 from mentoring.scheme import Scheme, get_scheme
@@ -72,7 +73,7 @@ def _person(a: Application) -> str:
 
 
 def _contact(a: Application, scheme: Scheme) -> str:
-    institution = scheme.institutions.get(a.applicant.institution or "", a.applicant.institution or "")
+    institution = institution_name(a.applicant.institution)
     return f"{_person(a)}, {a.applicant.job_title}, {institution} ({a.applicant.email})"
 
 
@@ -92,8 +93,11 @@ def _acknowledgement(c: _Context, body: Body) -> str:
         f"Your application reference is {app.application_id}."
     )
     if app.eligibility.eligible:
+        body.para(c.scheme.emails.welcome)
         body.para("You meet the scheme's criteria:")
         body.bullets([o.reason for o in app.eligibility.outcomes])
+        if app.waiting_list:
+            body.para(c.scheme.emails.waiting_list)
         body.para(
             f"Matching takes place after the recruitment deadline, "
             f"{c.cohort.recruitment_deadline:%d %B %Y at %H:%M} UTC; we will email you then."
@@ -118,6 +122,7 @@ def _matched_mentee(c: _Context, body: Body) -> str:
     body.bullets([_contact(mentor, c.scheme)])
     body.para("Why we paired you:")
     body.bullets(match.explanation)
+    body.para(c.scheme.emails.matched)
     _training(body, c.scheme, Role.MENTEE)
     return f"{c.scheme.name}: meet your mentor"
 
@@ -132,6 +137,7 @@ def _matched_mentor(c: _Context, body: Body) -> str:
         if mentee is None:
             raise NothingToSendError(f"mentee {match.mentee_id} is not stored")
         body.bullets([_contact(mentee, c.scheme), *match.explanation])
+    body.para(c.scheme.emails.matched)
     _training(body, c.scheme, Role.MENTOR)
     return f"{c.scheme.name}: meet your mentee" + ("s" if len(matches) > 1 else "")
 
@@ -150,9 +156,8 @@ def _unmatched(c: _Context, body: Body) -> str:
             f"Thank you for offering to mentor in {c.cohort.name}. More mentors volunteered than mentees "
             "could be paired with you under the scheme's rules, so you have no mentee this time."
         )
-    body.para(
-        f"The coordinator ({c.cohort.coordinator_email}) will keep your application for the next cohort."
-    )
+    body.para(c.scheme.emails.unmatched)
+    body.para(f"The coordinator is at {c.cohort.coordinator_email}.")
     return f"{c.scheme.name}: the outcome of matching"
 
 

@@ -4,7 +4,8 @@ anonymised monitoring record that shares nothing with it."""
 from __future__ import annotations
 
 from mentoring.eligibility import decide
-from mentoring.models import Application, EmailKind, IntakeMessage, MonitoringRecord, Notification
+from mentoring.institutions import common_grade
+from mentoring.models import Application, EmailKind, IntakeMessage, MonitoringRecord, Notification, Role
 from mentoring.ports import ApplicationStore, CohortNotFoundError, CohortStore, NotificationQueue
 from mentoring.scheme import get_scheme
 
@@ -27,6 +28,7 @@ def to_application(message: IntakeMessage, scheme_id: str) -> Application:
     if message.partner is not None:
         # A partner's applicants belong to the partner that the API key authenticated.
         applicant = applicant.model_copy(update={"institution": message.partner})
+    answers = {**submission.self_identification.answers, **submission.profile.answers}
     return Application(
         application_id=message.submission_id,
         cohort_id=submission.cohort_id,
@@ -37,7 +39,8 @@ def to_application(message: IntakeMessage, scheme_id: str) -> Application:
         applicant=applicant,
         self_identification=submission.self_identification,
         profile=submission.profile,
-        eligibility=decide(scheme, submission.role, applicant, submission.self_identification),
+        eligibility=decide(scheme, submission.role, applicant, answers),
+        common_grade=common_grade(applicant.institution, applicant.grade),
         received_at=message.received_at,
     )
 
@@ -52,6 +55,11 @@ def process_submission(
     if cohort is None:
         raise CohortNotFoundError(f"cohort {message.submission.cohort_id!r} does not exist")
     application = to_application(message, cohort.scheme_id)
+    if application.role is Role.MENTEE and application.eligibility.eligible:
+        # Places are counted as eligible mentees arrive; later ones wait, and are told so.
+        limit = get_scheme(cohort.scheme_id).max_mentees
+        if not cohorts.take_place(cohort.cohort_id, application.application_id, limit):
+            application = application.model_copy(update={"waiting_list": True})
     applications.record_application(application, split_monitoring(message, cohort.scheme_id))
     # Sent on a redelivery too: notify's idempotency makes it one email whatever the count.
     notifications.send_all(

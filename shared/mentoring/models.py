@@ -20,6 +20,14 @@ LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=60)]
 CohortId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,62}$")]
 InstitutionCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,10}$")]
+GradeLabel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+QuestionKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+# An answer to a scheme question: a choice or text, a list of choices or tags, or a number.
+Answer = (
+    Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+    | Annotated[list[Tag], Field(max_length=20)]
+    | int
+)
 
 
 class Role(StrEnum):
@@ -103,31 +111,51 @@ class Applicant(Contract):
     institution: InstitutionCode | None = Field(
         default=None, description="Code of the applicant's institution; partners' come from their API key."
     )
-    department: ShortText
+    department: ShortText = Field(description="Department, school or faculty.")
     job_title: ShortText
-    grade: int = Field(ge=1, le=10, description="Grade on the common 1-10 scale.")
+    grade: GradeLabel = Field(
+        description="The grade as the applicant's institution names it (for example 7, or Band 8a); "
+        "the scheme's rules use its place on the common scale."
+    )
+
+    @field_validator("grade", mode="before")
+    @classmethod
+    def _grade_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-class SelfIdentification(Contract):
+class SchemeAnswers(Contract):
+    """Answers to the questions of the cohort's scheme, by question id.
+
+    The scheme definition says which questions each role answers and what a valid answer is;
+    submit checks the answers against it and names the field of every problem.
+    """
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+    __pydantic_extra__: dict[QuestionKey, Answer] = Field(init=False)
+
+    def answer(self, question: str) -> Answer | None:
+        return (self.__pydantic_extra__ or {}).get(question)
+
+    @property
+    def answers(self) -> dict[str, Answer]:
+        return dict(self.__pydantic_extra__ or {})
+
+
+class SelfIdentification(SchemeAnswers):
     """Answers that a scheme's eligibility needs; asked apart from monitoring, and said so on the form."""
 
-    minority_ethnic_background: YesNo | None = Field(
-        default=None,
-        description=(
-            "Do you self-identify as being from a Black, Asian, Mixed or other minority ethnic background?"
-        ),
-    )
 
+class MatchingProfile(SchemeAnswers):
+    """What matching uses to find a good pair: answers to the scheme's matching questions."""
 
-class MatchingProfile(Contract):
-    """What matching uses to find a good pair."""
-
-    career_goals: list[Tag] = Field(default_factory=list, max_length=10)
-    skills: list[Tag] = Field(
-        default_factory=list, max_length=10, description="Mentees: skills wanted. Mentors: skills offered."
-    )
-    capacity: int = Field(default=1, ge=1, le=3, description="Mentors: how many mentees you can take on.")
     about: LongText = ""
+
+    @property
+    def capacity(self) -> int:
+        """Mentors: how many mentees they can take on (the scheme's ``capacity`` question)."""
+        value = self.answer("capacity")
+        return value if isinstance(value, int) and value > 0 else 1
 
 
 class ApplicationSubmission(Contract):
@@ -248,6 +276,7 @@ class Cohort(BaseModel):
     coordinator_email: str
     status: CohortStatus = CohortStatus.OPEN
     created_at: datetime
+    admitted_mentees: int = Field(default=0, description="Eligible mentees with a place in the cohort.")
 
 
 class RuleOutcome(BaseModel):
@@ -280,6 +309,12 @@ class Application(BaseModel):
     self_identification: SelfIdentification
     profile: MatchingProfile
     eligibility: Eligibility
+    common_grade: int | None = Field(
+        default=None, description="The applicant's grade on the common scale; None when unknown."
+    )
+    waiting_list: bool = Field(
+        default=False, description="An eligible mentee who applied after the cohort was full."
+    )
     received_at: datetime
 
 

@@ -40,6 +40,12 @@ class CohortStore(Protocol):
     def release_matching(self, cohort_id: str) -> None:
         """Gives a failed run's claim back so that a retry can run."""
 
+    def take_place(self, cohort_id: str, application_id: str, limit: int) -> bool:
+        """Gives an eligible mentee one of the cohort's ``limit`` places; False when all are taken.
+
+        Idempotent: the same application asking again gets the answer it got the first time.
+        """
+
 
 class CohortExistsError(ValueError):
     pass

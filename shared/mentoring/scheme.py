@@ -1,69 +1,192 @@
-"""Scheme definitions as data: a YAML file a scheme, validated here at load time.
+"""Scheme definitions as data: one YAML file a scheme, validated here at load time.
 
-A new scheme is a new file in ``mentoring/schemes/``, never a new code path.
+A new scheme is a new file in ``mentoring/schemes/``, never a new code path. The JSON Schema that
+editors use (``schemes/scheme.schema.json``) is generated from these models (``python -m
+mentoring.scheme``), so the two cannot disagree.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, time
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mentoring.institutions import load_institutions
 from mentoring.models import Role
 
 SCHEMES_DIR = Path(__file__).parent / "schemes"
+SCHEMES_DIR_VARIABLE = "MENTORING_SCHEMES_DIR"
+LONDON = ZoneInfo("Europe/London")
+
+QuestionId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+RESERVED_QUESTIONS = frozenset({"about"})
 
 
 class Definition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class AnswerIn(Definition):
-    """The applicant's self-identification answer to ``question`` is one of ``values``."""
+# ---------------------------------------------------------------- questions
+
+
+class Choice(Definition):
+    value: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,59}$")
+    label: str
+
+
+class Question(Definition):
+    """A question of the scheme's form.
+
+    ``eligibility`` questions are asked only to decide eligibility (the form says so); ``matching``
+    questions describe what makes a good pair. The equal-opportunities monitoring questions are not
+    scheme questions: they are the same for every scheme and never reach a rule.
+    """
+
+    id: QuestionId
+    purpose: Literal["eligibility", "matching"]
+    roles: tuple[Role, ...] = (Role.MENTEE, Role.MENTOR)
+    label: str
+    labels: dict[Role, str] = Field(default_factory=dict, description="A different label for a role.")
+    help: str = ""
+    type: Literal["choice", "multi_choice", "tags", "text", "number", "email"]
+    choices: tuple[Choice, ...] = ()
+    required: bool = False
+    min: int | None = Field(default=None, description="number: the smallest value")
+    max: int | None = Field(default=None, description="number: the largest value; lists: most items")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Question:
+        if self.type in {"choice", "multi_choice"} and not self.choices:
+            raise ValueError(f"question {self.id!r} of type {self.type} needs choices")
+        if self.type not in {"choice", "multi_choice"} and self.choices:
+            raise ValueError(f"question {self.id!r} of type {self.type} cannot have choices")
+        if self.type == "number" and (self.min is None or self.max is None or self.min > self.max):
+            raise ValueError(f"question {self.id!r} of type number needs min <= max")
+        return self
+
+    def label_for(self, role: Role) -> str:
+        return self.labels.get(role, self.label)
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(c.value for c in self.choices)
+
+    @property
+    def is_list(self) -> bool:
+        return self.type in {"multi_choice", "tags"}
+
+
+# ---------------------------------------------------------------- eligibility rules
+
+
+class RuleText(Definition):
+    passed: str = Field(default="", description="Shown to an applicant who meets the rule.")
+    failed: str = Field(
+        default="", description="Shown to an applicant who does not, saying what the rule asks."
+    )
+
+
+class AnswerIn(RuleText):
+    """The applicant's answer to ``question`` is one of ``values``."""
 
     kind: Literal["answer_in"]
-    question: Literal["minority_ethnic_background"]
-    values: tuple[str, ...]
-    passed: str
-    failed: str
+    question: QuestionId
+    values: tuple[str, ...] = Field(min_length=1)
 
 
-class GradeBetween(Definition):
+class AnswersInclude(RuleText):
+    """At least one of the applicant's answers to a list question is one of ``values``."""
+
+    kind: Literal["answers_include"]
+    question: QuestionId
+    values: tuple[str, ...] = Field(min_length=1)
+
+
+class GradeBetween(RuleText):
+    """The applicant's grade, on the common scale, is from ``min`` to ``max``."""
+
     kind: Literal["grade_between"]
     min: int = Field(ge=1, le=10)
     max: int = Field(ge=1, le=10)
-    passed: str
-    failed: str
 
 
-class InstitutionIn(Definition):
-    """The applicant works at one of the scheme's institutions."""
+class InstitutionIn(RuleText):
+    """The applicant works at one of ``institutions`` (default: the scheme's)."""
 
     kind: Literal["institution_in"]
-    passed: str
-    failed: str
+    institutions: tuple[str, ...] = ()
 
 
-EligibilityRule = Annotated[AnswerIn | GradeBetween | InstitutionIn, Field(discriminator="kind")]
+class AnyOf(RuleText):
+    """Any one of ``rules`` is enough (for example: a board member, or grade 9 and above)."""
+
+    kind: Literal["any_of"]
+    rules: tuple[
+        Annotated[AnswerIn | AnswersInclude | GradeBetween | InstitutionIn, Field(discriminator="kind")], ...
+    ] = Field(min_length=2)
+
+
+EligibilityRule = Annotated[
+    AnswerIn | AnswersInclude | GradeBetween | InstitutionIn | AnyOf, Field(discriminator="kind")
+]
+
+
+# ---------------------------------------------------------------- pairing and scoring
 
 
 class PairingRule(Definition):
-    """A hard rule every pair must satisfy; matching records the rule's kind for each pair it excludes."""
+    """A hard rule every pair must satisfy; matching records the rule's kind for each pair it excludes.
 
-    kind: Literal["different_institution", "different_department", "mentor_grade_above"]
+    - ``different_institution``, ``different_department``: as named;
+    - ``mentor_grade_above`` / ``mentee_grade_above``: on the common scale;
+    - ``not_line_manager``: neither person's answer to ``question`` (a line manager's email) is the
+      other's email;
+    - ``shares_answer``: the mentee's answer to ``mentee_question`` and the mentor's to
+      ``mentor_question`` have a value in common.
+    """
+
+    kind: Literal[
+        "different_institution",
+        "different_department",
+        "mentor_grade_above",
+        "mentee_grade_above",
+        "not_line_manager",
+        "shares_answer",
+    ]
     description: str
+    question: QuestionId | None = None
+    mentee_question: QuestionId | None = None
+    mentor_question: QuestionId | None = None
+
+    @model_validator(mode="after")
+    def _parameters(self) -> PairingRule:
+        if self.kind == "not_line_manager" and self.question is None:
+            raise ValueError("a not_line_manager rule names its question (the line manager's email)")
+        if self.kind == "shares_answer" and (self.mentee_question is None or self.mentor_question is None):
+            raise ValueError("a shares_answer rule names mentee_question and mentor_question")
+        return self
 
 
 class ScoringCriterion(Definition):
-    """Score of a pair: weight x number of shared tags between the mentee's and the mentor's field."""
+    """One part of a pair's score.
 
-    criterion: str
-    mentee_field: Literal["skills", "career_goals"]
-    mentor_field: Literal["skills", "career_goals"]
+    ``overlap``: weight x the number of values the two answers share; ``same``: weight when the two
+    answers are equal.
+    """
+
+    criterion: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Literal["overlap", "same"] = "overlap"
+    mentee_question: QuestionId
+    mentor_question: QuestionId
     weight: float = Field(gt=0)
     label: str
 
@@ -75,27 +198,172 @@ class RoleDefinition(Definition):
 
 
 class TrainingSession(Definition):
+    """A training session, given as the date and times people see on a UK calendar."""
+
     role: Role
     title: str
-    starts_at: datetime
-    ends_at: datetime
+    date: date
+    starts: time
+    ends: time
+
+    @property
+    def starts_at(self) -> datetime:
+        return datetime.combine(self.date, self.starts, LONDON)
+
+    @property
+    def ends_at(self) -> datetime:
+        return datetime.combine(self.date, self.ends, LONDON)
+
+
+class EmailTexts(Definition):
+    """The sentences of the emails that differ between schemes; the rest is the same for all."""
+
+    welcome: str = Field(description="Opens the acknowledgement email of an eligible applicant.")
+    matched: str = Field(description="Follows the introduction in the matched emails.")
+    unmatched: str = Field(description="Closes the email to an applicant who was not matched.")
+    waiting_list: str = Field(
+        default="The cohort is full, so your application is on its waiting list; "
+        "we will contact you if a place becomes free.",
+        description="Tells an eligible mentee who applied after the cohort filled up.",
+    )
 
 
 class Scheme(Definition):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str
     summary: str
-    institutions: dict[str, str] = Field(min_length=1)
+    institutions: tuple[str, ...] = Field(min_length=1, description="Codes from institutions.yaml.")
+    eligibility_notice: str = Field(
+        default="",
+        description="Why the eligibility questions are asked; shown above them on the form.",
+    )
     roles: dict[Role, RoleDefinition]
+    questions: tuple[Question, ...] = ()
     pairing_rules: tuple[PairingRule, ...] = ()
     scoring: tuple[ScoringCriterion, ...] = ()
     mentor_capacity_max: int = Field(default=1, ge=1, le=10)
-    max_mentees: int = Field(ge=1)
+    max_mentees: int = Field(ge=1, description="The cohort's size limit, in mentees.")
+    when_full: Literal["close", "waiting_list"] = Field(
+        default="waiting_list",
+        description="close: refuse mentee applications once full; waiting_list: keep later ones waiting.",
+    )
+    minimum_meetings: int = Field(default=1, ge=1, description="Meetings each pair agrees to hold.")
     training: tuple[TrainingSession, ...] = ()
+    emails: EmailTexts
+
+    @model_validator(mode="after")
+    def _references(self) -> Scheme:
+        """Everything a rule names exists, so that a typo fails at load, not at the deadline."""
+        problems = list(_reference_problems(self))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def question(self, question_id: str) -> Question | None:
+        return next((q for q in self.questions if q.id == question_id), None)
+
+    def questions_for(self, role: Role) -> list[Question]:
+        return [q for q in self.questions if role in q.roles]
+
+    def institution_names(self) -> dict[str, str]:
+        known = load_institutions()
+        return {code: known[code].name for code in self.institutions if code in known}
+
+
+def _reference_problems(scheme: Scheme) -> Iterator[str]:
+    known = load_institutions()
+    for i, code in enumerate(scheme.institutions):
+        if code not in known:
+            yield f"institutions.{i}: {code!r} is not in institutions.yaml"
+    ids = [q.id for q in scheme.questions]
+    for i, q in enumerate(scheme.questions):
+        if ids.count(q.id) > 1:
+            yield f"questions.{i}.id: {q.id!r} is used twice"
+        if q.id in RESERVED_QUESTIONS:
+            yield f"questions.{i}.id: {q.id!r} is reserved"
+        for role in q.roles:
+            if role not in scheme.roles:
+                yield f"questions.{i}.roles: the scheme has no {role.value} role"
+        if q.id == "capacity" and (q.type != "number" or (q.max or 0) > scheme.mentor_capacity_max):
+            yield f"questions.{i}: capacity is a number no larger than mentor_capacity_max"
+    for role, definition in scheme.roles.items():
+        for j, rule in enumerate(definition.eligibility):
+            where = f"roles.{role.value}.eligibility.{j}"
+            if not (rule.passed.strip() and rule.failed.strip()):
+                yield f"{where}: a rule says in words why it passed and why it failed (passed, failed)"
+            yield from _rule_problems(scheme, role, rule, where)
+    for j, pairing in enumerate(scheme.pairing_rules):
+        where = f"pairing_rules.{j}"
+        if pairing.question is not None:
+            yield from _question_problems(scheme, where + ".question", pairing.question, Role.MENTEE, "email")
+        if pairing.mentee_question is not None:
+            yield from _question_problems(
+                scheme, where + ".mentee_question", pairing.mentee_question, Role.MENTEE
+            )
+        if pairing.mentor_question is not None:
+            yield from _question_problems(
+                scheme, where + ".mentor_question", pairing.mentor_question, Role.MENTOR
+            )
+    for j, criterion in enumerate(scheme.scoring):
+        where = f"scoring.{j}"
+        yield from _question_problems(
+            scheme, where + ".mentee_question", criterion.mentee_question, Role.MENTEE
+        )
+        yield from _question_problems(
+            scheme, where + ".mentor_question", criterion.mentor_question, Role.MENTOR
+        )
+
+
+def _question_problems(
+    scheme: Scheme, where: str, question_id: str, role: Role, kind: str | None = None
+) -> Iterator[str]:
+    question = scheme.question(question_id)
+    if question is None:
+        yield f"{where}: no question {question_id!r} in questions"
+    elif role not in question.roles and kind is None:
+        yield f"{where}: question {question_id!r} is not asked of the {role.value} role"
+    elif kind is not None and question.type != kind:
+        yield f"{where}: question {question_id!r} must be of type {kind}"
+
+
+def _rule_problems(scheme: Scheme, role: Role, rule: EligibilityRule, where: str) -> Iterator[str]:
+    match rule:
+        case (
+            AnswerIn(question=question_id, values=values)
+            | AnswersInclude(question=question_id, values=values)
+        ):
+            question = scheme.question(question_id)
+            yield from _question_problems(scheme, where + ".question", question_id, role)
+            if question is not None and question.choices:
+                for value in values:
+                    if value not in question.values:
+                        yield f"{where}.values: {value!r} is not a choice of {question_id!r}"
+            if isinstance(rule, AnswersInclude) and question is not None and not question.is_list:
+                yield f"{where}.question: answers_include needs a multi_choice or tags question"
+        case GradeBetween(min=low, max=high) if low > high:
+            yield f"{where}: min is above max"
+        case InstitutionIn(institutions=codes):
+            for code in codes:
+                if code not in scheme.institutions:
+                    yield f"{where}.institutions: {code!r} is not one of the scheme's institutions"
+        case AnyOf(rules=rules):
+            for k, inner in enumerate(rules):
+                yield from _rule_problems(scheme, role, inner, f"{where}.rules.{k}")
+        case _:
+            pass
 
 
 class SchemeDefinitionError(ValueError):
     """A scheme file that cannot be used; the message names the file, the field and the problem."""
+
+
+def _problems(error: ValidationError) -> str:
+    out = []
+    for e in error.errors(include_url=False):
+        where = ".".join(str(part) for part in e["loc"])
+        message = e["msg"].removeprefix("Value error, ")
+        out.append(f"{where}: {message}" if where else message)
+    return "; ".join(out)
 
 
 def load_scheme_file(path: Path) -> Scheme:
@@ -105,15 +373,22 @@ def load_scheme_file(path: Path) -> Scheme:
     except yaml.YAMLError as error:
         raise SchemeDefinitionError(f"{path.name}: not valid YAML: {error}") from error
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in e['loc']) or '(top level)'}: {e['msg']}" for e in error.errors()
-        )
-        raise SchemeDefinitionError(f"{path.name}: {problems}") from error
+        raise SchemeDefinitionError(f"{path.name}: {_problems(error)}") from error
+
+
+def schemes_directory() -> Path:
+    """Where the definitions are: the package's own, unless the deployment points elsewhere."""
+    configured = os.environ.get(SCHEMES_DIR_VARIABLE)
+    return Path(configured) if configured else SCHEMES_DIR
+
+
+def load_schemes(directory: Path | None = None) -> dict[str, Scheme]:
+    """Every scheme in ``directory``, by id; loaded once a process (a Lambda cold start)."""
+    return _load_schemes(directory or schemes_directory())
 
 
 @cache
-def load_schemes(directory: Path = SCHEMES_DIR) -> dict[str, Scheme]:
-    """Every scheme in ``directory``, by id; loaded once a process (a Lambda cold start)."""
+def _load_schemes(directory: Path) -> dict[str, Scheme]:
     schemes: dict[str, Scheme] = {}
     for path in sorted(directory.glob("*.yaml")):
         scheme = load_scheme_file(path)
@@ -128,3 +403,27 @@ def get_scheme(scheme_id: str) -> Scheme:
         return load_schemes()[scheme_id]
     except KeyError:
         raise LookupError(f"no scheme with id {scheme_id!r}") from None
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Scheme.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Mentoring scheme definition"
+    return schema
+
+
+def answer_values(answer: object) -> set[str]:
+    """An answer as a set of values, whatever its type, for comparisons between two people."""
+    if answer is None or answer == "":
+        return set()
+    if isinstance(answer, list | tuple | set):
+        return {str(v).casefold() for v in answer}
+    return {str(answer).casefold()}
+
+
+def answers_of(answers: Mapping[str, object], question: str) -> set[str]:
+    return answer_values(answers.get(question))
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised by the schema test through its output
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")

@@ -14,19 +14,22 @@ from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ValidationError
 
+from mentoring.answers import check_answers
 from mentoring.models import (
     Accepted,
     ApplicationSubmission,
+    Cohort,
     CohortStatus,
     FieldError,
     IntakeMessage,
     PartnerBatch,
+    Role,
 )
 from mentoring.ports import CohortStore, IntakeQueue
+from mentoring.scheme import get_scheme
 
 MAX_BODY_BYTES = 256 * 1024
 M = TypeVar("M", bound=BaseModel)
-LIST_FIELDS = {"profile.skills", "profile.career_goals"}
 
 
 class SubmissionError(ValueError):
@@ -38,10 +41,18 @@ class SubmissionError(ValueError):
         self.status = status
 
 
+_UNION_BRANCHES = {"constrained-str", "list[constrained-str]", "int", "str", "list[str]"}
+_TYPE_MISMATCH = {"string_type", "list_type", "int_type", "int_parsing", "int_from_float"}
+
+
 def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
-    out = []
+    """One error a field, named by its dotted path; an answer that may be text, a list or a number
+    is reported once, by what is wrong with it rather than by every type it is not."""
+    found: dict[str, list[tuple[str, bool]]] = {}
     for e in error.errors(include_input=False, include_url=False):
-        loc = ".".join(str(part) for part in e["loc"])
+        parts = [str(part) for part in e["loc"]]
+        branch = any(part in _UNION_BRANCHES for part in parts)
+        loc = ".".join(part for part in parts if part not in _UNION_BRANCHES)
         message = e["msg"]
         if e["type"] == "extra_forbidden":
             message = "is not a field of this form"
@@ -49,10 +60,24 @@ def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
             message = "is required"
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
-        out.append(
-            FieldError(field=f"{prefix}{loc}" if loc else prefix.rstrip(".") or "body", message=message)
-        )
-    return out
+        mismatch = branch and e["type"] in _TYPE_MISMATCH
+        field = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "body"
+        found.setdefault(field, []).append((message, mismatch))
+    out: list[FieldError] = []
+    for field, messages in found.items():
+        real = [m for m, mismatch in messages if not mismatch]
+        if real:
+            out.extend(FieldError(field=field, message=m) for m in dict.fromkeys(real))
+        else:
+            out.append(FieldError(field=field, message="must be text, a list of text, or a whole number"))
+    # A list answer with a bad item also fails as text and as a number: keep only the item's error.
+    fields = {e.field for e in out}
+    return [
+        e
+        for e in out
+        if e.message != "must be text, a list of text, or a whole number"
+        or not any(f.startswith(e.field + ".") for f in fields)
+    ]
 
 
 class InvalidRecordError(ValueError):
@@ -82,13 +107,20 @@ def parse_json(model: type[M], body: str) -> M:
         raise SubmissionError("the submission has errors", field_errors(error)) from None
 
 
-def form_to_dict(body: str) -> dict[str, Any]:
-    """An HTML form post (``applicant.email=...``) as the nested JSON the API takes."""
+def form_to_dict(body: str, kinds: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """An HTML form post (``applicant.email=...``) as the nested JSON the API takes.
+
+    ``kinds`` (from the scheme) says which fields are lists (comma separated, or repeated
+    checkboxes) and which are numbers.
+    """
+    kinds = kinds or {}
     data: dict[str, Any] = {}
     for name, values in parse_qs(body, keep_blank_values=False).items():
         value: Any = values[-1].strip()
-        if name in LIST_FIELDS:
-            value = [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
+        if kinds.get(name) == "list":
+            value = [part.strip() for v in values for part in v.replace("\n", ",").split(",") if part.strip()]
+        elif kinds.get(name) == "number" and value.isdigit():
+            value = int(value)
         elif name == "consent":
             value = value in {"yes", "on", "true"}
         node = data
@@ -104,9 +136,9 @@ def form_to_dict(body: str) -> dict[str, Any]:
     return data
 
 
-def parse_form(body: str) -> ApplicationSubmission:
+def parse_form(body: str, kinds: Mapping[str, str] | None = None) -> ApplicationSubmission:
     try:
-        return ApplicationSubmission.model_validate(form_to_dict(body))
+        return ApplicationSubmission.model_validate(form_to_dict(body, kinds))
     except ValidationError as error:
         raise SubmissionError("the form has errors", field_errors(error)) from None
 
@@ -134,18 +166,21 @@ def accept(
     queue: IntakeQueue,
     field_prefix: str = "",
 ) -> list[Accepted]:
-    """Checks each cohort is open, then queues every submission; all or nothing."""
+    """Checks each cohort is open and each answer fits its scheme, then queues every submission;
+    all or nothing."""
     errors = []
-    cache: dict[str, Any] = {}
+    cache: dict[str, Cohort | None] = {}
     for i, submission in enumerate(submissions):
         cohort_id = submission.cohort_id
         if cohort_id not in cache:
             cache[cohort_id] = cohorts.get_cohort(cohort_id)
         cohort = cache[cohort_id]
-        where = f"{field_prefix.format(i=i)}cohort_id"
+        prefix = field_prefix.format(i=i)
+        where = f"{prefix}cohort_id"
         if cohort is None:
             errors.append(FieldError(field=where, message="no cohort has this id"))
-        elif cohort.status is not CohortStatus.OPEN or cohort.recruitment_deadline <= now:
+            continue
+        if cohort.status is not CohortStatus.OPEN or cohort.recruitment_deadline <= now:
             errors.append(
                 FieldError(
                     field=where,
@@ -153,6 +188,21 @@ def accept(
                     f"{cohort.recruitment_deadline:%d %B %Y %H:%M} UTC",
                 )
             )
+            continue
+        scheme = get_scheme(cohort.scheme_id)
+        if (
+            submission.role is Role.MENTEE
+            and scheme.when_full == "close"
+            and cohort.admitted_mentees >= scheme.max_mentees
+        ):
+            errors.append(
+                FieldError(
+                    field=where,
+                    message=f"this cohort is full: all {scheme.max_mentees} mentee places are taken",
+                )
+            )
+        institution = partner or submission.applicant.institution
+        errors.extend(check_answers(scheme, submission, institution, prefix))
     if errors:
         raise SubmissionError("the submission has errors", errors)
     messages = [

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import get_args
 
+from mentoring.answers import field_name
+from mentoring.institutions import load_institutions
 from mentoring.models import (
     AgeBand,
     Cohort,
@@ -21,7 +23,7 @@ from mentoring.models import (
     SexualOrientation,
     YesNo,
 )
-from mentoring.scheme import Scheme
+from mentoring.scheme import Choice, Question, Scheme
 
 _STYLE = """
 body{font-family:Arial,sans-serif;line-height:1.5;max-width:40rem;margin:0 auto;padding:1rem;color:#0b0c0c}
@@ -31,6 +33,8 @@ input,select,textarea{display:block;width:100%;box-sizing:border-box;font-size:1
 input:focus,select:focus,textarea:focus,button:focus{outline:3px solid #fd0;outline-offset:0}
 fieldset{border:0;padding:0;margin:2rem 0 0}
 legend{font-size:1.4rem;font-weight:bold}
+fieldset.group{margin:1rem 0 0}
+legend.question{font-size:1rem}
 .hint{color:#505a5f;margin:.2rem 0}
 .error{color:#d4351c;font-weight:bold}
 .error-summary{border:4px solid #d4351c;padding:1rem}
@@ -100,11 +104,21 @@ class _Form:
             + f"{self._described(name, hint)}{invalid}{extra}>"
         )
 
-    def select(self, name: str, label: str, options: Sequence[str], hint: str = "", default: str = "") -> str:
+    def select(
+        self,
+        name: str,
+        label: str,
+        options: Sequence[str],
+        hint: str = "",
+        default: str = "",
+        labels: dict[str, str] | None = None,
+    ) -> str:
         self.labels[name] = label
         chosen = self.values.get(name, default)
+        shown = labels or {}
         opts = "".join(
-            f'<option value="{escape(o)}"{" selected" if o == chosen else ""}>{escape(_label(o))}</option>'
+            f'<option value="{escape(o)}"{" selected" if o == chosen else ""}>'
+            f"{escape(shown.get(o) or _label(o))}</option>"
             for o in options
         )
         return (
@@ -113,6 +127,83 @@ class _Form:
             + self._error(name)
             + f'<select id="{name}" name="{name}"{self._described(name, hint)}>{opts}</select>'
         )
+
+
+def _checkbox_group(form: _Form, name: str, label: str, choices: Sequence[Choice], hint: str) -> str:
+    form.labels[name] = label
+    chosen = {v.strip() for v in form.values.get(name, "").split(",")}
+    boxes = "".join(
+        f'<p class="check"><input type="checkbox" id="{name if i == 0 else f"{name}-{i}"}" name="{name}" '
+        f'value="{escape(c.value)}"{" checked" if c.value in chosen else ""}> '
+        f'<label for="{name if i == 0 else f"{name}-{i}"}">{escape(c.label)}</label></p>'
+        for i, c in enumerate(choices)
+    )
+    hint_html = f'<p class="hint" id="{name}-hint">{escape(hint)}</p>' if hint else ""
+    return (
+        f'<fieldset class="group"{form._described(name, hint)}>'
+        f'<legend class="question">{escape(label)}</legend>'
+        f"{hint_html}{form._error(name)}{boxes}</fieldset>"
+    )
+
+
+def _grade_systems(scheme: Scheme) -> str:
+    known = load_institutions()
+    return "; ".join(f"{code}: {known[code].grade_system}" for code in scheme.institutions if code in known)
+
+
+def _roles_note(question: Question, scheme: Scheme) -> str:
+    if set(question.roles) >= set(scheme.roles):
+        return ""
+    return " (" + " and ".join(scheme.roles[r].label.lower() + "s" for r in question.roles) + " only)"
+
+
+def _question(f: _Form, question: Question, scheme: Scheme) -> str:
+    name = field_name(question)
+    label = question.label + _roles_note(question, scheme)
+    hints = [question.help] if question.help else []
+    hints += [
+        f"{scheme.roles[r].label}s: {text}." for r, text in question.labels.items() if r in scheme.roles
+    ]
+    hint = " ".join(hints)
+    if question.type == "choice":
+        return f.select(name, label, ["", *question.values], hint, labels=_choice_labels(question))
+    if question.type == "multi_choice":
+        return _checkbox_group(f, name, label, question.choices, hint)
+    if question.type == "number":
+        return f.text(
+            name, label, hint, kind="number", required=question.required,
+            min=str(question.min), max=str(question.max), inputmode="numeric",
+        )  # fmt: skip
+    if question.type == "tags" and not question.help:
+        hint = (hint + " Separate them with commas.").strip()
+    kind = "email" if question.type == "email" else "text"
+    return f.text(name, label, hint, kind=kind, required=question.required)
+
+
+def _choice_labels(question: Question) -> dict[str, str]:
+    return {"": "Choose an answer", **{c.value: c.label for c in question.choices}}
+
+
+def _scheme_questions(f: _Form, scheme: Scheme) -> str:
+    """The scheme's own questions: eligibility first (with why they are asked), then matching."""
+    out = []
+    eligibility = [q for q in scheme.questions if q.purpose == "eligibility"]
+    if eligibility:
+        notice = (
+            f'<p class="hint">{escape(scheme.eligibility_notice)}</p>' if scheme.eligibility_notice else ""
+        )
+        out.append(
+            "<fieldset><legend>Eligibility</legend>" + notice
+            + "".join(_question(f, q, scheme) for q in eligibility) + "</fieldset>"
+        )  # fmt: skip
+    matching = [q for q in scheme.questions if q.purpose == "matching"]
+    if matching:
+        out.append(
+            "<fieldset><legend>Matching</legend>"
+            '<p class="hint">We use these answers to find you a good match.</p>'
+            + "".join(_question(f, q, scheme) for q in matching) + "</fieldset>"
+        )  # fmt: skip
+    return "\n".join(out)
 
 
 MONITORING_QUESTIONS: list[tuple[str, str, tuple[str, ...]]] = [
@@ -143,11 +234,11 @@ def application_form(
         f' <label for="role-{r.value}">{escape(d.label)}: {escape(d.description)}</label></p>'
         for r, d in scheme.roles.items()
     )
-    institutions = ["", *scheme.institutions]
+    names = {"": "Choose your institution", **scheme.institution_names()}
     institution_options = "".join(
         f'<option value="{escape(code)}"{" selected" if values.get("applicant.institution") == code else ""}>'
-        f"{escape(scheme.institutions.get(code, 'Choose your institution'))}</option>"
-        for code in institutions
+        f"{escape(name)}</option>"
+        for code, name in names.items()
     )
     form = f"""
 <h1>Apply to {escape(cohort.name)}</h1>
@@ -169,49 +260,11 @@ def application_form(
         f.text(
             "applicant.grade",
             "Grade",
-            hint="Your grade on the common 1-10 scale.",
-            kind="number",
-            min="1",
-            max="10",
-            inputmode="numeric",
+            hint="Your grade as your institution names it: " + _grade_systems(scheme) + ".",
         )
     }
 </fieldset>
-<fieldset><legend>Eligibility</legend>
-<p class="hint">This scheme is for staff who self-identify as being from a Black, Asian, Mixed or other
-minority ethnic background. We ask this question only to decide eligibility; it is separate from the
-equal-opportunities questions below.</p>
-{
-        f.select(
-            "self_identification.minority_ethnic_background",
-            "Do you self-identify as being from a Black, Asian, Mixed or other minority ethnic background?",
-            ["", *get_args(YesNo)],
-        )
-    }
-</fieldset>
-<fieldset><legend>Matching</legend>
-{
-        f.text(
-            "profile.skills",
-            "Skills",
-            hint="Mentees: skills you want to develop. Mentors: skills you can offer. "
-            "Separate them with commas.",
-            required=False,
-        )
-    }
-{f.text("profile.career_goals", "Career goals", hint="Separate them with commas.", required=False)}
-{
-        f.text(
-            "profile.capacity",
-            "Mentors: how many mentees can you take on?",
-            hint="1, 2 or 3.",
-            kind="number",
-            required=False,
-            min="1",
-            max="3",
-        )
-    }
-</fieldset>
+{_scheme_questions(f, scheme)}
 <fieldset><legend>Equal-opportunities monitoring</legend>
 <p class="hint">These questions are optional and every one can be answered "Prefer not to say". Your answers
 are stored separately from your application, without your name or any identifier, and are used only to

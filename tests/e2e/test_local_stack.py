@@ -55,7 +55,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             ("mentee", "UCL", 6),
             ("mentee", "QMUL", 5),
             ("mentee", "UAL", 9),
-            ("mentor", "SGUL", 9),
+            ("mentor", "SGUL", "Band 8b"),  # 9 on the common scale
         ]:
             reply = api.apply(
                 applicant_submission(cohort_id, role=spec[0], institution=spec[1], grade=spec[2])
@@ -76,12 +76,12 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 def test_malformed_submission_gets_422_naming_each_bad_field(run: Run) -> None:
     body = applicant_submission(run.cohort_id)
     body["applicant"]["email"] = "nope"
-    body["profile"]["capacity"] = 9
+    body["applicant"]["grade"] = "x" * 30
 
     reply = run.api.apply(body)
 
     assert reply.status == 422
-    assert {e["field"] for e in reply.body["errors"]} == {"applicant.email", "profile.capacity"}
+    assert {e["field"] for e in reply.body["errors"]} == {"applicant.email", "applicant.grade"}
 
 
 @pytest.mark.parametrize("key", [None, "not-a-key"])

@@ -87,7 +87,7 @@ def applicant_submission(
     *,
     role: str = "mentee",
     institution: str = "UCL",
-    grade: int = 6,
+    grade: int | str = 6,
     email: str | None = None,
     staff_number: str | None = None,
     capacity: int = 1,
@@ -106,8 +106,16 @@ def applicant_submission(
             "job_title": f"Job title {n}",
             "grade": grade,
         },
-        "self_identification": {"minority_ethnic_background": "yes"},
-        "profile": {"skills": ["budgeting", "data"], "career_goals": ["leadership"], "capacity": capacity},
+        "self_identification": (
+            {"minority_ethnic_background": "yes", "staff_group": "professional_services"}
+            if role == "mentee"
+            else {}
+        ),
+        "profile": {
+            "skills": ["budgeting", "data"],
+            "career_goals": ["leadership"],
+            **({"capacity": capacity} if role == "mentor" else {}),
+        },
         "monitoring": {"ethnicity": "asian_indian", "gender": "woman", "age_band": "35-44"},
         "consent": True,
     }

@@ -33,7 +33,10 @@ def test_intake_records_application_with_eligibility_and_queues_acknowledgement(
     (application,) = stack.applications(cohort)
     assert application["eligibility"]["eligible"] is False
     reasons = [o["reason"] for o in application["eligibility"]["outcomes"] if not o["passed"]]
-    assert reasons == ["Mentees are at grade 5-7 (or the equivalent at your institution)."]
+    assert reasons == [
+        "Mentees are at grade 5-7 at UCL, or the equivalent at their institution. "
+        "(Grade 9 at University College London is 9 on the scheme's common 1-10 scale.)"
+    ]
     assert [n["kind"] for n in queued_bodies(stack, "NotifyQueue")] == ["acknowledgement"]
 
 

@@ -30,7 +30,6 @@ def test_malformed_application_gets_422_naming_each_field_and_nothing_is_queued(
     cohort = stack.open_cohort()
     body = applicant_submission(cohort)
     body["applicant"]["email"] = "not-an-email"
-    body["applicant"]["grade"] = 14
     body["role"] = "sponsor"
     body["favourite_colour"] = "teal"
 
@@ -38,7 +37,23 @@ def test_malformed_application_gets_422_naming_each_field_and_nothing_is_queued(
 
     assert response["statusCode"] == 422
     fields = {e["field"] for e in json.loads(response["body"])["errors"]}
-    assert fields == {"applicant.email", "applicant.grade", "role", "favourite_colour"}
+    assert fields == {"applicant.email", "role", "favourite_colour"}
+    assert queued_bodies(stack, "IntakeQueue") == []
+
+
+def test_answers_are_checked_against_the_cohorts_scheme(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+    body = applicant_submission(cohort, institution="QMUL")
+    body["applicant"]["grade"] = 9  # QMUL's grades are 1-8, then the professorial bands
+    body["profile"]["capacity"] = 2  # asked of mentors only
+    body["self_identification"]["staff_group"] = "astronaut"
+
+    response = stack.call("SubmitFunction", api_event("POST", "/applications", body))
+
+    assert response["statusCode"] == 422
+    errors = {e["field"]: e["message"] for e in json.loads(response["body"])["errors"]}
+    assert errors.keys() == {"applicant.grade", "profile.capacity", "self_identification.staff_group"}
+    assert errors["applicant.grade"].startswith("is not a grade at QMUL; its grades are 1, 2")
     assert queued_bodies(stack, "IntakeQueue") == []
 
 
@@ -111,7 +126,7 @@ def test_form_post_is_accepted_and_answered_in_html(stack: Stack) -> None:
         f"cohort_id={cohort}&role=mentee&applicant.given_name=Amara&applicant.family_name=Okafor"
         "&applicant.email=amara%40example.ac.uk&applicant.institution=UCL&applicant.department=Finance"
         "&applicant.job_title=Officer&applicant.grade=6&self_identification.minority_ethnic_background=yes"
-        "&profile.skills=budgeting%2C+leadership&monitoring.ethnicity=black_african&consent=yes"
+        "&self_identification.staff_group=professional_services&profile.skills=budgeting%2C+leadership&monitoring.ethnicity=black_african&consent=yes"
     )
     event = api_event("POST", "/applications", form, content_type="application/x-www-form-urlencoded")
 

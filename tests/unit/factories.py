@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mentoring.eligibility import decide
+from mentoring.institutions import common_grade
 from mentoring.models import (
     Applicant,
     Application,
@@ -51,7 +52,8 @@ def application(
     **applicant_fields: Any,
 ) -> Application:
     person = applicant(**applicant_fields)
-    answers = SelfIdentification(minority_ethnic_background=minority)  # type: ignore[arg-type]
+    answers = SelfIdentification(minority_ethnic_background=minority, staff_group="professional_services")
+    profile = MatchingProfile(skills=list(skills), career_goals=list(goals), capacity=capacity)
     scheme = get_scheme(SCHEME_ID)
     return Application(
         application_id=application_id or f"{role.value}-{next(_ids):04d}",
@@ -61,8 +63,9 @@ def application(
         channel="web_form",
         applicant=person,
         self_identification=answers,
-        profile=MatchingProfile(skills=list(skills), career_goals=list(goals), capacity=capacity),
-        eligibility=decide(scheme, role, person, answers),
+        profile=profile,
+        eligibility=decide(scheme, role, person, answers.answers | profile.answers),
+        common_grade=common_grade(person.institution, person.grade),
         received_at=NOW,
     )
 
@@ -72,10 +75,15 @@ def mentor(**kwargs: Any) -> Application:
     return application(Role.MENTOR, **kwargs)
 
 
-def cohort(cohort_id: str = "cohort-a", status: str = "open", deadline: datetime | None = None) -> Cohort:
+def cohort(
+    cohort_id: str = "cohort-a",
+    status: str = "open",
+    deadline: datetime | None = None,
+    scheme_id: str = SCHEME_ID,
+) -> Cohort:
     return Cohort(
         cohort_id=cohort_id,
-        scheme_id=SCHEME_ID,
+        scheme_id=scheme_id,
         name="Test cohort",
         recruitment_deadline=deadline or NOW + timedelta(days=7),
         coordinator_email="coordinator@example.ac.uk",
@@ -91,7 +99,9 @@ def submission(
         cohort_id=cohort_id,
         role=Role(role),
         applicant=applicant(**applicant_fields),
-        self_identification=SelfIdentification(minority_ethnic_background="yes"),
+        self_identification=SelfIdentification(
+            minority_ethnic_background="yes", staff_group="professional_services"
+        ),
         profile=MatchingProfile(skills=["data"], career_goals=["leadership"]),
         monitoring=MonitoringAnswers(ethnicity="black_caribbean", religion="sikh", age_band="25-34"),
         consent=True,

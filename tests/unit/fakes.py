@@ -28,6 +28,7 @@ class MemoryStore:
         self.matches: dict[str, list[Match]] = {}
         self.unmatched: dict[str, list[UnmatchedMentee]] = {}
         self.fail_on_results = False
+        self.places: dict[str, set[str]] = {}
 
     def get_cohort(self, cohort_id: str) -> Cohort | None:
         return self.cohorts.get(cohort_id)
@@ -58,6 +59,17 @@ class MemoryStore:
 
     def release_matching(self, cohort_id: str) -> None:
         self._move(cohort_id, CohortStatus.MATCHING, CohortStatus.OPEN)
+
+    def take_place(self, cohort_id: str, application_id: str, limit: int) -> bool:
+        places = self.places.setdefault(cohort_id, set())
+        if application_id in places:
+            return True
+        if len(places) >= limit:
+            return False
+        places.add(application_id)
+        cohort = self.cohorts[cohort_id]
+        self.cohorts[cohort_id] = cohort.model_copy(update={"admitted_mentees": len(places)})
+        return True
 
     def record_application(self, application: Application, monitoring: MonitoringRecord) -> bool:
         key = (application.cohort_id, application.application_id)

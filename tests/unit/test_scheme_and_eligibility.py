@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from mentoring.eligibility import decide
-from mentoring.models import MonitoringAnswers, Role, SelfIdentification
+from mentoring.models import MonitoringAnswers, Role
 from mentoring.scheme import SchemeDefinitionError, get_scheme, load_scheme_file, load_schemes
 
 from tests.unit.factories import SCHEME_ID, applicant
@@ -14,11 +14,12 @@ from tests.unit.factories import SCHEME_ID, applicant
 pytestmark = pytest.mark.unit
 
 SCHEME = get_scheme(SCHEME_ID)
-YES = SelfIdentification(minority_ethnic_background="yes")
+YES = {"minority_ethnic_background": "yes", "staff_group": "professional_services"}
 
 
 def test_b_mentor_professional_is_defined_with_its_partners_size_and_training() -> None:
     assert set(SCHEME.institutions) == {"UCL", "KCL", "QMUL", "UAL", "SGUL"}
+    assert SCHEME.training[0].starts_at.tzname() == "GMT"  # 10 February: UK winter time
     assert SCHEME.max_mentees == 40
     assert {s.role for s in SCHEME.training} == {Role.MENTEE, Role.MENTOR}
     assert [r.kind for r in SCHEME.pairing_rules] == ["different_institution"]
@@ -62,14 +63,20 @@ def test_eligible_mentee_passes_every_rule_with_its_reason() -> None:
     result = decide(SCHEME, Role.MENTEE, applicant(grade=6), YES)
 
     assert result.eligible
-    assert [o.rule for o in result.outcomes] == ["answer_in", "grade_between", "institution_in"]
+    assert [o.rule for o in result.outcomes] == ["answer_in", "answer_in", "grade_between", "institution_in"]
     assert all(o.passed for o in result.outcomes)
 
 
 @pytest.mark.parametrize(
     ("grade", "answer", "institution", "reason"),
     [
-        (9, "yes", "UCL", "Mentees are at grade 5-7 (or the equivalent at your institution)."),
+        (
+            9,
+            "yes",
+            "UCL",
+            "Mentees are at grade 5-7 at UCL, or the equivalent at their institution. "
+            "(Grade 9 at University College London is 9 on the scheme's common 1-10 scale.)",
+        ),
         (
             6,
             "no",
@@ -84,11 +91,10 @@ def test_eligible_mentee_passes_every_rule_with_its_reason() -> None:
             "This scheme's mentees self-identify as being from a Black, Asian, "
             "Mixed or other minority ethnic background.",
         ),
-        (6, "yes", "LSE", "Applicants must work at one of the scheme's partner universities."),
     ],
 )
 def test_ineligible_mentee_is_told_why(grade: int, answer: str, institution: str, reason: str) -> None:
-    answers = SelfIdentification(minority_ethnic_background=answer)  # type: ignore[arg-type]
+    answers = {**YES, "minority_ethnic_background": answer}
 
     result = decide(SCHEME, Role.MENTEE, applicant(grade=grade, institution=institution), answers)
 
@@ -96,9 +102,19 @@ def test_ineligible_mentee_is_told_why(grade: int, answer: str, institution: str
     assert result.reasons == [reason]
 
 
+def test_an_institution_outside_the_scheme_is_told_why_and_its_grade_cannot_be_placed() -> None:
+    result = decide(SCHEME, Role.MENTEE, applicant(grade=6, institution="LSE"), YES)
+
+    assert result.reasons == [
+        "Mentees are at grade 5-7 at UCL, or the equivalent at their institution. "
+        "(We could not place grade 6 at LSE on the scheme's common scale.)",
+        "Applicants must work at one of the scheme's partner universities.",
+    ]
+
+
 @pytest.mark.parametrize(("grade", "eligible"), [(8, True), (10, True), (7, False)])
 def test_mentors_are_grade_8_to_10_of_any_ethnicity(grade: int, eligible: bool) -> None:
-    answers = SelfIdentification(minority_ethnic_background="no")
+    answers = {"minority_ethnic_background": "no"}
 
     assert decide(SCHEME, Role.MENTOR, applicant(grade=grade), answers).eligible is eligible
 

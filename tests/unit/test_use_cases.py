@@ -207,12 +207,15 @@ def test_a_form_post_becomes_the_same_submission_as_json() -> None:
         "cohort_id=cohort-a&role=mentor&applicant.given_name=Ada&applicant.family_name=Lovelace"
         "&applicant.email=ada%40example.ac.uk&applicant.institution=KCL&applicant.department=Maths"
         "&applicant.job_title=Director&applicant.grade=9&profile.skills=data%2C+strategy&profile.capacity=2"
-        "&consent=yes&applicant.staff_number="
+        "&consent=yes&applicant.staff_number=&profile.goals=a&profile.goals=b"
     )
 
-    parsed = parse_form(form)
+    parsed = parse_form(
+        form, {"profile.skills": "list", "profile.capacity": "number", "profile.goals": "list"}
+    )
 
-    assert parsed.profile.skills == ["data", "strategy"]
+    assert parsed.profile.answer("skills") == ["data", "strategy"]
+    assert parsed.profile.answer("goals") == ["a", "b"]  # repeated checkboxes
     assert parsed.profile.capacity == 2
     assert parsed.applicant.staff_number is None
     assert form_to_dict("role=mentee")["consent"] is False

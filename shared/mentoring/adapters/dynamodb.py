@@ -21,6 +21,7 @@ COHORT_LIST = {"S": "COHORTS"}
 APPLICATION = "APPLICATION#"
 MATCH = "MATCH#"
 UNMATCHED = "UNMATCHED#"
+PLACE = "PLACE#"
 
 
 def _pk(cohort_id: str) -> dict[str, str]:
@@ -59,7 +60,10 @@ class DynamoApplications:
         if item is None:
             return None
         cohort = Cohort.model_validate_json(item["data"]["S"])
-        return cohort.model_copy(update={"status": CohortStatus(item["status"]["S"])})
+        admitted = int(item.get("admitted_mentees", {}).get("N", "0"))
+        return cohort.model_copy(
+            update={"status": CohortStatus(item["status"]["S"]), "admitted_mentees": admitted}
+        )
 
     def create_cohort(self, cohort: Cohort) -> None:
         data = {"S": cohort.model_dump_json()}
@@ -102,6 +106,48 @@ class DynamoApplications:
             (c for c in cohorts if c.recruitment_deadline > now),
             key=lambda c: (c.recruitment_deadline, c.cohort_id),
         )
+
+    def take_place(self, cohort_id: str, application_id: str, limit: int) -> bool:
+        """One place per mentee, counted on the cohort: a place item and the counter move together.
+
+        A redelivery finds its place item and keeps its place; a cohort at its limit refuses more.
+        """
+        place_key = {"pk": _pk(cohort_id), "sk": {"S": f"{PLACE}{application_id}"}}
+        try:
+            self.db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": place_key,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": {"pk": _pk(cohort_id), "sk": {"S": COHORT}},
+                            "UpdateExpression": (
+                                "SET admitted_mentees = if_not_exists(admitted_mentees, :zero) + :one"
+                            ),
+                            "ConditionExpression": "attribute_not_exists(admitted_mentees) "
+                            "OR admitted_mentees < :limit",
+                            "ExpressionAttributeValues": {
+                                ":zero": {"N": "0"},
+                                ":one": {"N": "1"},
+                                ":limit": {"N": str(limit)},
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            reasons = error.response.get("CancellationReasons", [])
+            # The place item exists: this mentee took a place on an earlier delivery.
+            return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
+        return True
 
     def _move(self, cohort_id: str, source: CohortStatus, target: CohortStatus, at: datetime | None) -> bool:
         values: dict[str, Any] = {":from": {"S": source.value}, ":to": {"S": target.value}}

@@ -12,23 +12,45 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mentoring.models import Application, Match, MatchingResult, UnmatchedMentee
-from mentoring.scheme import PairingRule, Scheme
+from mentoring.scheme import PairingRule, Scheme, ScoringCriterion, answer_values
+
+
+def _allowed(rule: PairingRule, mentee: Application, mentor: Application) -> bool:
+    match rule.kind:
+        case "different_institution":
+            return mentee.applicant.institution != mentor.applicant.institution
+        case "different_department":
+            return mentee.applicant.department.casefold() != mentor.applicant.department.casefold()
+        case "mentor_grade_above":
+            return _grade(mentor) > _grade(mentee)
+        case "mentee_grade_above":
+            return _grade(mentee) > _grade(mentor)
+        case "not_line_manager":
+            question = rule.question or ""
+            return mentor.applicant.email.casefold() not in _answers(mentee, question) and (
+                mentee.applicant.email.casefold() not in _answers(mentor, question)
+            )
+        case "shares_answer":
+            return bool(
+                _answers(mentee, rule.mentee_question or "") & _answers(mentor, rule.mentor_question or "")
+            )
+    raise AssertionError(f"unhandled pairing rule {rule.kind}")  # pragma: no cover - closed Literal
+
+
+def _grade(application: Application) -> int:
+    return application.common_grade or 0
+
+
+def _answers(application: Application, question: str) -> set[str]:
+    given = application.profile.answer(question)
+    if given is None:
+        given = application.self_identification.answer(question)
+    return answer_values(given)
 
 
 def broken_rules(rules: Sequence[PairingRule], mentee: Application, mentor: Application) -> list[str]:
     """The kinds of the hard rules this pair breaks (empty when the pair is allowed)."""
-    broken: list[str] = []
-    for rule in rules:
-        match rule.kind:
-            case "different_institution":
-                ok = mentee.applicant.institution != mentor.applicant.institution
-            case "different_department":
-                ok = mentee.applicant.department.casefold() != mentor.applicant.department.casefold()
-            case "mentor_grade_above":
-                ok = mentor.applicant.grade > mentee.applicant.grade
-        if not ok:
-            broken.append(rule.kind)
-    return broken
+    return [rule.kind for rule in rules if not _allowed(rule, mentee, mentor)]
 
 
 @dataclass(frozen=True)
@@ -39,20 +61,36 @@ class ScoredPair:
     explanation: tuple[str, ...]
 
 
+def _points(
+    scheme: Scheme, criterion: ScoringCriterion, mentee: Application, mentor: Application
+) -> tuple[float, str]:
+    wanted = _answers(mentee, criterion.mentee_question)
+    offered = _answers(mentor, criterion.mentor_question)
+    question = scheme.question(criterion.mentee_question)
+    labels = {c.value.casefold(): c.label for c in question.choices} if question else {}
+    if criterion.kind == "same":
+        shared = sorted(wanted) if wanted and wanted == offered else []
+        points = criterion.weight if shared else 0.0
+    else:
+        shared = sorted(wanted & offered)
+        points = criterion.weight * len(shared)
+    return points, ", ".join(labels.get(value, value) for value in shared)
+
+
 def score_pair(scheme: Scheme, mentee: Application, mentor: Application) -> ScoredPair:
+    """The pair's score, and one line for each criterion that added to it, with its points."""
     score = 0.0
     explanation = []
     for criterion in scheme.scoring:
-        wanted = set(getattr(mentee.profile, criterion.mentee_field))
-        offered = set(getattr(mentor.profile, criterion.mentor_field))
-        shared = sorted(wanted & offered)
-        points = criterion.weight * len(shared)
+        points, shared = _points(scheme, criterion, mentee, mentor)
         score += points
-        if shared:
-            explanation.append(f"{criterion.label}: {', '.join(shared)} (+{points:g})")
+        if points:
+            explanation.append(f"{criterion.label}: {shared} (+{points:g})")
+    if not explanation:
+        explanation.append(
+            "no shared answers to the matching questions; paired so that the mentee has a mentor"
+        )
     explanation.extend(f"hard rule met: {rule.description}" for rule in scheme.pairing_rules)
-    if not any(line for line in explanation if not line.startswith("hard rule")):
-        explanation.insert(0, "no shared skills or goals; paired so that the mentee has a mentor")
     return ScoredPair(mentee.application_id, mentor.application_id, score, tuple(explanation))
 
 
@@ -60,7 +98,8 @@ def match_cohort(
     scheme: Scheme, cohort_id: str, mentees: Sequence[Application], mentors: Sequence[Application]
 ) -> MatchingResult:
     """Deterministic: the same applications always give the same matches."""
-    mentees = sorted(mentees, key=lambda a: a.application_id)
+    waiting = sorted((a for a in mentees if a.waiting_list), key=lambda a: a.application_id)
+    mentees = sorted((a for a in mentees if not a.waiting_list), key=lambda a: a.application_id)
     mentors = sorted(mentors, key=lambda a: a.application_id)
     capacity = {m.application_id: min(m.profile.capacity, scheme.mentor_capacity_max) for m in mentors}
     options: dict[str, list[ScoredPair]] = {}
@@ -111,7 +150,13 @@ def match_cohort(
         )
         for pair in sorted(assigned.values(), key=lambda p: p.mentee_id)
     ]
-    unmatched = []
+    unmatched = [
+        UnmatchedMentee(
+            application_id=a.application_id,
+            reason="the cohort was full when you applied, so your application is on its waiting list",
+        )
+        for a in waiting
+    ]
     for mentee in mentees:
         if mentee.application_id in assigned:
             continue
