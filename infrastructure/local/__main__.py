@@ -15,11 +15,15 @@ from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
+from mentoring.scheme import get_scheme
+
 from infrastructure.local import demo_data
 from infrastructure.local.client import ApiClient
 from infrastructure.local.runtime import LocalRuntime
 
 SCHEME = "b-mentor-professional"
+# The demo runs these schemes' cohorts beside the main one, from their example intakes.
+SIDE_SCHEMES = ["reverse-mentoring", "womens-mentoring-pilot", "more-than-mentoring"]
 COORDINATOR = "edi-coordinator@example.ac.uk"
 
 
@@ -27,17 +31,17 @@ def say(line: str) -> None:
     print(f"{datetime.now(UTC):%H:%M:%S}  {line}", flush=True)
 
 
-def open_demo_cohort(api: ApiClient, minutes: float) -> tuple[str, datetime]:
+def open_demo_cohort(api: ApiClient, minutes: float, scheme: str = SCHEME) -> tuple[str, datetime]:
     now = datetime.now(UTC)
     deadline = (now + timedelta(minutes=minutes)).replace(microsecond=0)
-    cohort_id = f"demo-{now:%Y%m%d-%H%M%S}"
+    cohort_id = f"demo-{now:%Y%m%d-%H%M%S}" if scheme == SCHEME else f"demo-{scheme}-{now:%H%M%S}"
     reply = api.signed(
         "POST",
         "/cohorts",
         {
             "cohort_id": cohort_id,
-            "scheme_id": SCHEME,
-            "name": "B-MEntor Professional demo cohort",
+            "scheme_id": scheme,
+            "name": f"{get_scheme(scheme).name} demo cohort",
             "recruitment_deadline": deadline.isoformat(),
             "coordinator_email": COORDINATOR,
         },
@@ -104,11 +108,23 @@ def demo(runtime: LocalRuntime) -> int:
     reply = api.partner_batch(keys["KCL"], [other])
     rejected.append(f"{reply.status}: KCL's key submitting for UCL: {reply.body['errors'][0]['message']}")
 
+    side = {}
+    for scheme in SIDE_SCHEMES:
+        side_id, _ = open_demo_cohort(api, minutes=10, scheme=scheme)
+        side_accepted = []
+        for submission in demo_data.example_intake(scheme, side_id):
+            reply = api.apply(submission)
+            if reply.status != 202:
+                raise SystemExit(f"{scheme}: example refused: {reply.status} {reply.body}")
+            side_accepted.append(reply.body["submission_id"])
+        side[side_id] = side_accepted
+        say(f"opened cohort {side_id} of {scheme} and submitted {len(side_accepted)} applications")
+
     runtime.wait_until_drained()
-    say("intake drained; firing the recruitment deadline (its schedule, made due now)")
-    fired = runtime.fire_due(now=deadline)
-    if not fired:
-        raise SystemExit("the cohort's deadline schedule was not found")
+    say("intake drained; firing the recruitment deadlines (their schedules, made due now)")
+    fired = runtime.fire_due(now=deadline + timedelta(minutes=1))
+    if len(fired) != 1 + len(side):
+        raise SystemExit(f"expected {1 + len(side)} deadline schedules, found {len(fired)}")
     runtime.wait_until_drained()
     say("delivering the deadline event a second time: matching must not run again")
     runtime.put_event(
@@ -119,7 +135,15 @@ def demo(runtime: LocalRuntime) -> int:
 
     progress = api.signed("GET", f"/cohorts/{cohort_id}").body
     results = api.signed("GET", f"/cohorts/{cohort_id}/matches").body
-    return summarise(runtime, cohort_id, accepted, rejected, progress, results, emails)
+    side_results = {
+        side_id: (
+            side_accepted,
+            api.signed("GET", f"/cohorts/{side_id}").body,
+            api.signed("GET", f"/cohorts/{side_id}/matches").body,
+        )
+        for side_id, side_accepted in side.items()
+    }
+    return summarise(runtime, cohort_id, accepted, rejected, progress, results, emails, side_results)
 
 
 def summarise(
@@ -130,6 +154,7 @@ def summarise(
     progress: dict[str, Any],
     results: dict[str, Any],
     emails: int,
+    side: dict[str, tuple[list[str], dict[str, Any], dict[str, Any]]],
 ) -> int:
     eligible = sum(progress["eligible"].values())
     kinds = (
@@ -151,13 +176,30 @@ def summarise(
     print(f"unmatched mentees     {len(results['unmatched'])}")
     for unmatched in results["unmatched"]:
         print(f"   - {unmatched['application_id'][:8]}: {unmatched['reason']}")
+    problems = []
+    for side_id, (side_accepted, side_progress, side_results) in side.items():
+        print(
+            f"cohort                {side_id} ({side_progress['cohort']['status']}): "
+            f"{len(side_accepted)} accepted, eligible {side_progress['eligible']}, "
+            f"{len(side_results['matches'])} pairs, {len(side_results['unmatched'])} unmatched"
+        )
+        for match in side_results["matches"]:
+            print(f"   - pair: {'; '.join(match['explanation'][:2])}")
+        eligible += sum(side_progress["eligible"].values())
+        accepted = accepted + side_accepted
+        if side_progress["applications"] != len(side_accepted):
+            problems.append(
+                f"{side_id}: {len(side_accepted)} accepted, {side_progress['applications']} recorded"
+            )
+        if not side_results["matches"]:
+            problems.append(f"{side_id}: no pairs")
     print(f"emails sent           {emails}: {dict(kinds)}")
     dead = {k: v for k, v in runtime.dead_letter_counts().items() if v}
     print(f"dead-letter queues    {dead or 'empty'}")
 
-    problems = []
-    if progress["applications"] != len(accepted):
-        problems.append(f"{len(accepted)} accepted but {progress['applications']} recorded")
+    recorded = progress["applications"] + sum(p["applications"] for _, p, _ in side.values())
+    if recorded != len(accepted):
+        problems.append(f"{len(accepted)} accepted but {recorded} recorded")
     if kinds["acknowledgement"] != len(accepted):
         problems.append(
             f"{kinds['acknowledgement']} acknowledgements for {len(accepted)} accepted applicants"
@@ -165,7 +207,7 @@ def summarise(
     results_sent = sum(n for k, n in kinds.items() if k not in {"acknowledgement", "coordinator"})
     if results_sent != eligible:
         problems.append(f"{results_sent} result emails for {eligible} eligible applicants")
-    if kinds["coordinator"] != 1:
+    if kinds["coordinator"] != 1 + len(side):
         problems.append(f"{kinds['coordinator']} coordinator emails")
     if len(results["matches"]) + len(results["unmatched"]) != progress["eligible"]["mentee"]:
         problems.append("some eligible mentees are neither matched nor reported unmatched")

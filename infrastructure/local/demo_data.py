@@ -1,12 +1,18 @@
-"""A realistic synthetic intake for B-MEntor Professional, the same every run (fixed seed)."""
+"""Demo intakes: a realistic synthetic one for B-MEntor Professional, the same every run (fixed
+seed), and the example intakes of the other schemes (``tests/examples``)."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, get_args
 
+import yaml
+from mentoring.institutions import load_institutions
 from mentoring.models import AgeBand, Ethnicity, Gender, Religion, SexualOrientation, YesNo
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "tests" / "examples"
 
 INSTITUTIONS = ["UCL", "KCL", "QMUL", "UAL", "SGUL"]
 GIVEN = [
@@ -107,6 +113,12 @@ class Intake:
     malformed: list[dict[str, Any]] = field(default_factory=list)
 
 
+def local_grade(institution: str, level: int) -> str:
+    """The institution's own name for the grade nearest ``level`` on the common scale."""
+    grades = load_institutions()[institution].grades
+    return min(grades, key=lambda label: (abs(grades[label] - level), grades[label]))
+
+
 def _person(
     rng: random.Random, n: int, cohort_id: str, role: str, grade: int, institution: str, minority: str
 ) -> dict[str, Any]:
@@ -125,13 +137,17 @@ def _person(
             "institution": institution,
             "department": rng.choice(DEPARTMENTS),
             "job_title": "Head of Service" if role == "mentor" else "Officer",
-            "grade": grade,
+            "grade": local_grade(institution, grade),
         },
-        "self_identification": {"minority_ethnic_background": minority},
+        "self_identification": (
+            {"minority_ethnic_background": minority, "staff_group": "professional_services"}
+            if role == "mentee"
+            else {}
+        ),
         "profile": {
             "skills": rng.sample(SKILLS, 3),
             "career_goals": rng.sample(GOALS, 2),
-            "capacity": rng.choice([1, 1, 2]) if role == "mentor" else 1,
+            **({"capacity": rng.choice([1, 1, 2])} if role == "mentor" else {}),
             "about": "",
         },
         "monitoring": monitoring,
@@ -174,3 +190,18 @@ def intake(cohort_id: str, mentees: int = 30, mentors: int = 14, seed: int = 202
     bad_grade["monitoring"]["religion"] = "jedi"
     result.malformed = [bad_email, no_consent, bad_grade]
     return result
+
+
+def example_intake(scheme_id: str, cohort_id: str, seed: int = 2027) -> list[dict[str, Any]]:
+    """A scheme's example applications (as its tests use them), for a web-form demo of it."""
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
+    examples = yaml.safe_load((EXAMPLES / f"{scheme_id}.yaml").read_text(encoding="utf-8"))["applications"]
+    return [
+        {
+            "cohort_id": cohort_id,
+            **{k: v for k, v in example.items() if k != "expect"},
+            "monitoring": {k: rng.choice(v) for k, v in MONITORING.items()},
+            "consent": True,
+        }
+        for example in examples
+    ]
