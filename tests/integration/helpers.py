@@ -176,18 +176,20 @@ class Stack:
         queued_bodies(self, queue)
 
     # ------------------------------------------------------------ cohorts
-    def cohort_request(self, deadline: datetime | None = None) -> dict[str, str]:
+    def cohort_request(
+        self, deadline: datetime | None = None, scheme_id: str = "b-mentor-professional"
+    ) -> dict[str, str]:
         deadline = deadline or datetime.now(UTC) + timedelta(hours=1)
         return {
             "cohort_id": f"it-{uuid.uuid4().hex[:12]}",
-            "scheme_id": "b-mentor-professional",
+            "scheme_id": scheme_id,
             "name": "Integration cohort",
             "recruitment_deadline": deadline.isoformat(),
             "coordinator_email": "coordinator@example.ac.uk",
         }
 
-    def open_cohort(self, deadline: datetime | None = None) -> str:
-        request = self.cohort_request(deadline)
+    def open_cohort(self, deadline: datetime | None = None, scheme_id: str = "b-mentor-professional") -> str:
+        request = self.cohort_request(deadline, scheme_id)
         response = self.call("AdminFunction", api_event("POST", "/cohorts", request))
         assert response["statusCode"] == 201, response["body"]
         return request["cohort_id"]

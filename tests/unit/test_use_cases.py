@@ -10,8 +10,10 @@ from mentoring.cohorts import CohortRequestError, create_cohort
 from mentoring.deadline import run_deadline
 from mentoring.emails import compose
 from mentoring.intake import process_submission
+from mentoring.matching import match_cohort
 from mentoring.models import EmailKind, FieldError, NewCohort, Notification, PartnerBatch, Role
 from mentoring.ports import CohortExistsError, CohortNotFoundError
+from mentoring.scheme import get_scheme
 from mentoring.submissions import SubmissionError, accept, check_partner, form_to_dict, parse_form, parse_json
 
 from tests.unit.factories import NOW, application, cohort, intake_message, mentor, submission
@@ -306,3 +308,23 @@ def test_html_escapes_what_applicants_typed(store: MemoryStore) -> None:
     assert "<script>" not in email.html
     assert "&lt;script&gt;" in email.html
     assert "<script>" in email.text
+
+
+def test_a_mentee_after_the_cohort_is_full_waits_and_is_told_so(store: MemoryStore) -> None:
+    store.places["cohort-a"] = {f"earlier-{n}" for n in range(40)}  # B-MEntor Professional: 40 places
+    message = intake_message(submission())
+
+    application = process_submission(message, store, store, MemoryQueue())
+    note = Notification(
+        cohort_id="cohort-a", kind=EmailKind.ACKNOWLEDGEMENT, application_id=application.application_id
+    )
+    email = compose(note, store.cohorts["cohort-a"], store)
+
+    assert application.eligibility.eligible
+    assert application.waiting_list
+    assert "waiting list" in email.text
+    result = match_cohort(
+        get_scheme("b-mentor-professional"), "cohort-a", [application], [mentor(institution="KCL")]
+    )
+    assert result.matches == []
+    assert "waiting list" in result.unmatched_mentees[0].reason
