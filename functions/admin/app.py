@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from http import HTTPStatus
 from typing import Any
@@ -13,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mentoring.adapters.dynamodb import DynamoApplications
 from mentoring.adapters.messaging import EventBridgeDeadlines
 from mentoring.cohorts import CohortRequestError, create_cohort, progress
-from mentoring.models import ErrorBody, FieldError, NewCohort, utcnow
+from mentoring.models import CohortMatches, ErrorBody, FieldError, NewCohort, utcnow
 from mentoring.observability import logger, metrics, tracer
 from mentoring.ports import CohortExistsError, CohortNotFoundError
 from mentoring.settings import AdminSettings
@@ -81,12 +80,12 @@ def cohort_progress(cohort_id: str) -> Response[str]:
 def cohort_matches(cohort_id: str) -> Response[str]:
     if store().get_cohort(cohort_id) is None:
         return error(HTTPStatus.NOT_FOUND, f"cohort {cohort_id!r} does not exist")
-    body = {
-        "cohort_id": cohort_id,
-        "matches": [m.model_dump(mode="json") for m in store().list_matches(cohort_id)],
-        "unmatched": [u.model_dump(mode="json") for u in store().list_unmatched(cohort_id)],
-    }
-    return ok(HTTPStatus.OK, json.dumps(body))
+    body = CohortMatches(
+        cohort_id=cohort_id,
+        matches=store().list_matches(cohort_id),
+        unmatched=store().list_unmatched(cohort_id),
+    )
+    return ok(HTTPStatus.OK, body.model_dump_json())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

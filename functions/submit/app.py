@@ -6,38 +6,47 @@ answered only once the submission is on it.
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mentoring.adapters.dynamodb import DynamoApplications
+from mentoring.adapters.dynamodb import DynamoApplications, DynamoSubmissionClaims
 from mentoring.adapters.messaging import SqsQueue
 from mentoring.answers import form_field_kinds
 from mentoring.models import (
+    Accepted,
     ApplicationSubmission,
     ErrorBody,
     FieldError,
-    PartnerBatch,
     PartnerBatchResult,
+    PartnerEnvelope,
     utcnow,
 )
 from mentoring.observability import logger, metrics, tracer
+from mentoring.openapi import openapi
 from mentoring.scheme import get_scheme
 from mentoring.settings import SubmitSettings
 from mentoring.submissions import (
     MAX_BODY_BYTES,
+    Candidate,
     SubmissionError,
     accept,
-    check_partner,
+    batch_status,
+    field_errors,
     form_to_dict,
     header,
     parse_form,
     parse_json,
+    partner_candidates,
+    partner_status,
 )
 from mentoring.web import accepted_page, application_form, cohort_question_page, message_page
+from pydantic import ValidationError
 
 settings = SubmitSettings.from_env()
 app = APIGatewayRestResolver()
@@ -47,6 +56,11 @@ HTML = "text/html; charset=utf-8"
 @cache
 def cohorts() -> DynamoApplications:
     return DynamoApplications(settings.applications_table)
+
+
+@cache
+def claims() -> DynamoSubmissionClaims:
+    return DynamoSubmissionClaims(settings.applications_table)
 
 
 @cache
@@ -109,13 +123,28 @@ def submit_application() -> Response[str]:
         return unsupported(kind, "send the application as application/json (or as a form post)")
     try:
         submission = parse_json(ApplicationSubmission, body_of())
-        (accepted,) = accept([submission], "web_form", None, utcnow(), cohorts(), intake_queue())
+        accepted = accept_web_form(submission)
     except SubmissionError as error:
         metrics.add_metric(name="SubmissionsRefused", unit="Count", value=1)
         return problem(error)
-    metrics.add_metric(name="SubmissionsAccepted", unit="Count", value=1)
-    logger.info("submission queued", submission_id=accepted.submission_id, channel="web_form")
     return Response(HTTPStatus.ACCEPTED, content_types.APPLICATION_JSON, accepted.model_dump_json())
+
+
+def accept_web_form(submission: ApplicationSubmission) -> Accepted:
+    """One applicant's application: accepted, or a SubmissionError (422, or 409 for a duplicate)."""
+    (result,) = accept(
+        [Candidate(0, submission)], "web_form", None, utcnow(), cohorts(), claims(), intake_queue()
+    )
+    if result.status != 202 or result.submission_id is None:
+        message = (
+            "the application duplicates one already received"
+            if result.status == 409
+            else "the submission has errors"
+        )
+        raise SubmissionError(message, result.errors, status=result.status)
+    metrics.add_metric(name="SubmissionsAccepted", unit="Count", value=1)
+    logger.info("submission queued", submission_id=result.submission_id, channel="web_form")
+    return Accepted(submission_id=result.submission_id)
 
 
 def submit_form() -> Response[str]:
@@ -126,15 +155,13 @@ def submit_form() -> Response[str]:
     values = {k: str(v) for k, v in _flatten(_safe_form(body, kinds)).items()}
     try:
         submission = parse_form(body, kinds)
-        (accepted,) = accept([submission], "web_form", None, utcnow(), cohorts(), intake_queue())
+        accepted = accept_web_form(submission)
     except SubmissionError as error:
         metrics.add_metric(name="SubmissionsRefused", unit="Count", value=1)
         if cohort is None:
             return Response(error.status, HTML, message_page("There is a problem", str(error)))
         page = application_form(get_scheme(cohort.scheme_id), cohort, values, error.errors)
         return Response(error.status, HTML, page)
-    metrics.add_metric(name="SubmissionsAccepted", unit="Count", value=1)
-    logger.info("submission queued", submission_id=accepted.submission_id, channel="web_form")
     assert cohort is not None
     return Response(HTTPStatus.ACCEPTED, HTML, accepted_page(cohort, accepted.submission_id))
 
@@ -158,28 +185,92 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-@app.post("/partners/applications")
-def submit_partner_batch() -> Response[str]:
-    """A partner university's batch. Its institution comes from the API key that API Gateway checked."""
+def partner() -> str | None:
+    """The institution of the API key that API Gateway checked; never taken from the body."""
     key_id = app.current_event.request_context.identity.api_key_id or ""
-    partner = settings.partner_api_keys.get(key_id)
-    if partner is None:
-        return Response(HTTPStatus.FORBIDDEN, content_types.APPLICATION_JSON, '{"message": "Forbidden"}')
+    return settings.partner_api_keys.get(key_id)
+
+
+FORBIDDEN = Response(HTTPStatus.FORBIDDEN, content_types.APPLICATION_JSON, '{"message": "Forbidden"}')
+
+
+@app.post("/partners/applications")
+def submit_partner_applications() -> Response[str]:
+    """One application or a batch of up to 100, each with its own result."""
+    institution = partner()
+    if institution is None:
+        return FORBIDDEN
     if content_type() != "application/json":
-        return unsupported(content_type(), "send the batch as application/json")
+        return unsupported(content_type(), "send the applications as application/json")
     try:
-        batch = parse_json(PartnerBatch, body_of())
-        check_partner(batch, partner)
-        accepted = accept(
-            batch.applications, "partner", partner, utcnow(), cohorts(), intake_queue(), "applications.{i}."
-        )
+        items, single = partner_items(body_of())
     except SubmissionError as error:
         metrics.add_metric(name="SubmissionsRefused", unit="Count", value=1)
         return problem(error)
-    metrics.add_metric(name="SubmissionsAccepted", unit="Count", value=len(accepted))
-    logger.info("partner batch queued", partner=partner, count=len(accepted))
-    result = PartnerBatchResult(accepted=accepted)
-    return Response(HTTPStatus.ACCEPTED, content_types.APPLICATION_JSON, result.model_dump_json())
+    results = accept(
+        partner_candidates(items, institution),
+        "partner",
+        institution,
+        utcnow(),
+        cohorts(),
+        claims(),
+        intake_queue(),
+    )
+    accepted = sum(1 for r in results if r.status == 202)
+    metrics.add_metric(name="SubmissionsAccepted", unit="Count", value=accepted)
+    metrics.add_metric(name="SubmissionsRefused", unit="Count", value=len(results) - accepted)
+    logger.info(
+        "partner applications", partner=institution, accepted=accepted, refused=len(results) - accepted
+    )
+    body = PartnerBatchResult(results=results, accepted=accepted, refused=len(results) - accepted)
+    return Response(batch_status(results, single), content_types.APPLICATION_JSON, body.model_dump_json())
+
+
+def partner_items(body: str) -> tuple[list[Any], bool]:
+    """The applications of a partner's request: a batch ``{"applications": [...]}`` or one application."""
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as error:
+        raise SubmissionError(
+            "the body is not valid JSON",
+            [FieldError(field="body", message=f"invalid JSON at position {error.pos}")],
+        ) from None
+    if isinstance(data, dict) and "applications" in data:
+        try:
+            return PartnerEnvelope.model_validate(data).applications, False
+        except ValidationError as error:
+            raise SubmissionError("the batch has errors", field_errors(error)) from None
+    if isinstance(data, dict):
+        return [data], True
+    raise SubmissionError(
+        'send one application, or a batch as {"applications": [...]}',
+        [FieldError(field="body", message="must be a JSON object")],
+    )
+
+
+@app.get("/partners/applications/<reference>")
+def partner_application_status(reference: str) -> Response[str]:
+    """What became of an application this partner sent; another partner's reference is not found."""
+    institution = partner()
+    if institution is None:
+        return FORBIDDEN
+    status = partner_status(institution, unquote(reference), claims(), cohorts())
+    if status is None:
+        body = ErrorBody(
+            message="no application with this reference",
+            errors=[
+                FieldError(
+                    field="reference", message=f"{institution} has sent no application with this reference"
+                )
+            ],
+        )
+        return Response(HTTPStatus.NOT_FOUND, content_types.APPLICATION_JSON, body.model_dump_json())
+    return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, status.model_dump_json())
+
+
+@app.get("/openapi.json")
+def openapi_document() -> Response[str]:
+    return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, json.dumps(openapi()))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

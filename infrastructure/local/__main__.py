@@ -71,15 +71,12 @@ def serve(runtime: LocalRuntime, minutes: float) -> None:
         time.sleep(3600)
 
 
-def demo(runtime: LocalRuntime) -> int:
-    api = ApiClient(runtime.api_url)
-    cohort_id, deadline = open_demo_cohort(api, minutes=10)
-    say(f"opened cohort {cohort_id} of {SCHEME}")
-    intake = demo_data.intake(cohort_id)
-    keys = {code: key["value"] for code, key in runtime.partner_keys().items()}
+def submit_intake(
+    api: ApiClient, intake: demo_data.Intake, keys: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """The synthetic intake through both front doors; returns the accepted ids and the refusals."""
     accepted: list[str] = []
     rejected: list[str] = []
-
     for submission in intake.web_form:
         reply = api.apply(submission)
         if reply.status == 202:
@@ -90,24 +87,43 @@ def demo(runtime: LocalRuntime) -> int:
         reply = api.partner_batch(keys[institution], batch)
         if reply.status != 202:
             raise SystemExit(f"partner batch of {institution} refused: {reply.status} {reply.body}")
-        accepted += [a["submission_id"] for a in reply.body["accepted"]]
+        accepted += [r["submission_id"] for r in reply.body["results"]]
     say(
         f"submitted {len(accepted)} applications (web form and {len(intake.partner_batches)} partner batches)"
     )
+    return accepted, rejected
 
+
+def misuse_front_doors(
+    api: ApiClient, intake: demo_data.Intake, keys: dict[str, str], accepted: list[str]
+) -> list[str]:
+    """What clients get wrong, and what they are told: each must be refused, none lost."""
+    rejected = []
     for submission in intake.malformed:
         reply = api.apply(submission)
         fields = ", ".join(f"{e['field']} ({e['message']})" for e in reply.body.get("errors", []))
         rejected.append(f"{reply.status}: {fields}")
     reply = api.partner_batch("not-a-real-key", intake.partner_batches["UCL"][:1])
     rejected.append(f"{reply.status}: partner call with an unknown API key: {reply.body}")
-    other = dict(
-        intake.partner_batches["KCL"][0],
-        applicant={**intake.partner_batches["KCL"][0]["applicant"], "institution": "UCL"},
+    first = intake.partner_batches["KCL"][0]
+    reply = api.partner_batch(
+        keys["KCL"], [dict(first, applicant={**first["applicant"], "institution": "UCL"})]
     )
-    reply = api.partner_batch(keys["KCL"], [other])
-    rejected.append(f"{reply.status}: KCL's key submitting for UCL: {reply.body['errors'][0]['message']}")
+    rejected.append(f"{reply.status}: KCL's key submitting for UCL: {_first_error(reply.body)}")
+    retry = api.partner_batch(keys["UCL"], intake.partner_batches["UCL"])
+    repeated = {r["submission_id"] for r in retry.body["results"]} <= set(accepted)
+    say(f"UCL sent its batch again: {retry.status}, the same submission ids: {repeated}")
+    changed = dict(intake.partner_batches["UCL"][0])
+    changed["profile"] = {**changed["profile"], "about": "a different application"}
+    reply = api.partner_batch(keys["UCL"], [changed])
+    rejected.append(
+        f"{reply.status}: UCL reused a reference for a different application: {_first_error(reply.body)}"
+    )
+    return rejected
 
+
+def open_side_cohorts(api: ApiClient) -> dict[str, list[str]]:
+    """Cohorts of other schemes beside the main one, each with its example intake."""
     side = {}
     for scheme in SIDE_SCHEMES:
         side_id, _ = open_demo_cohort(api, minutes=10, scheme=scheme)
@@ -119,6 +135,18 @@ def demo(runtime: LocalRuntime) -> int:
             side_accepted.append(reply.body["submission_id"])
         side[side_id] = side_accepted
         say(f"opened cohort {side_id} of {scheme} and submitted {len(side_accepted)} applications")
+    return side
+
+
+def demo(runtime: LocalRuntime) -> int:
+    api = ApiClient(runtime.api_url)
+    cohort_id, deadline = open_demo_cohort(api, minutes=10)
+    say(f"opened cohort {cohort_id} of {SCHEME}")
+    intake = demo_data.intake(cohort_id)
+    keys = {code: key["value"] for code, key in runtime.partner_keys().items()}
+    accepted, rejected = submit_intake(api, intake, keys)
+    rejected += misuse_front_doors(api, intake, keys, accepted)
+    side = open_side_cohorts(api)
 
     runtime.wait_until_drained()
     say("intake drained; firing the recruitment deadlines (their schedules, made due now)")
@@ -133,6 +161,9 @@ def demo(runtime: LocalRuntime) -> int:
     runtime.wait_until_drained()
     emails = runtime.sync_outbox()
 
+    reference = intake.partner_batches["UCL"][0]["reference"]
+    status = api.partner_status(keys["UCL"], reference).body
+    say(f"UCL asks after its application {reference}: {status.get('status')}")
     progress = api.signed("GET", f"/cohorts/{cohort_id}").body
     results = api.signed("GET", f"/cohorts/{cohort_id}/matches").body
     side_results = {
@@ -144,6 +175,11 @@ def demo(runtime: LocalRuntime) -> int:
         for side_id, side_accepted in side.items()
     }
     return summarise(runtime, cohort_id, accepted, rejected, progress, results, emails, side_results)
+
+
+def _first_error(body: dict[str, Any]) -> str:
+    errors = body.get("results", [{}])[0].get("errors") or body.get("errors") or [{}]
+    return f"{errors[0].get('field')}: {errors[0].get('message')}"
 
 
 def summarise(

@@ -43,6 +43,9 @@ class ApiClient:
         headers = {"Content-Type": "application/json", **({"x-api-key": api_key} if api_key else {})}
         return self._send("POST", "/partners/applications", {"applications": applications}, headers)
 
+    def partner_status(self, api_key: str, reference: str) -> Reply:
+        return self._send("GET", f"/partners/applications/{reference}", None, {"x-api-key": api_key})
+
     def signed(self, method: str, path: str, body: Any = None) -> Reply:
         """A coordinator's call, signed with SigV4 for execute-api as an IAM principal would sign it."""
         data = None if body is None else json.dumps(body)

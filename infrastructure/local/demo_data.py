@@ -178,6 +178,7 @@ def intake(cohort_id: str, mentees: int = 30, mentors: int = 14, seed: int = 202
     for i, person in enumerate(people):
         if i % 2:
             institution = person["applicant"].pop("institution")
+            person["reference"] = f"{institution}-HR-{20000 + i}"  # the partner's own id for it
             result.partner_batches.setdefault(institution, []).append(person)
         else:
             result.web_form.append(person)

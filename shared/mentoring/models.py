@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
@@ -177,15 +177,36 @@ class ApplicationSubmission(Contract):
         return value
 
 
-class PartnerBatch(Contract):
-    """A partner university's submission of one or more applications."""
+PartnerReference = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
+]
 
-    applications: list[ApplicationSubmission] = Field(min_length=1, max_length=100)
+
+class PartnerApplication(ApplicationSubmission):
+    """One application from a partner university, under the partner's own reference for it."""
+
+    reference: PartnerReference = Field(
+        description="The partner's own id for this application (1-64 letters, digits and . _ : / -). "
+        "Sending the same reference again returns the first result; a different application under "
+        "a reference already used is refused with 409."
+    )
+
+
+class PartnerBatch(Contract):
+    """A partner university's submission of up to 100 applications (each gets its own result)."""
+
+    applications: list[PartnerApplication] = Field(min_length=1, max_length=100)
+
+
+class PartnerEnvelope(Contract):
+    """The batch as first read: the items are checked one by one, so one bad row blocks nothing."""
+
+    applications: list[dict[str, Any]] = Field(min_length=1, max_length=100)
 
 
 class FieldError(BaseModel):
-    field: str
-    message: str
+    field: str = Field(description="Dotted path of the field, for example applicant.email.")
+    message: str = Field(description="What is wrong and what to send instead; never the value sent.")
 
 
 class ErrorBody(BaseModel):
@@ -198,8 +219,40 @@ class Accepted(BaseModel):
     status: Literal["received"] = "received"
 
 
+class ItemResult(BaseModel):
+    """What became of one application of a partner's request."""
+
+    index: int = Field(ge=0, description="Position of the application in the request.")
+    reference: str | None = Field(default=None, description="The partner's reference, when it was readable.")
+    status: Literal[202, 409, 422] = Field(
+        description="202 accepted (or accepted before, for a repeat), 409 conflict, 422 invalid."
+    )
+    submission_id: str | None = None
+    errors: list[FieldError] = Field(default_factory=list)
+
+
 class PartnerBatchResult(BaseModel):
-    accepted: list[Accepted]
+    results: list[ItemResult]
+    accepted: int
+    refused: int
+
+
+ApplicationProgress = Literal[
+    "received", "not_eligible", "eligible", "waiting_list", "matched", "not_matched"
+]
+
+
+class PartnerApplicationStatus(BaseModel):
+    """What a partner may see of an application it sent: never a monitoring answer."""
+
+    reference: str
+    submission_id: str
+    cohort_id: str
+    status: ApplicationProgress = Field(
+        description="received: not yet processed; then not_eligible, eligible or waiting_list; "
+        "after the deadline, matched or not_matched."
+    )
+    reasons: list[str] = Field(default_factory=list, description="Why the application is or is not eligible.")
 
 
 # ---------------------------------------------------------------- queue messages
@@ -349,6 +402,14 @@ class MatchingResult(BaseModel):
     @property
     def total_score(self) -> float:
         return sum(m.score for m in self.matches)
+
+
+class CohortMatches(BaseModel):
+    """A cohort's matching result as the coordinator reads it."""
+
+    cohort_id: str
+    matches: list[Match]
+    unmatched: list[UnmatchedMentee]
 
 
 class CohortProgress(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from mentoring.models import (
     Application,
@@ -49,6 +49,39 @@ class CohortStore(Protocol):
 
 class CohortExistsError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A key that identifies one application: a partner's reference, or an applicant in a cohort."""
+
+    kind: Literal["reference", "applicant"]
+    key: str
+
+
+@dataclass(frozen=True)
+class ClaimedSubmission:
+    submission_id: str
+    cohort_id: str
+
+
+class DuplicateSubmissionError(ValueError):
+    """A claim is held by a different application; ``kind`` says which claim."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class SubmissionClaims(Protocol):
+    def claim(self, claims: Sequence[Claim], body_hash: str, submission_id: str, cohort_id: str) -> None:
+        """Holds every claim for this submission, or none.
+
+        A claim already held for the same body and submission id is a retry and succeeds again;
+        held for anything else, it raises ``DuplicateSubmissionError``.
+        """
+
+    def find(self, claim: Claim) -> ClaimedSubmission | None: ...
 
 
 class ApplicationStore(Protocol):

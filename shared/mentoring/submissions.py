@@ -5,9 +5,11 @@ Errors name the field and the reason and never echo what was sent (it may be spe
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qs
@@ -16,16 +18,24 @@ from pydantic import BaseModel, ValidationError
 
 from mentoring.answers import check_answers
 from mentoring.models import (
-    Accepted,
     ApplicationSubmission,
     Cohort,
     CohortStatus,
     FieldError,
     IntakeMessage,
-    PartnerBatch,
+    ItemResult,
+    PartnerApplication,
+    PartnerApplicationStatus,
     Role,
 )
-from mentoring.ports import CohortStore, IntakeQueue
+from mentoring.ports import (
+    ApplicationStore,
+    Claim,
+    CohortStore,
+    DuplicateSubmissionError,
+    IntakeQueue,
+    SubmissionClaims,
+)
 from mentoring.scheme import get_scheme
 
 MAX_BODY_BYTES = 256 * 1024
@@ -143,76 +153,208 @@ def parse_form(body: str, kinds: Mapping[str, str] | None = None) -> Application
         raise SubmissionError("the form has errors", field_errors(error)) from None
 
 
-def check_partner(batch: PartnerBatch, partner: str) -> None:
-    """A partner submits for its own institution only."""
-    errors = [
-        FieldError(
-            field=f"applications.{i}.applicant.institution",
-            message=f"your API key is for {partner}; you can submit applications for {partner} only",
+# Submission ids are derived from what identifies the application, so that a retry after a
+# failure gets the same id, and intake's idempotency makes it one application however often it
+# arrives.
+SUBMISSION_NAMESPACE = uuid.UUID("0b7d2a53-0f7e-4d7c-9f1e-4a8f5cfa2c11")
+
+
+@dataclass
+class Candidate:
+    """One application of a request, as read: the submission, or why it could not be read."""
+
+    index: int
+    submission: ApplicationSubmission | None
+    reference: str | None = None
+    errors: list[FieldError] = field(default_factory=list)
+
+
+def partner_candidates(items: Sequence[Any], partner: str) -> list[Candidate]:
+    """Each item of a partner's request checked on its own, so one bad row blocks nothing."""
+    out = []
+    for i, raw in enumerate(items):
+        reference = raw.get("reference") if isinstance(raw, dict) else None
+        reference = reference if isinstance(reference, str) and len(reference) <= 64 else None
+        try:
+            submission = PartnerApplication.model_validate(raw)
+        except ValidationError as error:
+            out.append(Candidate(i, None, reference, field_errors(error)))
+            continue
+        if submission.applicant.institution not in (None, partner):
+            error_for_institution = FieldError(
+                field="applicant.institution",
+                message=f"your API key is for {partner}; you can submit applications for {partner} only",
+            )
+            out.append(Candidate(i, None, reference, [error_for_institution]))
+            continue
+        out.append(Candidate(i, submission, submission.reference))
+    return out
+
+
+def _closed(cohort: Cohort | None, now: datetime) -> str | None:
+    if cohort is None:
+        return "no cohort has this id"
+    if cohort.status is not CohortStatus.OPEN or cohort.recruitment_deadline <= now:
+        return (
+            "this cohort closed to applications at its recruitment deadline, "
+            f"{cohort.recruitment_deadline:%d %B %Y %H:%M} UTC"
         )
-        for i, s in enumerate(batch.applications)
-        if s.applicant.institution not in (None, partner)
-    ]
-    if errors:
-        raise SubmissionError("some applications are for another institution", errors)
+    return None
+
+
+def check_submission(
+    submission: ApplicationSubmission, cohort: Cohort | None, partner: str | None, now: datetime
+) -> list[FieldError]:
+    """The checks that need the cohort and its scheme: open, not full, answers that fit."""
+    problem = _closed(cohort, now)
+    if problem is not None or cohort is None:
+        return [FieldError(field="cohort_id", message=problem or "no cohort has this id")]
+    scheme = get_scheme(cohort.scheme_id)
+    errors = []
+    if (
+        submission.role is Role.MENTEE
+        and scheme.when_full == "close"
+        and cohort.admitted_mentees >= scheme.max_mentees
+    ):
+        errors.append(
+            FieldError(
+                field="cohort_id",
+                message=f"this cohort is full: all {scheme.max_mentees} mentee places are taken",
+            )
+        )
+    institution = partner or submission.applicant.institution
+    return errors + check_answers(scheme, submission, institution)
+
+
+def claims_for(submission: ApplicationSubmission, partner: str | None) -> tuple[list[Claim], str]:
+    """The keys that make this application unique, and the submission id derived from them."""
+    email = hashlib.sha256(submission.applicant.email.casefold().encode()).hexdigest()
+    applicant = Claim("applicant", f"APPLICANT#{submission.cohort_id}#{email}")
+    if isinstance(submission, PartnerApplication) and partner is not None:
+        reference = Claim("reference", f"REFERENCE#{partner}#{submission.reference}")
+        return [reference, applicant], str(uuid.uuid5(SUBMISSION_NAMESPACE, reference.key))
+    return [applicant], str(uuid.uuid5(SUBMISSION_NAMESPACE, applicant.key))
+
+
+def body_hash(submission: ApplicationSubmission, partner: str | None) -> str:
+    canonical = json.dumps(
+        {"partner": partner, "submission": submission.model_dump(mode="json")}, sort_keys=True
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+DUPLICATE_MESSAGES = {
+    "reference": (
+        "reference",
+        "this reference was already used for a different application; send a new reference, "
+        "or the same application unchanged to see its result",
+    ),
+    "applicant": (
+        "applicant.email",
+        "an application from this email address to this cohort has already been received; "
+        "contact the scheme's coordinator to change it",
+    ),
+}
 
 
 def accept(
-    submissions: Sequence[ApplicationSubmission],
+    candidates: Sequence[Candidate],
     channel: Literal["web_form", "partner"],
     partner: str | None,
     now: datetime,
     cohorts: CohortStore,
+    claims: SubmissionClaims,
     queue: IntakeQueue,
-    field_prefix: str = "",
-) -> list[Accepted]:
-    """Checks each cohort is open and each answer fits its scheme, then queues every submission;
-    all or nothing."""
-    errors = []
+) -> list[ItemResult]:
+    """Checks each application, holds its claims, and queues the accepted ones together.
+
+    A 202 is only given once the submission is on the queue: if the queue refuses, this raises
+    and the caller answers 5xx; a retry finds its claims held for the same body and queues again.
+    """
+    results = []
+    messages = []
     cache: dict[str, Cohort | None] = {}
-    for i, submission in enumerate(submissions):
-        cohort_id = submission.cohort_id
-        if cohort_id not in cache:
-            cache[cohort_id] = cohorts.get_cohort(cohort_id)
-        cohort = cache[cohort_id]
-        prefix = field_prefix.format(i=i)
-        where = f"{prefix}cohort_id"
-        if cohort is None:
-            errors.append(FieldError(field=where, message="no cohort has this id"))
+    for candidate in candidates:
+        submission = candidate.submission
+        errors = list(candidate.errors)
+        if submission is not None and not errors:
+            if submission.cohort_id not in cache:
+                cache[submission.cohort_id] = cohorts.get_cohort(submission.cohort_id)
+            errors = check_submission(submission, cache[submission.cohort_id], partner, now)
+        if submission is None or errors:
+            results.append(
+                ItemResult(index=candidate.index, reference=candidate.reference, status=422, errors=errors)
+            )
             continue
-        if cohort.status is not CohortStatus.OPEN or cohort.recruitment_deadline <= now:
-            errors.append(
-                FieldError(
-                    field=where,
-                    message=f"this cohort closed to applications at its recruitment deadline, "
-                    f"{cohort.recruitment_deadline:%d %B %Y %H:%M} UTC",
+        keys, submission_id = claims_for(submission, partner)
+        try:
+            claims.claim(keys, body_hash(submission, partner), submission_id, submission.cohort_id)
+        except DuplicateSubmissionError as duplicate:
+            where, message = DUPLICATE_MESSAGES[duplicate.kind]
+            results.append(
+                ItemResult(
+                    index=candidate.index,
+                    reference=candidate.reference,
+                    status=409,
+                    errors=[FieldError(field=where, message=message)],
                 )
             )
             continue
-        scheme = get_scheme(cohort.scheme_id)
-        if (
-            submission.role is Role.MENTEE
-            and scheme.when_full == "close"
-            and cohort.admitted_mentees >= scheme.max_mentees
-        ):
-            errors.append(
-                FieldError(
-                    field=where,
-                    message=f"this cohort is full: all {scheme.max_mentees} mentee places are taken",
-                )
+        messages.append(
+            IntakeMessage(
+                submission_id=submission_id,
+                received_at=now,
+                channel=channel,
+                partner=partner,
+                submission=submission,
             )
-        institution = partner or submission.applicant.institution
-        errors.extend(check_answers(scheme, submission, institution, prefix))
-    if errors:
-        raise SubmissionError("the submission has errors", errors)
-    messages = [
-        IntakeMessage(
-            submission_id=str(uuid.uuid4()), received_at=now, channel=channel, partner=partner, submission=s
         )
-        for s in submissions
-    ]
+        results.append(
+            ItemResult(
+                index=candidate.index, reference=candidate.reference, status=202, submission_id=submission_id
+            )
+        )
     queue.send_all(messages)
-    return [Accepted(submission_id=m.submission_id) for m in messages]
+    return results
+
+
+def batch_status(results: Sequence[ItemResult], single: bool) -> int:
+    """202 when every application was accepted; one application's own status; 207 for a mix."""
+    statuses = {r.status for r in results}
+    if single or len(statuses) == 1:
+        return results[0].status
+    return 207
+
+
+def partner_status(
+    partner: str, reference: str, claims: SubmissionClaims, applications: ApplicationStore
+) -> PartnerApplicationStatus | None:
+    """What became of a partner's application; None when this partner sent no such reference."""
+    found = claims.find(Claim("reference", f"REFERENCE#{partner}#{reference}"))
+    if found is None:
+        return None
+    status = PartnerApplicationStatus(
+        reference=reference, submission_id=found.submission_id, cohort_id=found.cohort_id, status="received"
+    )
+    application = applications.get_application(found.cohort_id, found.submission_id)
+    if application is None:
+        return status
+    eligibility = application.eligibility
+    status.reasons = [o.reason for o in eligibility.outcomes if o.passed == eligibility.eligible]
+    if not eligibility.eligible:
+        status.status = "not_eligible"
+    elif any(
+        application.application_id in (m.mentee_id, m.mentor_id)
+        for m in applications.list_matches(found.cohort_id)
+    ):
+        status.status = "matched"
+    elif any(
+        u.application_id == application.application_id for u in applications.list_unmatched(found.cohort_id)
+    ):
+        status.status = "not_matched"
+    else:
+        status.status = "waiting_list" if application.waiting_list else "eligible"
+    return status
 
 
 def header(headers: Mapping[str, str] | None, name: str) -> str:

@@ -64,9 +64,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             accepted.append(reply.body["submission_id"])
         partner_mentor = applicant_submission(cohort_id, role="mentor", grade=8)
         del partner_mentor["applicant"]["institution"]
+        partner_mentor["reference"] = "KCL-E2E-1"
         reply = api.partner_batch(runtime.partner_keys()["KCL"]["value"], [partner_mentor])
         assert reply.status == 202, reply.body
-        accepted += [a["submission_id"] for a in reply.body["accepted"]]
+        accepted += [r["submission_id"] for r in reply.body["results"]]
         runtime.wait_until_drained()
         assert runtime.fire_due(now=deadline) == [f"deadline-{cohort_id}"]
         runtime.wait_until_drained()
@@ -86,9 +87,20 @@ def test_malformed_submission_gets_422_naming_each_bad_field(run: Run) -> None:
 
 @pytest.mark.parametrize("key", [None, "not-a-key"])
 def test_partner_call_without_a_valid_key_is_forbidden(run: Run, key: str | None) -> None:
-    reply = run.api.partner_batch(key, [applicant_submission(run.cohort_id)])
+    reply = run.api.partner_batch(key, [applicant_submission(run.cohort_id) | {"reference": "X-1"}])
 
     assert reply.status == 403
+
+
+def test_a_partner_sees_what_became_of_its_application_and_not_anothers(run: Run) -> None:
+    keys = run.runtime.partner_keys()
+
+    mine = run.api.partner_status(keys["KCL"]["value"], "KCL-E2E-1")
+    theirs = run.api.partner_status(keys["UCL"]["value"], "KCL-E2E-1")
+
+    assert mine.status == 200
+    assert mine.body["status"] in {"matched", "not_matched"}
+    assert theirs.status == 404
 
 
 def test_admin_routes_need_a_signed_request(run: Run) -> None:

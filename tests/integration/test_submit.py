@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from mentoring.adapters.dynamodb import DynamoApplications
 from mentoring.models import Cohort
 
-from tests.integration.helpers import Stack, api_event, applicant_submission, queued_bodies
+from tests.integration.helpers import Stack, api_event, applicant_submission, queued_bodies, sqs_event
 
 pytestmark = pytest.mark.integration
 
@@ -187,15 +188,23 @@ def test_landing_page_lists_open_cohorts_and_not_closed_ones(stack: Stack) -> No
     assert "long-closed" not in response["body"]
 
 
+def partner_call(stack: Stack, partner: str, body: Any, method: str = "POST", reference: str = "") -> Any:
+    path = f"/partners/applications/{reference}" if reference else "/partners/applications"
+    resource = "/partners/applications/{reference}" if reference else None
+    event = api_event(method, path, body, resource=resource, api_key_id=stack.key_id(partner))
+    return stack.call("SubmitFunction", event)
+
+
+def partner_application(cohort: str, reference: str, **fields: Any) -> dict[str, Any]:
+    submission = applicant_submission(cohort, **fields)
+    del submission["applicant"]["institution"]
+    return submission | {"reference": reference}
+
+
 def test_partner_institution_comes_from_the_api_key(stack: Stack) -> None:
     cohort = stack.open_cohort()
-    submission = applicant_submission(cohort)
-    del submission["applicant"]["institution"]
-    event = api_event(
-        "POST", "/partners/applications", {"applications": [submission]}, api_key_id=stack.key_id("KCL")
-    )
 
-    response = stack.call("SubmitFunction", event)
+    response = partner_call(stack, "KCL", {"applications": [partner_application(cohort, "KCL-1")]})
 
     assert response["statusCode"] == 202
     (queued,) = queued_bodies(stack, "IntakeQueue")
@@ -205,16 +214,96 @@ def test_partner_institution_comes_from_the_api_key(stack: Stack) -> None:
 
 def test_partner_cannot_submit_for_another_institution(stack: Stack) -> None:
     cohort = stack.open_cohort()
-    submission = applicant_submission(cohort, institution="UCL")
-    event = api_event(
-        "POST", "/partners/applications", {"applications": [submission]}, api_key_id=stack.key_id("KCL")
-    )
+    submission = applicant_submission(cohort, institution="UCL") | {"reference": "KCL-2"}
 
-    response = stack.call("SubmitFunction", event)
+    response = partner_call(stack, "KCL", {"applications": [submission]})
 
     assert response["statusCode"] == 422
-    assert json.loads(response["body"])["errors"][0]["field"] == "applications.0.applicant.institution"
+    (result,) = json.loads(response["body"])["results"]
+    assert result["errors"] == [
+        {
+            "field": "applicant.institution",
+            "message": "your API key is for KCL; you can submit applications for KCL only",
+        }
+    ]
     assert queued_bodies(stack, "IntakeQueue") == []
+
+
+def test_one_bad_row_does_not_block_the_rest_of_a_batch(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+    bad = partner_application(cohort, "QM-2")
+    bad["applicant"]["email"] = "not-an-email"
+    batch = [partner_application(cohort, "QM-1"), bad, partner_application(cohort, "QM-3")]
+
+    response = partner_call(stack, "QMUL", {"applications": batch})
+
+    assert response["statusCode"] == 207
+    body = json.loads(response["body"])
+    assert [(r["reference"], r["status"]) for r in body["results"]] == [
+        ("QM-1", 202),
+        ("QM-2", 422),
+        ("QM-3", 202),
+    ]
+    assert body["results"][1]["errors"][0]["field"] == "applicant.email"
+    assert (body["accepted"], body["refused"]) == (2, 1)
+    queued = {q["submission_id"] for q in queued_bodies(stack, "IntakeQueue")}
+    assert queued == {body["results"][0]["submission_id"], body["results"][2]["submission_id"]}
+
+
+def test_a_retried_reference_gives_the_same_result_and_a_changed_one_409(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+    application = partner_application(cohort, "UAL-7")
+
+    first = json.loads(partner_call(stack, "UAL", application)["body"])
+    again = partner_call(stack, "UAL", application)
+    changed = partner_call(stack, "UAL", application | {"profile": {"skills": ["a different answer"]}})
+
+    assert again["statusCode"] == 202
+    assert json.loads(again["body"])["results"][0]["submission_id"] == first["results"][0]["submission_id"]
+    assert changed["statusCode"] == 409
+    assert json.loads(changed["body"])["results"][0]["errors"][0]["field"] == "reference"
+    queued = queued_bodies(stack, "IntakeQueue")
+    assert {q["submission_id"] for q in queued} == {first["results"][0]["submission_id"]}
+
+
+def test_an_applicant_applying_twice_differently_gets_409(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+    body = applicant_submission(cohort, email="twice@example.ac.uk")
+
+    first = stack.call("SubmitFunction", api_event("POST", "/applications", body))
+    body["profile"]["skills"] = ["something else"]
+    second = stack.call("SubmitFunction", api_event("POST", "/applications", body))
+
+    assert first["statusCode"] == 202
+    assert second["statusCode"] == 409
+    assert json.loads(second["body"])["errors"][0]["field"] == "applicant.email"
+
+
+def test_a_partner_reads_its_own_applications_progress_and_nothing_of_others(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+    partner_call(stack, "SGUL", partner_application(cohort, "SG/2027/1", grade="Band 6"))
+    received = json.loads(partner_call(stack, "SGUL", None, "GET", "SG%2F2027%2F1")["body"])
+    stack.call("IntakeFunction", sqs_event(queued_bodies(stack, "IntakeQueue")))
+
+    mine = partner_call(stack, "SGUL", None, "GET", "SG%2F2027%2F1")
+    theirs = partner_call(stack, "KCL", None, "GET", "SG%2F2027%2F1")
+
+    assert received["status"] == "received"
+    assert mine["statusCode"] == 200
+    status = json.loads(mine["body"])
+    assert status["status"] == "eligible"
+    assert set(status) == {"reference", "submission_id", "cohort_id", "status", "reasons"}
+    assert "asian_indian" not in mine["body"]  # the monitoring answer given
+    assert theirs["statusCode"] == 404
+
+
+def test_the_openapi_document_is_served(stack: Stack) -> None:
+    response = stack.call("SubmitFunction", api_event("GET", "/openapi.json", None))
+
+    assert response["statusCode"] == 200
+    document = json.loads(response["body"])
+    assert document["openapi"].startswith("3.1")
+    assert "PartnerApplication" in document["components"]["schemas"]
 
 
 def test_partner_call_with_an_unknown_key_is_forbidden(stack: Stack) -> None:

@@ -33,6 +33,8 @@ def test_the_runtime_reads_every_route_queue_and_rule_from_the_template() -> Non
         ("GET", "/"),
         ("POST", "/applications"),
         ("POST", "/partners/applications"),
+        ("GET", "/partners/applications/{reference}"),
+        ("GET", "/openapi.json"),
         ("POST", "/cohorts"),
         ("GET", "/cohorts/{cohortId}"),
         ("GET", "/cohorts/{cohortId}/matches"),

@@ -15,7 +15,13 @@ from mentoring.models import (
     Notification,
     UnmatchedMentee,
 )
-from mentoring.ports import CohortExistsError, OutgoingEmail
+from mentoring.ports import (
+    Claim,
+    ClaimedSubmission,
+    CohortExistsError,
+    DuplicateSubmissionError,
+    OutgoingEmail,
+)
 
 
 class MemoryStore:
@@ -124,3 +130,22 @@ class MemoryMailer:
     def send(self, email: OutgoingEmail) -> str:
         self.sent.append(email)
         return str(len(self.sent))
+
+
+class MemoryClaims:
+    """SubmissionClaims in a dict, all or nothing like the DynamoDB transaction."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, tuple[str, str, str]] = {}
+
+    def claim(self, claims: Sequence[Claim], body_hash: str, submission_id: str, cohort_id: str) -> None:
+        for claim in claims:
+            held = self.held.get(claim.key)
+            if held is not None and held[:2] != (body_hash, submission_id):
+                raise DuplicateSubmissionError(claim.kind)
+        for claim in claims:
+            self.held[claim.key] = (body_hash, submission_id, cohort_id)
+
+    def find(self, claim: Claim) -> ClaimedSubmission | None:
+        held = self.held.get(claim.key)
+        return ClaimedSubmission(submission_id=held[1], cohort_id=held[2]) if held else None

@@ -11,13 +11,31 @@ from mentoring.deadline import run_deadline
 from mentoring.emails import compose
 from mentoring.intake import process_submission
 from mentoring.matching import match_cohort
-from mentoring.models import EmailKind, FieldError, NewCohort, Notification, PartnerBatch, Role
+from mentoring.models import (
+    ApplicationSubmission,
+    EmailKind,
+    MatchingProfile,
+    NewCohort,
+    Notification,
+    PartnerBatch,
+    Role,
+)
 from mentoring.ports import CohortExistsError, CohortNotFoundError
 from mentoring.scheme import get_scheme
-from mentoring.submissions import SubmissionError, accept, check_partner, form_to_dict, parse_form, parse_json
+from mentoring.submissions import (
+    Candidate,
+    SubmissionError,
+    accept,
+    batch_status,
+    form_to_dict,
+    parse_form,
+    parse_json,
+    partner_candidates,
+    partner_status,
+)
 
 from tests.unit.factories import NOW, application, cohort, intake_message, mentor, submission
-from tests.unit.fakes import MemoryQueue, MemoryScheduler, MemoryStore
+from tests.unit.fakes import MemoryClaims, MemoryQueue, MemoryScheduler, MemoryStore
 
 pytestmark = pytest.mark.unit
 
@@ -223,12 +241,17 @@ def test_a_form_post_becomes_the_same_submission_as_json() -> None:
     assert form_to_dict("role=mentee")["consent"] is False
 
 
+def _web(*subs: ApplicationSubmission) -> list[Candidate]:
+    return [Candidate(i, s) for i, s in enumerate(subs)]
+
+
 def test_accept_queues_one_message_per_submission(store: MemoryStore) -> None:
     queue = MemoryQueue()
 
-    accepted = accept([submission(), submission()], "web_form", None, NOW, store, queue)
+    results = accept(_web(submission(), submission()), "web_form", None, NOW, store, MemoryClaims(), queue)
 
-    assert [m.submission_id for m in queue.messages] == [a.submission_id for a in accepted]  # type: ignore[attr-defined]
+    assert [r.status for r in results] == [202, 202]
+    assert [m.submission_id for m in queue.messages] == [r.submission_id for r in results]  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -242,22 +265,64 @@ def test_accept_refuses_unknown_and_closed_cohorts_and_queues_nothing(
     store.create_cohort(cohort("past-one", deadline=NOW - timedelta(minutes=1)))
     queue = MemoryQueue()
 
-    with pytest.raises(SubmissionError) as error:
-        accept([submission(target)], "web_form", None, NOW, store, queue)
+    (result,) = accept(_web(submission(target)), "web_form", None, NOW, store, MemoryClaims(), queue)
 
-    assert error.value.errors[0].field == "cohort_id"
-    assert message in error.value.errors[0].message
+    assert result.status == 422
+    assert result.errors[0].field == "cohort_id"
+    assert message in result.errors[0].message
     assert queue.messages == []
 
 
-def test_a_partner_cannot_submit_for_another_institution() -> None:
-    batch = PartnerBatch(applications=[submission(institution=None), submission(institution="UCL")])
+def test_the_same_application_sent_twice_gets_the_same_id_and_a_changed_one_a_conflict(
+    store: MemoryStore,
+) -> None:
+    claims, queue = MemoryClaims(), MemoryQueue()
+    original = submission(email="amara@example.ac.uk")
+    changed = original.model_copy(update={"profile": MatchingProfile(skills=["other"])})
 
-    with pytest.raises(SubmissionError) as error:
-        check_partner(batch, "KCL")
+    first = accept(_web(original), "web_form", None, NOW, store, claims, queue)
+    again = accept(_web(original), "web_form", None, NOW, store, claims, queue)
+    other = accept(_web(changed), "web_form", None, NOW, store, claims, queue)
 
-    assert [e.field for e in error.value.errors] == ["applications.1.applicant.institution"]
-    assert isinstance(error.value.errors[0], FieldError)
+    assert first[0].submission_id == again[0].submission_id
+    assert again[0].status == 202  # queued again: intake's idempotency makes it one application
+    assert other[0].status == 409
+    assert other[0].errors[0].field == "applicant.email"
+
+
+def test_partner_items_are_judged_one_by_one(store: MemoryStore) -> None:
+    good = submission(institution=None).model_dump(mode="json") | {"reference": "KCL-1"}
+    foreign = submission(institution="UCL").model_dump(mode="json") | {"reference": "KCL-2"}
+    broken = good | {"reference": "KCL-3", "role": "sponsor"}
+    queue = MemoryQueue()
+
+    candidates = partner_candidates([good, foreign, broken, "not an object"], "KCL")
+    results = accept(candidates, "partner", "KCL", NOW, store, MemoryClaims(), queue)
+
+    assert [(r.index, r.reference, r.status) for r in results] == [
+        (0, "KCL-1", 202),
+        (1, "KCL-2", 422),
+        (2, "KCL-3", 422),
+        (3, None, 422),
+    ]
+    assert results[1].errors[0].field == "applicant.institution"
+    assert results[2].errors[0].field == "role"
+    assert len(queue.messages) == 1  # type: ignore[attr-defined]
+    assert batch_status(results, single=False) == 207
+
+
+def test_a_reference_is_the_partners_own(store: MemoryStore) -> None:
+    claims = MemoryClaims()
+    item = submission(institution=None).model_dump(mode="json") | {"reference": "REF-1"}
+    (kcl,) = accept(partner_candidates([item], "KCL"), "partner", "KCL", NOW, store, claims, MemoryQueue())
+    # Another partner may use the same reference for its own application (another person).
+    other = item | {"applicant": item["applicant"] | {"email": "someone.else@example.ac.uk"}}
+    (ucl,) = accept(partner_candidates([other], "UCL"), "partner", "UCL", NOW, store, claims, MemoryQueue())
+
+    assert (kcl.status, ucl.status) == (202, 202)
+    assert kcl.submission_id != ucl.submission_id
+    assert partner_status("UCL", "REF-1", claims, store).submission_id == ucl.submission_id  # type: ignore[union-attr]
+    assert partner_status("QMUL", "REF-1", claims, store) is None
 
 
 # ---------------------------------------------------------------- emails

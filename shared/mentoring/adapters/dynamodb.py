@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from mentoring.adapters import client
 from mentoring.models import Application, Cohort, CohortStatus, Match, MonitoringRecord, UnmatchedMentee
-from mentoring.ports import CohortExistsError
+from mentoring.ports import Claim, ClaimedSubmission, CohortExistsError, DuplicateSubmissionError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -272,3 +272,60 @@ class DynamoApplications:
 
     def list_unmatched(self, cohort_id: str) -> list[UnmatchedMentee]:
         return [UnmatchedMentee.model_validate_json(d) for d in self._query(cohort_id, UNMATCHED)]
+
+
+class DynamoSubmissionClaims:
+    """SubmissionClaims in the Applications table: one item a claim, written in one transaction."""
+
+    def __init__(self, table: str, dynamodb: DynamoDBClient | None = None) -> None:
+        self.table = table
+        self._client = dynamodb
+
+    @property
+    def db(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = client("dynamodb")
+        return self._client
+
+    def claim(self, claims: Sequence[Claim], body_hash: str, submission_id: str, cohort_id: str) -> None:
+        values = {":hash": {"S": body_hash}, ":id": {"S": submission_id}}
+        try:
+            self.db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {
+                                "pk": {"S": f"CLAIM#{claim.key}"},
+                                "sk": {"S": "CLAIM"},
+                                "body_hash": values[":hash"],
+                                "submission_id": values[":id"],
+                                "cohort_id": {"S": cohort_id},
+                            },
+                            # A retry of the same application finds its own claim and goes on.
+                            "ConditionExpression": "attribute_not_exists(pk) "
+                            "OR (body_hash = :hash AND submission_id = :id)",
+                            "ExpressionAttributeValues": values,
+                        }
+                    }
+                    for claim in claims
+                ]
+            )
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            reasons = error.response.get("CancellationReasons", [])
+            held = [
+                c for c, r in zip(claims, reasons, strict=False) if r.get("Code") == "ConditionalCheckFailed"
+            ]
+            raise DuplicateSubmissionError(held[0].kind if held else claims[0].kind) from None
+
+    def find(self, claim: Claim) -> ClaimedSubmission | None:
+        item = self.db.get_item(
+            TableName=self.table,
+            Key={"pk": {"S": f"CLAIM#{claim.key}"}, "sk": {"S": "CLAIM"}},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            return None
+        return ClaimedSubmission(submission_id=item["submission_id"]["S"], cohort_id=item["cohort_id"]["S"])
