@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 API_PORT ?= 3000
 AWS_PORT ?= 5000
 
-.PHONY: schema setup run demo test test-unit test-integration test-e2e lint ruff mypy cfn-lint validate format lock deploy clean ci
+.PHONY: browser schema setup run demo test test-unit test-integration test-e2e lint ruff mypy cfn-lint validate format lock deploy clean ci
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,20 @@ run: setup
 demo: setup
 	$(BIN)/python -m infrastructure.local demo --api-port $(API_PORT) --aws-port $(AWS_PORT)
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest
+
+# Debian's Chromium and ChromeDriver, for the browser test of the applicant form. Installed with
+# apt when this runs as root on Debian (as CI does); elsewhere it says what to install, and the
+# browser test is skipped (it fails instead when CI is set).
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's chromium and chromium-driver for the browser test"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	       chromium chromium-driver >/dev/null; }; \
+	else echo "make browser: install Debian's chromium and chromium-driver to run the browser test"; fi
 
 test-unit: setup
 	$(BIN)/python -m pytest -m unit
@@ -36,7 +48,7 @@ test-unit: setup
 test-integration: setup
 	$(BIN)/python -m pytest -m integration
 
-test-e2e: setup
+test-e2e: setup browser
 	$(BIN)/python -m pytest -m e2e
 
 lint: ruff mypy cfn-lint

@@ -246,7 +246,7 @@ def application_form(
 <p>Applications close at the recruitment deadline, {cohort.recruitment_deadline:%d %B %Y %H:%M} UTC.</p>
 <form method="post" action="applications" novalidate>
 <input type="hidden" name="cohort_id" value="{escape(cohort.cohort_id)}">
-<fieldset><legend>Your role</legend>{f._error("role")}{roles}</fieldset>
+<fieldset id="role" tabindex="-1"><legend>Your role</legend>{f._error("role")}{roles}</fieldset>
 <fieldset><legend>About you</legend>
 {f.text("applicant.given_name", "First name", autocomplete="given-name")}
 {f.text("applicant.family_name", "Last name", autocomplete="family-name")}

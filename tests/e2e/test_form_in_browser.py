@@ -1,0 +1,149 @@
+"""The applicant form as applicants use it: Debian's Chromium, headless, driven by Selenium.
+
+Screenshots of each step are kept in build/screenshots/ as test artefacts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select
+
+from tests.e2e.conftest import OpenStack
+
+pytestmark = pytest.mark.e2e
+
+SCREENSHOTS = Path(__file__).parents[2] / "build" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        message = "Debian's chromium and chromium-driver are not installed (make browser installs them)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    os.environ["SE_OFFLINE"] = "true"  # never let Selenium Manager reach for the network
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_window_size(1024, 1400)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+def fill(browser: WebDriver, field: str, value: str) -> None:
+    element = browser.find_element(By.ID, field)
+    element.clear()
+    element.send_keys(value)
+
+
+def open_form(browser: WebDriver, stack: OpenStack) -> None:
+    browser.get(f"{stack.runtime.api_url}/?cohort={stack.cohort_id}")
+    assert "Apply to Browser and contract cohort" in browser.title
+
+
+def test_an_applicant_applies_and_sees_their_reference(browser: WebDriver, open_stack: OpenStack) -> None:
+    open_form(browser, open_stack)
+    browser.find_element(By.CSS_SELECTOR, "label[for=role-mentee]").click()
+    fill(browser, "applicant.given_name", "Amara")
+    fill(browser, "applicant.family_name", "Okafor")
+    fill(browser, "applicant.email", "amara.browser@ucl.example.ac.uk")
+    Select(browser.find_element(By.ID, "applicant.institution")).select_by_value("UCL")
+    fill(browser, "applicant.department", "Finance")
+    fill(browser, "applicant.job_title", "Finance Officer")
+    fill(browser, "applicant.grade", "6")
+    Select(browser.find_element(By.ID, "self_identification.minority_ethnic_background")).select_by_value(
+        "yes"
+    )
+    Select(browser.find_element(By.ID, "self_identification.staff_group")).select_by_value(
+        "professional_services"
+    )
+    fill(browser, "profile.skills", "budgeting, negotiation")
+    fill(browser, "profile.career_goals", "leadership")
+    Select(browser.find_element(By.ID, "monitoring.ethnicity")).select_by_value("black_african")
+    browser.find_element(By.CSS_SELECTOR, "label[for=consent]").click()
+    browser.save_screenshot(str(SCREENSHOTS / "form-filled.png"))
+
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Application received"
+    status = browser.find_element(By.CSS_SELECTOR, "[role=status]").text
+    assert re.search(r"reference is [0-9a-f-]{36}", status)
+    browser.save_screenshot(str(SCREENSHOTS / "form-accepted.png"))
+
+
+def test_errors_are_summarised_and_shown_beside_their_fields(
+    browser: WebDriver, open_stack: OpenStack
+) -> None:
+    open_form(browser, open_stack)
+    browser.find_element(By.CSS_SELECTOR, "label[for=role-mentee]").click()
+    fill(browser, "applicant.given_name", "Kwame")
+    fill(browser, "applicant.email", "not-an-email")
+
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+    summary = browser.find_element(By.ID, "error-summary")
+    assert summary.get_attribute("role") == "alert"
+    targets = [a.get_attribute("href").split("#", 1)[1] for a in summary.find_elements(By.TAG_NAME, "a")]
+    assert {"applicant.email", "applicant.department", "consent"} <= set(targets)
+    for target in targets:
+        browser.find_element(By.ID, target)  # every link leads to its field
+    email_error = browser.find_element(By.ID, "applicant.email-error")
+    assert "email" in email_error.text
+    assert "applicant.email-error" in (
+        browser.find_element(By.ID, "applicant.email").get_attribute("aria-describedby") or ""
+    )
+    # What was typed is kept, so the applicant fixes only what is wrong.
+    assert browser.find_element(By.ID, "applicant.given_name").get_attribute("value") == "Kwame"
+    browser.save_screenshot(str(SCREENSHOTS / "form-errors.png"))
+
+
+def test_the_form_fits_a_320px_screen_and_works_from_the_keyboard(
+    browser: WebDriver, open_stack: OpenStack
+) -> None:
+    browser.set_window_size(320, 900)
+    try:
+        open_form(browser, open_stack)
+        overflow = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0
+        assert browser.find_elements(By.TAG_NAME, "script") == []  # nothing needs JavaScript
+
+        body = browser.find_element(By.TAG_NAME, "body")
+        body.send_keys(Keys.TAB)
+        reached = []
+        for _ in range(12):
+            active = browser.switch_to.active_element
+            reached.append(active.get_attribute("id") or active.get_attribute("name"))
+            active.send_keys(Keys.TAB)
+        assert "role-mentee" in reached
+        assert "applicant.given_name" in reached
+        browser.save_screenshot(str(SCREENSHOTS / "form-320px.png"))
+    finally:
+        browser.set_window_size(1024, 1400)
