@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 API_PORT ?= 3000
 AWS_PORT ?= 5000
 
-.PHONY: browser schema setup run demo test test-unit test-integration test-e2e lint ruff mypy cfn-lint validate format lock deploy clean ci
+.PHONY: bench browser schema setup run demo test test-unit test-integration test-e2e lint ruff mypy cfn-lint validate format lock deploy clean ci
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,12 @@ cfn-lint validate: setup
 	$(BIN)/python -m infrastructure.expand_template template.yaml build/template.expanded.json
 	$(BIN)/cfn-lint build/template.expanded.json
 
+# Speed and memory, measured (never in a timed test); results in bench/RESULTS.md.
+bench: setup
+	$(BIN)/python -m bench.matching
+	$(BIN)/python -m bench.cohort_matching
+	$(BIN)/python -m bench.deadline
+
 # Regenerates the JSON Schema that editors use for scheme definition files.
 schema: setup
 	$(BIN)/python -m mentoring.scheme > shared/mentoring/schemes/scheme.schema.json
@@ -79,6 +85,8 @@ lock:
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements/dev.txt
 	uv pip compile shared/pyproject.toml --python-version 3.12 --python-platform aarch64-manylinux_2_28 \
 	  --generate-hashes -o shared/requirements.txt
+	uv pip compile layers/solver/requirements.in --python-version 3.12 --python-platform aarch64-manylinux_2_28 \
+	  --generate-hashes -o layers/solver/requirements.txt
 
 deploy:
 	sam build && sam deploy --guided

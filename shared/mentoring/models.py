@@ -398,6 +398,10 @@ class MatchingResult(BaseModel):
     matches: list[Match]
     unmatched_mentees: list[UnmatchedMentee]
     unmatched_mentor_ids: list[str]
+    policy: Literal["optimal", "stable"] = "optimal"
+    certified_optimal: bool | None = Field(
+        default=None, description="optimal policy: whether the dual prices proved the result the best."
+    )
 
     @property
     def total_score(self) -> float:

@@ -242,6 +242,11 @@ class Scheme(Definition):
     pairing_rules: tuple[PairingRule, ...] = ()
     scoring: tuple[ScoringCriterion, ...] = ()
     mentor_capacity_max: int = Field(default=1, ge=1, le=10)
+    matching: Literal["optimal", "stable"] = Field(
+        default="optimal",
+        description="optimal: the most mentees matched, then the largest total score (proved); "
+        "stable: no mentee and mentor who would both rather be together, ranking by the scores.",
+    )
     max_mentees: int = Field(ge=1, description="The cohort's size limit, in mentees.")
     when_full: Literal["close", "waiting_list"] = Field(
         default="waiting_list",

@@ -168,8 +168,10 @@ def test_deadline_rule_and_matching_have_retries_and_dead_letters(resources: dic
 
 
 def test_every_function_has_a_bounded_timeout(resources: dict[str, Any], globals_: dict[str, Any]) -> None:
+    """Request and queue work is short; only the deadline's matching may take long (its size is measured)."""
     for name, props in of_type(resources, "AWS::Serverless::Function"):
-        assert 0 < props.get("Timeout", globals_["Timeout"]) <= 300, name
+        limit = 900 if name == "MatchingFunction" else 60
+        assert 0 < props.get("Timeout", globals_["Timeout"]) <= limit, name
 
 
 @pytest.mark.parametrize("expanded", [False, True], ids=["as-written", "as-expanded-by-sam-translator"])

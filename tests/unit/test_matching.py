@@ -39,7 +39,9 @@ def test_mentor_capacity_is_the_smaller_of_theirs_and_the_schemes() -> None:
 
     assert len(result.matches) == 2
     assert len(result.unmatched_mentees) == 3
-    assert {u.reason for u in result.unmatched_mentees} == {"every allowed mentor was already at capacity"}
+    assert {u.reason for u in result.unmatched_mentees} == {
+        "every allowed mentor (1) was needed for other mentees"
+    }
 
 
 def test_finds_the_arrangement_that_matches_everyone_where_greedy_would_not() -> None:

@@ -1,56 +1,84 @@
 """Matching at the deadline: allowed pairs from the scheme's hard rules, scored, then assigned.
 
-The assignment is a maximum-cardinality matching with mentor capacities (augmenting paths),
-trying each mentee's better-scored mentors first, so that no mentee is left unmatched while an
-allowed arrangement would have matched them. It does not yet maximise the total score; that is
-the optimal engine's job (see the README's roadmap).
+The assignment is the engine's (``mentoring.matching.engine``): the most mentees matched, then the
+largest total score, certified optimal; or a stable matching when the scheme asks for one. Each
+match is explained criterion by criterion, and each unmatched mentee is told why.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mentoring.matching import engine
 from mentoring.models import Application, Match, MatchingResult, UnmatchedMentee
 from mentoring.scheme import PairingRule, Scheme, ScoringCriterion, answer_values
 
 
-def _allowed(rule: PairingRule, mentee: Application, mentor: Application) -> bool:
+@dataclass(frozen=True)
+class _Person:
+    """What the hard rules and the scores read of an application, worked out once per person."""
+
+    institution: str | None
+    department: str
+    grade: int
+    email: str
+    answers: dict[str, frozenset[str]]
+
+    @classmethod
+    def of(cls, application: Application) -> _Person:
+        given = {**application.self_identification.answers, **application.profile.answers}
+        return cls(
+            application.applicant.institution,
+            application.applicant.department.casefold(),
+            application.common_grade or 0,
+            application.applicant.email.casefold(),
+            {question: frozenset(answer_values(value)) for question, value in given.items()},
+        )
+
+    def values(self, question: str | None) -> frozenset[str]:
+        return self.answers.get(question or "", frozenset())
+
+
+def _allowed(rule: PairingRule, mentee: _Person, mentor: _Person) -> bool:
     match rule.kind:
         case "different_institution":
-            return mentee.applicant.institution != mentor.applicant.institution
+            return mentee.institution != mentor.institution
         case "different_department":
-            return mentee.applicant.department.casefold() != mentor.applicant.department.casefold()
+            return mentee.department != mentor.department
         case "mentor_grade_above":
-            return _grade(mentor) > _grade(mentee)
+            return mentor.grade > mentee.grade
         case "mentee_grade_above":
-            return _grade(mentee) > _grade(mentor)
+            return mentee.grade > mentor.grade
         case "not_line_manager":
-            question = rule.question or ""
-            return mentor.applicant.email.casefold() not in _answers(mentee, question) and (
-                mentee.applicant.email.casefold() not in _answers(mentor, question)
+            return mentor.email not in mentee.values(rule.question) and mentee.email not in mentor.values(
+                rule.question
             )
         case "shares_answer":
-            return bool(
-                _answers(mentee, rule.mentee_question or "") & _answers(mentor, rule.mentor_question or "")
-            )
+            return bool(mentee.values(rule.mentee_question) & mentor.values(rule.mentor_question))
     raise AssertionError(f"unhandled pairing rule {rule.kind}")  # pragma: no cover - closed Literal
-
-
-def _grade(application: Application) -> int:
-    return application.common_grade or 0
-
-
-def _answers(application: Application, question: str) -> set[str]:
-    given = application.profile.answer(question)
-    if given is None:
-        given = application.self_identification.answer(question)
-    return answer_values(given)
 
 
 def broken_rules(rules: Sequence[PairingRule], mentee: Application, mentor: Application) -> list[str]:
     """The kinds of the hard rules this pair breaks (empty when the pair is allowed)."""
+    return _broken(rules, _Person.of(mentee), _Person.of(mentor))
+
+
+def _broken(rules: Sequence[PairingRule], mentee: _Person, mentor: _Person) -> list[str]:
     return [rule.kind for rule in rules if not _allowed(rule, mentee, mentor)]
+
+
+def _shared(criterion: ScoringCriterion, mentee: _Person, mentor: _Person) -> tuple[float, list[str]]:
+    wanted, offered = mentee.values(criterion.mentee_question), mentor.values(criterion.mentor_question)
+    if criterion.kind == "same":
+        return (criterion.weight, sorted(wanted)) if wanted and wanted == offered else (0.0, [])
+    shared = sorted(wanted & offered)
+    return criterion.weight * len(shared), shared
+
+
+def _score(scheme: Scheme, mentee: _Person, mentor: _Person) -> float:
+    return sum(_shared(criterion, mentee, mentor)[0] for criterion in scheme.scoring)
 
 
 @dataclass(frozen=True)
@@ -61,31 +89,20 @@ class ScoredPair:
     explanation: tuple[str, ...]
 
 
-def _points(
-    scheme: Scheme, criterion: ScoringCriterion, mentee: Application, mentor: Application
-) -> tuple[float, str]:
-    wanted = _answers(mentee, criterion.mentee_question)
-    offered = _answers(mentor, criterion.mentor_question)
-    question = scheme.question(criterion.mentee_question)
-    labels = {c.value.casefold(): c.label for c in question.choices} if question else {}
-    if criterion.kind == "same":
-        shared = sorted(wanted) if wanted and wanted == offered else []
-        points = criterion.weight if shared else 0.0
-    else:
-        shared = sorted(wanted & offered)
-        points = criterion.weight * len(shared)
-    return points, ", ".join(labels.get(value, value) for value in shared)
-
-
 def score_pair(scheme: Scheme, mentee: Application, mentor: Application) -> ScoredPair:
     """The pair's score, and one line for each criterion that added to it, with its points."""
+    a, b = _Person.of(mentee), _Person.of(mentor)
     score = 0.0
     explanation = []
     for criterion in scheme.scoring:
-        points, shared = _points(scheme, criterion, mentee, mentor)
+        points, shared = _shared(criterion, a, b)
         score += points
         if points:
-            explanation.append(f"{criterion.label}: {shared} (+{points:g})")
+            question = scheme.question(criterion.mentee_question)
+            labels = {c.value.casefold(): c.label for c in question.choices} if question else {}
+            explanation.append(
+                f"{criterion.label}: {', '.join(labels.get(v, v) for v in shared)} (+{points:g})"
+            )
     if not explanation:
         explanation.append(
             "no shared answers to the matching questions; paired so that the mentee has a mentor"
@@ -97,59 +114,44 @@ def score_pair(scheme: Scheme, mentee: Application, mentor: Application) -> Scor
 def match_cohort(
     scheme: Scheme, cohort_id: str, mentees: Sequence[Application], mentors: Sequence[Application]
 ) -> MatchingResult:
-    """Deterministic: the same applications always give the same matches."""
+    """The scheme's matching for a cohort: the optimal engine (or a stable matching, if the scheme
+    asks for one) over the pairs its hard rules allow. Deterministic: the same applications always
+    give the same matches."""
     waiting = sorted((a for a in mentees if a.waiting_list), key=lambda a: a.application_id)
     mentees = sorted((a for a in mentees if not a.waiting_list), key=lambda a: a.application_id)
     mentors = sorted(mentors, key=lambda a: a.application_id)
-    capacity = {m.application_id: min(m.profile.capacity, scheme.mentor_capacity_max) for m in mentors}
-    options: dict[str, list[ScoredPair]] = {}
-    exclusions: dict[str, set[str]] = {}
-    for mentee in mentees:
-        allowed = []
-        for mentor in mentors:
-            broken = broken_rules(scheme.pairing_rules, mentee, mentor)
+    capacity = [min(m.profile.capacity, scheme.mentor_capacity_max) for m in mentors]
+    mentee_views, mentor_views = [_Person.of(a) for a in mentees], [_Person.of(a) for a in mentors]
+    scored: dict[tuple[int, int], float] = {}
+    excluded: list[Counter[str]] = [Counter() for _ in mentees]
+    for i, mentee_view in enumerate(mentee_views):
+        for j, mentor_view in enumerate(mentor_views):
+            broken = _broken(scheme.pairing_rules, mentee_view, mentor_view)
             if broken:
-                exclusions.setdefault(mentee.application_id, set()).update(broken)
+                excluded[i].update(broken)
             else:
-                allowed.append(score_pair(scheme, mentee, mentor))
-        allowed.sort(key=lambda p: (-p.score, p.mentor_id))
-        options[mentee.application_id] = allowed
-
-    assigned: dict[str, ScoredPair] = {}  # mentee id -> pair
-    load: dict[str, list[str]] = {mentor_id: [] for mentor_id in capacity}
-
-    def augment(mentee_id: str, visited: set[str]) -> bool:
-        for pair in options[mentee_id]:
-            if pair.mentor_id in visited:
-                continue
-            visited.add(pair.mentor_id)
-            holders = load[pair.mentor_id]
-            if len(holders) < capacity[pair.mentor_id]:
-                holders.append(mentee_id)
-                assigned[mentee_id] = pair
-                return True
-            for holder in list(holders):
-                if augment(holder, visited):
-                    holders.remove(holder)
-                    holders.append(mentee_id)
-                    assigned[mentee_id] = pair
-                    return True
-        return False
-
-    # Mentees with the fewest options go first so that the greedy start needs fewer repairs.
-    for mentee in sorted(mentees, key=lambda a: (len(options[a.application_id]), a.application_id)):
-        augment(mentee.application_id, set())
-
-    matches = [
-        Match(
-            cohort_id=cohort_id,
-            mentee_id=pair.mentee_id,
-            mentor_id=pair.mentor_id,
-            score=pair.score,
-            explanation=list(pair.explanation),
+                scored[(i, j)] = _score(scheme, mentee_view, mentor_view)
+    pairs = engine.Pairs.of([i for i, _ in scored], [j for _, j in scored], list(scored.values()))
+    if scheme.matching == "stable":
+        solution = engine.stable(len(mentees), capacity, pairs)
+    else:
+        # Large cohorts: each mentee's best pairs first, then the proof adds back any that matter.
+        solution = engine.solve(
+            len(mentees), capacity, pairs, candidates=24 if len(pairs) > 200_000 else None
         )
-        for pair in sorted(assigned.values(), key=lambda p: p.mentee_id)
-    ]
+    matches = []
+    for mentee, j in zip(mentees, solution.mentor_of.tolist(), strict=True):
+        if j != engine.UNMATCHED:
+            pair = score_pair(scheme, mentee, mentors[j])
+            matches.append(
+                Match(
+                    cohort_id=cohort_id,
+                    mentee_id=mentee.application_id,
+                    mentor_id=pair.mentor_id,
+                    score=pair.score,
+                    explanation=list(pair.explanation),
+                )
+            )
     unmatched = [
         UnmatchedMentee(
             application_id=a.application_id,
@@ -157,18 +159,28 @@ def match_cohort(
         )
         for a in waiting
     ]
-    for mentee in mentees:
-        if mentee.application_id in assigned:
+    allowed_count = Counter(i for i, _ in scored)
+    for i, mentee in enumerate(mentees):
+        if solution.mentor_of[i] != engine.UNMATCHED:
             continue
-        if not mentors:
-            reason = "no eligible mentor applied to this cohort"
-        elif not options[mentee.application_id]:
-            rules = ", ".join(sorted(exclusions[mentee.application_id]))
-            reason = f"no allowed mentor: every eligible mentor was excluded by the hard rules ({rules})"
-        else:
-            reason = "every allowed mentor was already at capacity"
-        unmatched.append(UnmatchedMentee(application_id=mentee.application_id, reason=reason))
-    unmatched_mentors = [m for m in capacity if not load[m]]
+        unmatched.append(UnmatchedMentee(application_id=mentee.application_id, reason=_why_unmatched(
+            len(mentors), allowed_count[i], excluded[i]
+        )))  # fmt: skip
+    matched_mentors = set(solution.mentor_of[solution.mentor_of != engine.UNMATCHED].tolist())
     return MatchingResult(
-        matches=matches, unmatched_mentees=unmatched, unmatched_mentor_ids=unmatched_mentors
+        matches=matches,
+        unmatched_mentees=unmatched,
+        unmatched_mentor_ids=[m.application_id for j, m in enumerate(mentors) if j not in matched_mentors],
+        policy=scheme.matching,
+        certified_optimal=solution.certified_optimal if scheme.matching == "optimal" else None,
     )
+
+
+def _why_unmatched(mentors: int, allowed: int, excluded: Counter[str]) -> str:
+    if mentors == 0:
+        return "no eligible mentor applied to this cohort"
+    rules = ", ".join(f"{rule} ({count})" for rule, count in sorted(excluded.items()))
+    if allowed == 0:
+        return f"no allowed mentor: the hard rules excluded every eligible mentor ({rules})"
+    others = f"; the hard rules excluded the others ({rules})" if excluded else ""
+    return f"every allowed mentor ({allowed}) was needed for other mentees{others}"
