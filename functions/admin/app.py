@@ -10,11 +10,12 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mentoring.adapters.dynamodb import DynamoApplications
-from mentoring.adapters.messaging import EventBridgeDeadlines
+from mentoring.adapters.messaging import EventBridgeDeadlines, SqsQueue
 from mentoring.cohorts import CohortRequestError, create_cohort, progress
-from mentoring.models import CohortMatches, ErrorBody, FieldError, NewCohort, utcnow
+from mentoring.models import ErrorBody, FieldError, MatchChanges, NewCohort, utcnow
 from mentoring.observability import logger, metrics, tracer
 from mentoring.ports import CohortExistsError, CohortNotFoundError
+from mentoring.review import ReviewError, change_matches, cohort_matches, matches_csv, publish
 from mentoring.settings import AdminSettings
 from mentoring.submissions import SubmissionError, parse_json
 
@@ -25,6 +26,11 @@ app = APIGatewayRestResolver()
 @cache
 def store() -> DynamoApplications:
     return DynamoApplications(settings.applications_table)
+
+
+@cache
+def notify_queue() -> SqsQueue:
+    return SqsQueue(settings.notify_queue_url)
 
 
 @cache
@@ -77,15 +83,44 @@ def cohort_progress(cohort_id: str) -> Response[str]:
 
 
 @app.get("/cohorts/<cohort_id>/matches")
-def cohort_matches(cohort_id: str) -> Response[str]:
-    if store().get_cohort(cohort_id) is None:
-        return error(HTTPStatus.NOT_FOUND, f"cohort {cohort_id!r} does not exist")
-    body = CohortMatches(
-        cohort_id=cohort_id,
-        matches=store().list_matches(cohort_id),
-        unmatched=store().list_unmatched(cohort_id),
-    )
-    return ok(HTTPStatus.OK, body.model_dump_json())
+def read_matches(cohort_id: str) -> Response[str]:
+    """The matches with their explanations; ``?format=csv`` for a spreadsheet."""
+    try:
+        result = cohort_matches(cohort_id, store(), store())
+    except CohortNotFoundError as problem:
+        return error(HTTPStatus.NOT_FOUND, str(problem))
+    if (app.current_event.query_string_parameters or {}).get("format") == "csv":
+        headers = {"Content-Disposition": f'attachment; filename="{cohort_id}-matches.csv"'}
+        return Response(HTTPStatus.OK, "text/csv; charset=utf-8", matches_csv(result, store()), headers)
+    return ok(HTTPStatus.OK, result.model_dump_json())
+
+
+@app.post("/cohorts/<cohort_id>/matches/changes")
+def change_provisional_matches(cohort_id: str) -> Response[str]:
+    try:
+        request = parse_json(MatchChanges, app.current_event.body or "")
+        result = change_matches(cohort_id, request, store(), store())
+    except SubmissionError as problem:
+        return error(HTTPStatus.UNPROCESSABLE_ENTITY, str(problem), problem.errors)
+    except CohortNotFoundError as problem:
+        return error(HTTPStatus.NOT_FOUND, str(problem))
+    except ReviewError as problem:
+        return error(HTTPStatus(problem.status), str(problem), problem.errors)
+    logger.info("provisional matches changed", cohort_id=cohort_id, changes=len(request.changes))
+    return ok(HTTPStatus.OK, result.model_dump_json())
+
+
+@app.post("/cohorts/<cohort_id>/publish")
+def publish_matches(cohort_id: str) -> Response[str]:
+    try:
+        result = publish(cohort_id, utcnow(), store(), store(), notify_queue())
+    except CohortNotFoundError as problem:
+        return error(HTTPStatus.NOT_FOUND, str(problem))
+    except ReviewError as problem:
+        return error(HTTPStatus(problem.status), str(problem), problem.errors)
+    logger.info("matches published", cohort_id=cohort_id, matches=len(result.matches))
+    metrics.add_metric(name="MatchesPublished", unit="Count", value=len(result.matches))
+    return ok(HTTPStatus.OK, result.model_dump_json())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

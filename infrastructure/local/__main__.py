@@ -154,6 +154,20 @@ def demo(runtime: LocalRuntime) -> int:
     if len(fired) != 1 + len(side):
         raise SystemExit(f"expected {1 + len(side)} deadline schedules, found {len(fired)}")
     runtime.wait_until_drained()
+    for side_id in side:
+        if api.signed("GET", f"/cohorts/{side_id}").body["cohort"]["status"] == "provisional":
+            pairs = len(api.signed("GET", f"/cohorts/{side_id}/matches").body["matches"])
+            say(
+                f"{side_id}: its scheme holds matches for review; the coordinator reads {pairs} and publishes"
+            )
+            reply = api.signed("POST", f"/cohorts/{side_id}/publish")
+            if reply.status != 200:
+                raise SystemExit(f"publishing {side_id} failed: {reply.status} {reply.body}")
+    runtime.wait_until_drained()
+    export = Path("build") / f"{cohort_id}-matches.csv"
+    export.parent.mkdir(exist_ok=True)
+    export.write_text(api.signed("GET", f"/cohorts/{cohort_id}/matches?format=csv").body)
+    say(f"the coordinator's CSV export of {cohort_id}: {export}")
     say("delivering the deadline event a second time: matching must not run again")
     runtime.put_event(
         "mentoring.deadlines", "RecruitmentDeadlineReached", {"cohort_id": cohort_id}, wait=True
@@ -240,10 +254,11 @@ def summarise(
         problems.append(
             f"{kinds['acknowledgement']} acknowledgements for {len(accepted)} accepted applicants"
         )
-    results_sent = sum(n for k, n in kinds.items() if k not in {"acknowledgement", "coordinator"})
+    results_sent = sum(n for k, n in kinds.items() if k not in {"acknowledgement", "coordinator", "review"})
     if results_sent != eligible:
         problems.append(f"{results_sent} result emails for {eligible} eligible applicants")
-    if kinds["coordinator"] != 1 + len(side):
+    reviewed = sum(1 for _, p, _ in side.values() if p["cohort"]["status"] == "matched")
+    if kinds["coordinator"] != 1 + reviewed or kinds["review"] != 1:
         problems.append(f"{kinds['coordinator']} coordinator emails")
     if len(results["matches"]) + len(results["unmatched"]) != progress["eligible"]["mentee"]:
         problems.append("some eligible mentees are neither matched nor reported unmatched")
@@ -257,6 +272,8 @@ def _kind(path: Path) -> str:
     subject = str(message_from_bytes(path.read_bytes())["Subject"] or "")
     if subject.endswith("matching results"):
         return "coordinator"
+    if subject.endswith("provisional matches to review"):
+        return "review"
     for marker, kind in [
         ("received your application", "acknowledgement"),
         ("meet your mentor", "matched_mentee"),

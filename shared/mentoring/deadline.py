@@ -61,8 +61,15 @@ def run_deadline(
         mentors = [a for a in eligible if a.role is Role.MENTOR]
         result = match_cohort(scheme, cohort_id, mentees, mentors)
         applications.put_results(cohort_id, result.matches, result.unmatched_mentees)
-        notifications.send_all(result_notifications(cohort_id, result, [m.application_id for m in mentors]))
-        cohorts.finish_matching(cohort_id, now)
+        if scheme.publish == "after_review":
+            # Held as provisional: only the coordinator hears, and publishing sends the results.
+            notifications.send_all([Notification(cohort_id=cohort_id, kind=EmailKind.MATCHES_TO_REVIEW)])
+            cohorts.finish_matching(cohort_id, now, provisional=True)
+        else:
+            notifications.send_all(
+                result_notifications(cohort_id, result, [m.application_id for m in mentors])
+            )
+            cohorts.finish_matching(cohort_id, now)
     except BaseException:
         # Hand the claim back so the platform's retry (or a coordinator's re-run) can run it again;
         # results are keyed by person and emails by (cohort, person, kind), so a re-run adds nothing twice.

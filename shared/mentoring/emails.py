@@ -173,6 +173,8 @@ def compose(notification: Notification, cohort: Cohort, store: ApplicationStore)
     scheme = get_scheme(cohort.scheme_id)
     if notification.kind is EmailKind.COORDINATOR_SUMMARY:
         return _coordinator_summary(cohort, scheme, store)
+    if notification.kind is EmailKind.MATCHES_TO_REVIEW:
+        return _matches_to_review(cohort, scheme, store)
     app = store.get_application(cohort.cohort_id, notification.application_id or "")
     if app is None:
         raise NothingToSendError(f"application {notification.application_id} is not stored")
@@ -205,6 +207,30 @@ def _coordinator_summary(cohort: Cohort, scheme: Scheme, store: ApplicationStore
     if unmatched:
         body.para("Mentees not matched:")
         body.bullets([f"{_person(apps[u.application_id])}: {u.reason}" for u in unmatched])
+    return OutgoingEmail(
+        to=cohort.coordinator_email, subject=subject, text=body.text(), html=body.html(subject)
+    )
+
+
+def _matches_to_review(cohort: Cohort, scheme: Scheme, store: ApplicationStore) -> OutgoingEmail:
+    subject = f"{cohort.name}: provisional matches to review"
+    body = Body()
+    body.para(
+        f"Matching for {cohort.name} ({scheme.name}) has run: "
+        f"{_count(len(store.list_matches(cohort.cohort_id)), 'provisional pair')} and "
+        f"{_count(len(store.list_unmatched(cohort.cohort_id)), 'mentee')} unmatched. "
+        "No applicant has been told yet."
+    )
+    body.para(
+        "Review the pairs and their reasons, change any, then publish them; publishing emails everyone:"
+    )
+    body.bullets(
+        [
+            f"read: GET /cohorts/{cohort.cohort_id}/matches (add ?format=csv for a spreadsheet)",
+            f"change: POST /cohorts/{cohort.cohort_id}/matches/changes",
+            f"publish: POST /cohorts/{cohort.cohort_id}/publish",
+        ]
+    )
     return OutgoingEmail(
         to=cohort.coordinator_email, subject=subject, text=body.text(), html=body.html(subject)
     )

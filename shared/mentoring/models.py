@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
@@ -274,6 +282,7 @@ class EmailKind(StrEnum):
     MATCHED_MENTOR = "matched_mentor"
     UNMATCHED = "unmatched"
     COORDINATOR_SUMMARY = "coordinator_summary"
+    MATCHES_TO_REVIEW = "matches_to_review"
 
 
 class Notification(BaseModel):
@@ -301,6 +310,7 @@ class DeadlineReached(BaseModel):
 class CohortStatus(StrEnum):
     OPEN = "open"
     MATCHING = "matching"
+    PROVISIONAL = "provisional"  # matched, held for the coordinator to review and publish
     MATCHED = "matched"
 
 
@@ -412,8 +422,33 @@ class CohortMatches(BaseModel):
     """A cohort's matching result as the coordinator reads it."""
 
     cohort_id: str
+    status: CohortStatus = Field(description="provisional: held for review; matched: published.")
     matches: list[Match]
     unmatched: list[UnmatchedMentee]
+
+
+class MatchChange(Contract):
+    """One change a coordinator makes to provisional matches."""
+
+    action: Literal["pair", "remove"] = Field(
+        description="pair: give the mentee this mentor (moving them from any other); remove: unmatch them."
+    )
+    mentee_id: str = Field(min_length=1, max_length=64)
+    mentor_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _mentor_when_pairing(self) -> MatchChange:
+        if self.action == "pair" and self.mentor_id is None:
+            raise ValueError("a pair change names the mentor_id")
+        if self.action == "remove" and self.mentor_id is not None:
+            raise ValueError("a remove change names the mentee only")
+        return self
+
+
+class MatchChanges(Contract):
+    """Changes applied in order, all or none: a swap is two pair changes."""
+
+    changes: list[MatchChange] = Field(min_length=1, max_length=200)
 
 
 class CohortProgress(BaseModel):

@@ -19,6 +19,7 @@ from mentoring.models import (
     CohortMatches,
     CohortProgress,
     ErrorBody,
+    MatchChanges,
     NewCohort,
     PartnerApplication,
     PartnerApplicationStatus,
@@ -31,6 +32,7 @@ _MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (PartnerApplication, "validation"),
     (PartnerBatch, "validation"),
     (NewCohort, "validation"),
+    (MatchChanges, "validation"),
     (Accepted, "serialization"),
     (ErrorBody, "serialization"),
     (PartnerBatchResult, "serialization"),
@@ -199,11 +201,48 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "summary": "A cohort's matches, each with its explanation, and the unmatched mentees",
                 "security": SIGV4,
-                "parameters": cohort_id,
+                "parameters": [
+                    *cohort_id,
+                    {"name": "format", "in": "query", "required": False, "schema": {"enum": ["json", "csv"]}},
+                ],
                 "responses": {
-                    "200": _json(CohortMatches, "The matching result."),
+                    "200": {
+                        "description": "The result (provisional or published); ?format=csv for CSV.",
+                        "content": {
+                            JSON: {"schema": _ref(CohortMatches)},
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
                     "403": FORBIDDEN,
                     "404": _error("No cohort has this id."),
+                },
+            }
+        },
+        "/cohorts/{cohortId}/matches/changes": {
+            "post": {
+                "summary": "Change provisional matches (pair or remove), each checked against the rules",
+                "security": SIGV4,
+                "parameters": cohort_id,
+                "requestBody": {"required": True, "content": {JSON: {"schema": _ref(MatchChanges)}}},
+                "responses": {
+                    "200": _json(CohortMatches, "The changed provisional matches."),
+                    "403": FORBIDDEN,
+                    "404": _error("No cohort has this id."),
+                    "409": _error("The matches are not provisional (not matched yet, or already published)."),
+                    "422": _error("A change breaks a hard rule or a capacity; nothing was changed."),
+                },
+            }
+        },
+        "/cohorts/{cohortId}/publish": {
+            "post": {
+                "summary": "Publish provisional matches: the one step that emails the results",
+                "security": SIGV4,
+                "parameters": cohort_id,
+                "responses": {
+                    "200": _json(CohortMatches, "Published; the result emails are queued."),
+                    "403": FORBIDDEN,
+                    "404": _error("No cohort has this id."),
+                    "409": _error("The matches are not provisional (not matched yet, or already published)."),
                 },
             }
         },

@@ -35,7 +35,11 @@ class CohortStore(Protocol):
     def claim_for_matching(self, cohort_id: str, at: datetime) -> bool:
         """Moves an open cohort to matching; False when another run has it (or had it)."""
 
-    def finish_matching(self, cohort_id: str, at: datetime) -> None: ...
+    def finish_matching(self, cohort_id: str, at: datetime, provisional: bool = False) -> None:
+        """Matching is done: published (matched) or held for review (provisional)."""
+
+    def publish_matches(self, cohort_id: str, at: datetime) -> bool:
+        """Moves a provisional cohort to matched; False when it is not provisional (any more)."""
 
     def release_matching(self, cohort_id: str) -> None:
         """Gives a failed run's claim back so that a retry can run."""
@@ -101,6 +105,11 @@ class ApplicationStore(Protocol):
     ) -> None: ...
 
     def list_matches(self, cohort_id: str) -> list[Match]: ...
+
+    def replace_results(
+        self, cohort_id: str, matches: Sequence[Match], unmatched: Sequence[UnmatchedMentee]
+    ) -> None:
+        """The result becomes exactly these matches and unmatched mentees."""
 
     def list_unmatched(self, cohort_id: str) -> list[UnmatchedMentee]: ...
 

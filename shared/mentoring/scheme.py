@@ -247,6 +247,11 @@ class Scheme(Definition):
         description="optimal: the most mentees matched, then the largest total score (proved); "
         "stable: no mentee and mentor who would both rather be together, ranking by the scores.",
     )
+    publish: Literal["at_deadline", "after_review"] = Field(
+        default="at_deadline",
+        description="at_deadline: results are emailed when matching ends; after_review: the matches "
+        "are held as provisional until a coordinator (who may change them) publishes them.",
+    )
     max_mentees: int = Field(ge=1, description="The cohort's size limit, in mentees.")
     when_full: Literal["close", "waiting_list"] = Field(
         default="waiting_list",

@@ -41,6 +41,7 @@ class NotifySettings(Settings):
 
 
 class AdminSettings(Settings):
+    notify_queue_url: str
     event_bus_arn: str
     schedule_group: str
     scheduler_role_arn: str

@@ -17,7 +17,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.e2e.conftest import OpenStack
 
@@ -93,6 +93,7 @@ def test_an_applicant_applies_and_sees_their_reference(browser: WebDriver, open_
 
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
+    WebDriverWait(browser, 20).until(lambda b: b.title == "Application received")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Application received"
     status = browser.find_element(By.CSS_SELECTOR, "[role=status]").text
     assert re.search(r"reference is [0-9a-f-]{36}", status)
@@ -109,7 +110,7 @@ def test_errors_are_summarised_and_shown_beside_their_fields(
 
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
-    summary = browser.find_element(By.ID, "error-summary")
+    summary = WebDriverWait(browser, 20).until(lambda b: b.find_element(By.ID, "error-summary"))
     assert summary.get_attribute("role") == "alert"
     targets = [a.get_attribute("href").split("#", 1)[1] for a in summary.find_elements(By.TAG_NAME, "a")]
     assert {"applicant.email", "applicant.department", "consent"} <= set(targets)

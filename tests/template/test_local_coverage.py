@@ -38,6 +38,8 @@ def test_the_runtime_reads_every_route_queue_and_rule_from_the_template() -> Non
         ("POST", "/cohorts"),
         ("GET", "/cohorts/{cohortId}"),
         ("GET", "/cohorts/{cohortId}/matches"),
+        ("POST", "/cohorts/{cohortId}/matches/changes"),
+        ("POST", "/cohorts/{cohortId}/publish"),
     }
     assert routes[("POST", "/partners/applications")].api_key_required
     assert all(routes[(m, p)].iam_auth for m, p in routes if p.startswith("/cohorts"))

@@ -60,8 +60,21 @@ class MemoryStore:
     def claim_for_matching(self, cohort_id: str, at: datetime) -> bool:
         return self._move(cohort_id, CohortStatus.OPEN, CohortStatus.MATCHING)
 
-    def finish_matching(self, cohort_id: str, at: datetime) -> None:
-        self._move(cohort_id, CohortStatus.MATCHING, CohortStatus.MATCHED)
+    def finish_matching(self, cohort_id: str, at: datetime, provisional: bool = False) -> None:
+        self._move(
+            cohort_id,
+            CohortStatus.MATCHING,
+            CohortStatus.PROVISIONAL if provisional else CohortStatus.MATCHED,
+        )
+
+    def publish_matches(self, cohort_id: str, at: datetime) -> bool:
+        return self._move(cohort_id, CohortStatus.PROVISIONAL, CohortStatus.MATCHED)
+
+    def replace_results(
+        self, cohort_id: str, matches: Sequence[Match], unmatched: Sequence[UnmatchedMentee]
+    ) -> None:
+        self.matches[cohort_id] = list(matches)
+        self.unmatched[cohort_id] = list(unmatched)
 
     def release_matching(self, cohort_id: str) -> None:
         self._move(cohort_id, CohortStatus.MATCHING, CohortStatus.OPEN)

@@ -173,8 +173,12 @@ class DynamoApplications:
     def claim_for_matching(self, cohort_id: str, at: datetime) -> bool:
         return self._move(cohort_id, CohortStatus.OPEN, CohortStatus.MATCHING, at)
 
-    def finish_matching(self, cohort_id: str, at: datetime) -> None:
-        self._move(cohort_id, CohortStatus.MATCHING, CohortStatus.MATCHED, at)
+    def finish_matching(self, cohort_id: str, at: datetime, provisional: bool = False) -> None:
+        target = CohortStatus.PROVISIONAL if provisional else CohortStatus.MATCHED
+        self._move(cohort_id, CohortStatus.MATCHING, target, at)
+
+    def publish_matches(self, cohort_id: str, at: datetime) -> bool:
+        return self._move(cohort_id, CohortStatus.PROVISIONAL, CohortStatus.MATCHED, at)
 
     def release_matching(self, cohort_id: str) -> None:
         self._move(cohort_id, CohortStatus.MATCHING, CohortStatus.OPEN, None)
@@ -266,6 +270,39 @@ class DynamoApplications:
             while requests:
                 response = self.db.batch_write_item(RequestItems=requests)
                 requests = dict(response.get("UnprocessedItems", {}))
+
+    def replace_results(
+        self, cohort_id: str, matches: Sequence[Match], unmatched: Sequence[UnmatchedMentee]
+    ) -> None:
+        keep = {MATCH + m.mentee_id for m in matches} | {UNMATCHED + u.application_id for u in unmatched}
+        stale = [
+            sk for prefix in (MATCH, UNMATCHED) for sk in self._keys(cohort_id, prefix) if sk not in keep
+        ]
+        for start in range(0, len(stale), 25):
+            requests: dict[str, Any] = {
+                self.table: [
+                    {"DeleteRequest": {"Key": {"pk": _pk(cohort_id), "sk": {"S": sk}}}}
+                    for sk in stale[start : start + 25]
+                ]
+            }
+            while requests:
+                response = self.db.batch_write_item(RequestItems=requests)
+                requests = dict(response.get("UnprocessedItems", {}))
+        self.put_results(cohort_id, matches, unmatched)
+
+    def _keys(self, cohort_id: str, prefix: str) -> list[str]:
+        paginator = self.db.get_paginator("query")
+        return [
+            item["sk"]["S"]
+            for page in paginator.paginate(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues={":pk": _pk(cohort_id), ":prefix": {"S": prefix}},
+                ProjectionExpression="sk",
+                ConsistentRead=True,
+            )
+            for item in page.get("Items", [])
+        ]
 
     def list_matches(self, cohort_id: str) -> list[Match]:
         return [Match.model_validate_json(d) for d in self._query(cohort_id, MATCH)]

@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mentoring.matching import engine
 from mentoring.models import Application, Match, MatchingResult, UnmatchedMentee
 from mentoring.scheme import PairingRule, Scheme, ScoringCriterion, answer_values
 
@@ -117,6 +116,10 @@ def match_cohort(
     """The scheme's matching for a cohort: the optimal engine (or a stable matching, if the scheme
     asks for one) over the pairs its hard rules allow. Deterministic: the same applications always
     give the same matches."""
+    # Imported here: the solver (numpy, scipy) is in the matching function's layer only, while the
+    # rules and scores above are also used by the coordinators' review in the admin function.
+    from mentoring.matching import engine  # noqa: PLC0415
+
     waiting = sorted((a for a in mentees if a.waiting_list), key=lambda a: a.application_id)
     mentees = sorted((a for a in mentees if not a.waiting_list), key=lambda a: a.application_id)
     mentors = sorted(mentors, key=lambda a: a.application_id)
