@@ -15,12 +15,11 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mentoring.adapters.dynamodb import DynamoApplications
+from mentoring.adapters.dynamodb import DynamoApplications, DynamoEmailOutbox
 from mentoring.adapters.messaging import SesMailer
-from mentoring.emails import compose
-from mentoring.models import Notification
+from mentoring.delivery import deliver
+from mentoring.models import Notification, utcnow
 from mentoring.observability import logger, metrics, tracer
-from mentoring.ports import CohortNotFoundError
 from mentoring.settings import NotifySettings
 from mentoring.submissions import parse_record
 
@@ -40,16 +39,27 @@ def mailer() -> SesMailer:
     return SesMailer(settings.sender_email)
 
 
+@cache
+def outbox() -> DynamoEmailOutbox:
+    return DynamoEmailOutbox(settings.applications_table)
+
+
 @idempotent_function(data_keyword_argument="notification", config=idempotency, persistence_store=persistence)
 def send_once(notification: dict[str, Any]) -> dict[str, str]:
     note = Notification.model_validate(notification)
-    cohort = store().get_cohort(note.cohort_id)
-    if cohort is None:
-        raise CohortNotFoundError(f"cohort {note.cohort_id!r} does not exist")
-    message_id = mailer().send(compose(note, cohort, store()))
-    logger.info("email sent", kind=note.kind.value, notification_key=note.key, message_id=message_id)
-    metrics.add_metric(name="EmailsSent", unit="Count", value=1)
-    return {"message_id": message_id}
+    delivery = deliver(note, utcnow(), store(), store(), outbox(), mailer())
+    if delivery.outcome == "uncertain":
+        # A sender stopped between reserving and recording: SES may have sent it. Not resent.
+        logger.warning(
+            "email outcome uncertain; not sent again", kind=note.kind.value, notification_key=note.key
+        )
+        metrics.add_metric(name="EmailsUncertain", unit="Count", value=1)
+    else:
+        logger.info(
+            "email delivered", outcome=delivery.outcome, kind=note.kind.value, notification_key=note.key
+        )
+        metrics.add_metric(name="EmailsSent", unit="Count", value=1 if delivery.outcome == "sent" else 0)
+    return {"outcome": delivery.outcome, "message_id": delivery.message_id or ""}
 
 
 def record_handler(record: SqsRecordModel) -> dict[str, str]:

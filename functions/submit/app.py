@@ -15,8 +15,9 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 from mentoring.adapters.dynamodb import DynamoApplications, DynamoSubmissionClaims
-from mentoring.adapters.messaging import SqsQueue
+from mentoring.adapters.messaging import QueueSendError, SqsQueue
 from mentoring.answers import form_field_kinds
 from mentoring.models import (
     Accepted,
@@ -189,6 +190,20 @@ def partner() -> str | None:
     """The institution of the API key that API Gateway checked; never taken from the body."""
     key_id = app.current_event.request_context.identity.api_key_id or ""
     return settings.partner_api_keys.get(key_id)
+
+
+@app.exception_handler(QueueSendError)
+@app.exception_handler(ClientError)
+def cannot_queue(error: Exception) -> Response[str]:
+    """The queue (or the claims table) refused: nothing was accepted, and the client may retry the
+    same submission, which gets the same id."""
+    logger.exception("submission not queued")
+    metrics.add_metric(name="SubmissionsNotQueued", unit="Count", value=1)
+    body = ErrorBody(message="the application could not be queued just now; send it again in a minute")
+    headers = {"Retry-After": "30"}
+    return Response(
+        HTTPStatus.SERVICE_UNAVAILABLE, content_types.APPLICATION_JSON, body.model_dump_json(), headers
+    )
 
 
 FORBIDDEN = Response(HTTPStatus.FORBIDDEN, content_types.APPLICATION_JSON, '{"message": "Forbidden"}')

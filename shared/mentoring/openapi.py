@@ -83,6 +83,7 @@ FORBIDDEN = {
 }
 TOO_LARGE = _html_or_json(ErrorBody, "The body is larger than 256 KiB.")
 UNSUPPORTED = _error("The content type is not one this route takes.")
+UNAVAILABLE = _error("Nothing was accepted: the queue is unavailable. Send the same request again later.")
 
 
 def _paths() -> dict[str, Any]:
@@ -122,6 +123,7 @@ def _paths() -> dict[str, Any]:
                     "413": TOO_LARGE,
                     "415": UNSUPPORTED,
                     "422": _html_or_json(ErrorBody, "The application has errors; each names its field."),
+                    "503": UNAVAILABLE,
                 },
             }
         },
@@ -140,6 +142,7 @@ def _paths() -> dict[str, Any]:
                     "409": _json(PartnerBatchResult, "The application conflicts with one already received."),
                     "413": _error("The body is larger than 256 KiB."),
                     "415": UNSUPPORTED,
+                    "503": UNAVAILABLE,
                     "422": {
                         "description": "Refused: the body is not a batch (ErrorBody), or every "
                         "application has errors (PartnerBatchResult).",

@@ -139,3 +139,23 @@ class Mailer(Protocol):
 class DeadlineScheduler(Protocol):
     def schedule_deadline(self, cohort_id: str, at: datetime) -> str:
         """Creates the one-time schedule that announces the deadline; returns its name."""
+
+
+class EmailOutbox(Protocol):
+    """One record per email, written before it is sent: the at-most-once guard of notify."""
+
+    def reserve(self, cohort_id: str, key: str, now: datetime) -> OutboxEntry:
+        """Marks the email as being sent now, unless its record says otherwise; returns the
+        record as it was before (status ``new`` when there was none)."""
+
+    def mark_sent(self, cohort_id: str, key: str, message_id: str, now: datetime) -> None: ...
+
+    def release(self, cohort_id: str, key: str) -> None:
+        """The send failed before SES accepted the message: a later delivery may send it."""
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    status: Literal["new", "sending", "sent", "failed"]
+    since: datetime | None = None
+    message_id: str | None = None

@@ -8,6 +8,7 @@ import importlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -234,3 +235,38 @@ class Stack:
 
     def sent_emails(self) -> list[bytes]:
         return self.sent()
+
+
+@contextmanager
+def failing(
+    service: str, operation: str, code: str = "ThrottlingException", times: int = 1, after: int = 0
+) -> Iterator[list[int]]:
+    """After letting ``after`` calls through, the next ``times`` calls of ``operation`` by the
+    handlers' own client fail with ``code``, as AWS answers them (the call never reaches moto).
+    Yields the count of calls it failed."""
+    from botocore.awsrequest import AWSResponse
+    from mentoring.adapters import client
+
+    failed = [0]
+    passed = [0]
+
+    def refuse(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if passed[0] < after:
+            passed[0] += 1
+            return None
+        if failed[0] >= times:
+            return None
+        failed[0] += 1
+        error = {
+            "Error": {"Code": code, "Message": "injected by the test"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+        return AWSResponse("https://injected", 400, {}, None), error
+
+    events = client(service).meta.events
+    event = f"before-call.{client(service).meta.service_model.service_id.hyphenize()}.{operation}"
+    events.register(event, refuse, unique_id=f"fault-{event}")
+    try:
+        yield failed
+    finally:
+        events.unregister(event, unique_id=f"fault-{event}")

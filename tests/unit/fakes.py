@@ -20,6 +20,7 @@ from mentoring.ports import (
     ClaimedSubmission,
     CohortExistsError,
     DuplicateSubmissionError,
+    OutboxEntry,
     OutgoingEmail,
 )
 
@@ -162,3 +163,24 @@ class MemoryClaims:
     def find(self, claim: Claim) -> ClaimedSubmission | None:
         held = self.held.get(claim.key)
         return ClaimedSubmission(submission_id=held[1], cohort_id=held[2]) if held else None
+
+
+class MemoryOutbox:
+    """EmailOutbox in a dict, with the DynamoDB adapter's conditions."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], OutboxEntry] = {}
+
+    def reserve(self, cohort_id: str, key: str, now: datetime) -> OutboxEntry:
+        before = self.entries.get((cohort_id, key), OutboxEntry("new"))
+        if before.status in {"new", "failed"}:
+            self.entries[(cohort_id, key)] = OutboxEntry("sending", since=now)
+            return OutboxEntry("new")
+        return before
+
+    def mark_sent(self, cohort_id: str, key: str, message_id: str, now: datetime) -> None:
+        self.entries[(cohort_id, key)] = OutboxEntry("sent", since=now, message_id=message_id)
+
+    def release(self, cohort_id: str, key: str) -> None:
+        if self.entries[(cohort_id, key)].status == "sending":
+            self.entries[(cohort_id, key)] = OutboxEntry("failed")

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from mentoring.adapters import client
 from mentoring.models import Application, Cohort, CohortStatus, Match, MonitoringRecord, UnmatchedMentee
-from mentoring.ports import Claim, ClaimedSubmission, CohortExistsError, DuplicateSubmissionError
+from mentoring.ports import Claim, ClaimedSubmission, CohortExistsError, DuplicateSubmissionError, OutboxEntry
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -366,3 +366,71 @@ class DynamoSubmissionClaims:
         if item is None:
             return None
         return ClaimedSubmission(submission_id=item["submission_id"]["S"], cohort_id=item["cohort_id"]["S"])
+
+
+class DynamoEmailOutbox:
+    """EmailOutbox in the Applications table, beside the cohort's other items (deleted with them)."""
+
+    def __init__(self, table: str, dynamodb: DynamoDBClient | None = None) -> None:
+        self.table = table
+        self._client = dynamodb
+
+    @property
+    def db(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = client("dynamodb")
+        return self._client
+
+    def _key(self, cohort_id: str, key: str) -> dict[str, Any]:
+        return {"pk": _pk(cohort_id), "sk": {"S": f"OUTBOX#{key}"}}
+
+    def reserve(self, cohort_id: str, key: str, now: datetime) -> OutboxEntry:
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key=self._key(cohort_id, key),
+                UpdateExpression="SET #status = :sending, since = :now",
+                ConditionExpression="attribute_not_exists(pk) OR #status = :failed",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":sending": {"S": "sending"},
+                    ":failed": {"S": "failed"},
+                    ":now": {"S": now.isoformat()},
+                },
+            )
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            item = self.db.get_item(TableName=self.table, Key=self._key(cohort_id, key), ConsistentRead=True)
+            found = item.get("Item", {})
+            status = found.get("status", {}).get("S", "sending")
+            since = found.get("since", {}).get("S")
+            return OutboxEntry(
+                status="sent" if status == "sent" else "sending",
+                since=datetime.fromisoformat(since) if since else None,
+                message_id=found.get("message_id", {}).get("S"),
+            )
+        return OutboxEntry(status="new")
+
+    def mark_sent(self, cohort_id: str, key: str, message_id: str, now: datetime) -> None:
+        self.db.update_item(
+            TableName=self.table,
+            Key=self._key(cohort_id, key),
+            UpdateExpression="SET #status = :sent, message_id = :id, sent_at = :now",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":sent": {"S": "sent"},
+                ":id": {"S": message_id},
+                ":now": {"S": now.isoformat()},
+            },
+        )
+
+    def release(self, cohort_id: str, key: str) -> None:
+        self.db.update_item(
+            TableName=self.table,
+            Key=self._key(cohort_id, key),
+            UpdateExpression="SET #status = :failed",
+            ConditionExpression="#status = :sending",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":failed": {"S": "failed"}, ":sending": {"S": "sending"}},
+        )

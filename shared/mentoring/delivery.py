@@ -1,0 +1,65 @@
+"""Sending one email at most once, whatever the redeliveries and the concurrency.
+
+The outbox record is written before SES is called:
+
+- no record (or a failed send): reserve it as ``sending``, send, mark it ``sent``;
+- ``sent``: the email went; nothing to do;
+- ``sending`` for less than ``IN_FLIGHT``: another delivery is sending it now; fail this one, so
+  SQS delivers it again later and finds the outcome;
+- ``sending`` for longer: a sender stopped between reserving and marking. SES may or may not
+  have accepted the email, and nothing can tell which. It is not sent again (at most once);
+  it is reported as uncertain for the coordinator to check. This is the remaining window.
+
+A send that fails with an error (throttling left after the client's retries, SES refusing) gives
+the record back before raising, so SQS redelivers it and it is sent then: never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from mentoring.emails import compose
+from mentoring.models import Notification
+from mentoring.ports import ApplicationStore, CohortNotFoundError, CohortStore, EmailOutbox, Mailer
+
+IN_FLIGHT = timedelta(minutes=15)
+
+
+class SendInProgressError(RuntimeError):
+    """Another delivery of this notification is sending it now; try again later."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outcome: Literal["sent", "already_sent", "uncertain"]
+    message_id: str | None = None
+
+
+def deliver(
+    note: Notification,
+    now: datetime,
+    cohorts: CohortStore,
+    applications: ApplicationStore,
+    outbox: EmailOutbox,
+    mailer: Mailer,
+) -> Delivery:
+    cohort = cohorts.get_cohort(note.cohort_id)
+    if cohort is None:
+        raise CohortNotFoundError(f"cohort {note.cohort_id!r} does not exist")
+    email = compose(note, cohort, applications)  # before reserving: a bad notification reserves nothing
+    before = outbox.reserve(note.cohort_id, note.key, now)
+    if before.status == "sent":
+        return Delivery("already_sent", before.message_id)
+    if before.status == "sending":
+        if before.since is not None and now - before.since < IN_FLIGHT:
+            raise SendInProgressError(f"{note.key} is being sent by another delivery")
+        return Delivery("uncertain")
+    try:
+        message_id = mailer.send(email)
+    except Exception:
+        outbox.release(note.cohort_id, note.key)
+        raise
+    outbox.mark_sent(note.cohort_id, note.key, message_id, now)
+    return Delivery("sent", message_id)

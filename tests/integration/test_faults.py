@@ -1,0 +1,131 @@
+"""Faults injected into the AWS calls the handlers make (throttling, refusals, a crash between
+sending and recording, a deadline delivered twice at once): afterwards the stores hold exactly
+what they should. Each test fails if the protection it names is removed."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+from tests.integration.helpers import (
+    Stack,
+    api_event,
+    applicant_submission,
+    failing,
+    intake_message,
+    queued_bodies,
+    sqs_event,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def failures(response: dict[str, Any]) -> list[str]:
+    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
+
+
+def notify_once(stack: Stack, note: dict[str, Any], message_id: str) -> bool:
+    """One delivery of one notification; True when it succeeded. (A batch whose every record
+    fails fails the invocation, as Powertools does, and SQS delivers it again.)"""
+    try:
+        return failures(stack.call("NotifyFunction", sqs_event([note], message_id=message_id))) == []
+    except BatchProcessingError:
+        return False
+
+
+def test_a_queue_that_refuses_gives_a_retryable_503_never_a_false_202(stack: Stack) -> None:
+    """Protection: submit answers 202 only after the queue accepted the message."""
+    body = applicant_submission(stack.open_cohort())
+
+    with failing("sqs", "SendMessageBatch", code="ServiceUnavailable", times=1):
+        refused = stack.call("SubmitFunction", api_event("POST", "/applications", body))
+    assert refused["statusCode"] == 503
+    assert refused["multiValueHeaders"]["Retry-After"] == ["30"]
+    assert queued_bodies(stack, "IntakeQueue") == []
+
+    retried = stack.call("SubmitFunction", api_event("POST", "/applications", body))
+
+    assert retried["statusCode"] == 202
+    assert [q["submission_id"] for q in queued_bodies(stack, "IntakeQueue")] == [
+        json.loads(retried["body"])["submission_id"]
+    ]
+
+
+def test_a_throttled_write_fails_only_its_record_and_the_retry_stores_it_once(stack: Stack) -> None:
+    """Protection: partial batch failures, and one transaction for the application and its monitoring row."""
+    cohort = stack.open_cohort()
+    messages = [intake_message(applicant_submission(cohort)) for _ in range(3)]
+    event = sqs_event(messages)
+
+    with failing("dynamodb", "TransactWriteItems", code="ProvisionedThroughputExceededException", times=1):
+        response = stack.call("IntakeFunction", event)
+    (failed,) = failures(response)
+    redelivery = {"Records": [r for r in event["Records"] if r["messageId"] == failed]}
+    again = stack.call("IntakeFunction", redelivery)
+    stack.call("IntakeFunction", event)  # and the whole batch once more, as a duplicate delivery
+
+    assert failures(again) == []
+    assert len(stack.applications(cohort)) == 3
+    assert len(stack.monitoring_records(cohort)) == 3
+
+
+def test_ses_throttling_is_retried_and_the_email_is_sent_once(stack: Stack) -> None:
+    """Protection: a failed send gives its outbox record back, so the redelivery sends it."""
+    cohort = stack.open_cohort()
+    stack.call("IntakeFunction", sqs_event([intake_message(applicant_submission(cohort))]))
+    (note,) = queued_bodies(stack, "NotifyQueue")
+    before = len(stack.sent_emails())
+
+    with failing("sesv2", "SendEmail", code="TooManyRequestsException", times=10):
+        first = notify_once(stack, note, "first")
+    second = notify_once(stack, note, "redelivered")
+
+    assert (first, second) == (False, True)
+    assert len(stack.sent_emails()) - before == 1
+
+
+def test_a_crash_between_sending_and_recording_never_sends_twice(stack: Stack) -> None:
+    """Protection: the outbox record written before sending (Powertools idempotency alone would
+    forget the failed attempt and send again)."""
+    cohort = stack.open_cohort()
+    stack.call("IntakeFunction", sqs_event([intake_message(applicant_submission(cohort))]))
+    (note,) = queued_bodies(stack, "NotifyQueue")
+    before = len(stack.sent_emails())
+
+    # SES accepts the email; recording it as sent fails, as if the process stopped there.
+    # The outbox reservation (the first UpdateItem) goes through; recording the send fails.
+    with failing("dynamodb", "UpdateItem", code="InternalServerError", after=1) as injected:
+        crashed = notify_once(stack, note, "first")
+    redeliveries = [notify_once(stack, note, f"again-{n}") for n in range(2)]
+
+    assert crashed is False
+    assert injected == [1]
+    assert redeliveries == [False, False]  # still "sending": retried later, never re-sent
+    assert len(stack.sent_emails()) - before == 1
+
+
+def test_a_deadline_delivered_twice_at_once_runs_matching_once(stack: Stack) -> None:
+    """Protection: the conditional write that moves the cohort from open to matching."""
+    cohort = stack.open_cohort()
+    specs = [("mentee", "UCL", 6), ("mentee", "KCL", 5), ("mentor", "UAL", 9)]
+    stack.call(
+        "IntakeFunction",
+        sqs_event(
+            [
+                intake_message(applicant_submission(cohort, role=r, institution=i, grade=g))
+                for r, i, g in specs
+            ]
+        ),
+    )
+    stack.purge("NotifyQueue")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = list(pool.map(lambda _: stack.deliver_deadline(cohort), range(2)))
+
+    assert sorted(r["ran"] for r in runs) == [False, True]
+    kinds = sorted(n["kind"] for n in queued_bodies(stack, "NotifyQueue"))
+    assert kinds == ["coordinator_summary", "matched_mentee", "matched_mentor", "unmatched"]
