@@ -56,7 +56,10 @@ def run_deadline(
         return DeadlineRun(cohort_id=cohort_id, ran=False)
     try:
         scheme = get_scheme(cohort.scheme_id)
-        eligible = [a for a in applications.list_applications(cohort_id) if a.eligibility.eligible]
+        # Late applications (processed after the claim) are not part of this round; intake told them.
+        eligible = [
+            a for a in applications.list_applications(cohort_id) if a.eligibility.eligible and not a.late
+        ]
         mentees = [a for a in eligible if a.role is Role.MENTEE]
         mentors = [a for a in eligible if a.role is Role.MENTOR]
         result = match_cohort(scheme, cohort_id, mentees, mentors)

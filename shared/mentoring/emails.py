@@ -96,7 +96,13 @@ def _acknowledgement(c: _Context, body: Body) -> str:
         body.para(c.scheme.emails.welcome)
         body.para("You meet the scheme's criteria:")
         body.bullets([o.reason for o in app.eligibility.outcomes])
-        if app.waiting_list:
+        if app.late:
+            body.para(
+                "Your application was accepted before the deadline but reached us as matching was "
+                "starting, so it is not part of this round. The coordinator will contact you about "
+                "the next one."
+            )
+        elif app.waiting_list:
             body.para(c.scheme.emails.waiting_list)
         body.para(
             f"Matching takes place after the recruitment deadline, "

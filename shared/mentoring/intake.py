@@ -6,7 +6,13 @@ from __future__ import annotations
 from mentoring.eligibility import decide
 from mentoring.institutions import common_grade
 from mentoring.models import Application, EmailKind, IntakeMessage, MonitoringRecord, Notification, Role
-from mentoring.ports import ApplicationStore, CohortNotFoundError, CohortStore, NotificationQueue
+from mentoring.ports import (
+    ApplicationStore,
+    CohortClosedError,
+    CohortNotFoundError,
+    CohortStore,
+    NotificationQueue,
+)
 from mentoring.scheme import get_scheme
 
 
@@ -60,7 +66,14 @@ def process_submission(
         limit = get_scheme(cohort.scheme_id).max_mentees
         if not cohorts.take_place(cohort.cohort_id, application.application_id, limit):
             application = application.model_copy(update={"waiting_list": True})
-    applications.record_application(application, split_monitoring(message, cohort.scheme_id))
+    monitoring = split_monitoring(message, cohort.scheme_id)
+    try:
+        # Recorded only while the cohort is open, so matching never starts between the check
+        # and the write and leaves an accepted application out in silence.
+        applications.record_application(application, monitoring, while_open=True)
+    except CohortClosedError:
+        application = application.model_copy(update={"late": True})
+        applications.record_application(application, monitoring)
     # Sent on a redelivery too: notify's idempotency makes it one email whatever the count.
     notifications.send_all(
         [

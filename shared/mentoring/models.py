@@ -246,7 +246,7 @@ class PartnerBatchResult(BaseModel):
 
 
 ApplicationProgress = Literal[
-    "received", "not_eligible", "eligible", "waiting_list", "matched", "not_matched"
+    "received", "not_eligible", "eligible", "waiting_list", "late", "matched", "not_matched"
 ]
 
 
@@ -257,8 +257,8 @@ class PartnerApplicationStatus(BaseModel):
     submission_id: str
     cohort_id: str
     status: ApplicationProgress = Field(
-        description="received: not yet processed; then not_eligible, eligible or waiting_list; "
-        "after the deadline, matched or not_matched."
+        description="received: not yet processed; then not_eligible, eligible or waiting_list (or late: "
+        "processed after matching had started); after the deadline, matched or not_matched."
     )
     reasons: list[str] = Field(default_factory=list, description="Why the application is or is not eligible.")
 
@@ -377,6 +377,11 @@ class Application(BaseModel):
     )
     waiting_list: bool = Field(
         default=False, description="An eligible mentee who applied after the cohort was full."
+    )
+    late: bool = Field(
+        default=False,
+        description="Accepted before the deadline but processed after matching had started: "
+        "not part of this cohort's matching, and told so.",
     )
     received_at: datetime
 

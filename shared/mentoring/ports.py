@@ -55,6 +55,10 @@ class CohortExistsError(ValueError):
     pass
 
 
+class CohortClosedError(RuntimeError):
+    """Matching has started for this cohort: an application arriving now is not part of it."""
+
+
 @dataclass(frozen=True)
 class Claim:
     """A key that identifies one application: a partner's reference, or an applicant in a cohort."""
@@ -89,8 +93,12 @@ class SubmissionClaims(Protocol):
 
 
 class ApplicationStore(Protocol):
-    def record_application(self, application: Application, monitoring: MonitoringRecord) -> bool:
+    def record_application(
+        self, application: Application, monitoring: MonitoringRecord, while_open: bool = False
+    ) -> bool:
         """Stores the application and its anonymised monitoring record together, or neither.
+
+        With ``while_open``, only while the cohort is still open; otherwise ``CohortClosedError``.
 
         False when the application was already recorded (a redelivered submission): nothing is
         written again, so a retry can never add a second monitoring record.

@@ -352,6 +352,8 @@ def partner_status(
         u.application_id == application.application_id for u in applications.list_unmatched(found.cohort_id)
     ):
         status.status = "not_matched"
+    elif application.late:
+        status.status = "late"
     else:
         status.status = "waiting_list" if application.waiting_list else "eligible"
     return status

@@ -129,3 +129,23 @@ def test_a_deadline_delivered_twice_at_once_runs_matching_once(stack: Stack) -> 
     assert sorted(r["ran"] for r in runs) == [False, True]
     kinds = sorted(n["kind"] for n in queued_bodies(stack, "NotifyQueue"))
     assert kinds == ["coordinator_summary", "matched_mentee", "matched_mentor", "unmatched"]
+
+
+def test_an_application_processed_after_matching_started_is_told_not_left_out_in_silence(
+    stack: Stack,
+) -> None:
+    """Protection: the application is recorded only while the cohort is open (a condition in the
+    same transaction), so one that arrives as matching starts is marked late and told so."""
+    cohort = stack.open_cohort()
+    in_flight = intake_message(applicant_submission(cohort))
+    stack.deliver_deadline(cohort)  # matching starts while the submission is still on the queue
+    stack.purge("NotifyQueue")
+
+    stack.call("IntakeFunction", sqs_event([in_flight]))
+
+    (application,) = stack.applications(cohort)
+    assert application["late"] is True
+    (note,) = queued_bodies(stack, "NotifyQueue")
+    assert note["kind"] == "acknowledgement"
+    stack.call("NotifyFunction", sqs_event([note]))
+    assert b"not part of this round" in stack.sent_emails()[-1]

@@ -18,6 +18,7 @@ from mentoring.models import (
 from mentoring.ports import (
     Claim,
     ClaimedSubmission,
+    CohortClosedError,
     CohortExistsError,
     DuplicateSubmissionError,
     OutboxEntry,
@@ -91,7 +92,16 @@ class MemoryStore:
         self.cohorts[cohort_id] = cohort.model_copy(update={"admitted_mentees": len(places)})
         return True
 
-    def record_application(self, application: Application, monitoring: MonitoringRecord) -> bool:
+    def record_application(
+        self, application: Application, monitoring: MonitoringRecord, while_open: bool = False
+    ) -> bool:
+        if (application.cohort_id, application.application_id) in self.applications:
+            return False
+        if while_open and self.cohorts[application.cohort_id].status is not CohortStatus.OPEN:
+            raise CohortClosedError(application.cohort_id)
+        return self._record(application, monitoring)
+
+    def _record(self, application: Application, monitoring: MonitoringRecord) -> bool:
         key = (application.cohort_id, application.application_id)
         if key in self.applications:
             return False

@@ -10,7 +10,14 @@ from botocore.exceptions import ClientError
 
 from mentoring.adapters import client
 from mentoring.models import Application, Cohort, CohortStatus, Match, MonitoringRecord, UnmatchedMentee
-from mentoring.ports import Claim, ClaimedSubmission, CohortExistsError, DuplicateSubmissionError, OutboxEntry
+from mentoring.ports import (
+    Claim,
+    ClaimedSubmission,
+    CohortClosedError,
+    CohortExistsError,
+    DuplicateSubmissionError,
+    OutboxEntry,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -184,7 +191,9 @@ class DynamoApplications:
         self._move(cohort_id, CohortStatus.MATCHING, CohortStatus.OPEN, None)
 
     # ------------------------------------------------------------ applications
-    def record_application(self, application: Application, monitoring: MonitoringRecord) -> bool:
+    def record_application(
+        self, application: Application, monitoring: MonitoringRecord, while_open: bool = False
+    ) -> bool:
         if self.monitoring_table is None:
             raise RuntimeError("this store was built without the monitoring table")
         application_item: dict[str, Any] = {
@@ -201,29 +210,44 @@ class DynamoApplications:
             "role": {"S": monitoring.role.value},
             **{name: {"S": str(value)} for name, value in monitoring.answers.model_dump().items()},
         }
-        try:
-            self.db.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": application_item,
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self.monitoring_table,
-                            "Item": monitoring_item,
-                            "ConditionExpression": "attribute_not_exists(record_id)",
-                        }
-                    },
-                ]
+        items: list[Any] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": application_item,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.monitoring_table,
+                    "Item": monitoring_item,
+                    "ConditionExpression": "attribute_not_exists(record_id)",
+                }
+            },
+        ]
+        if while_open:
+            items.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table,
+                        "Key": {"pk": _pk(application.cohort_id), "sk": {"S": COHORT}},
+                        "ConditionExpression": "#status = :open",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {":open": {"S": CohortStatus.OPEN.value}},
+                    }
+                }
             )
+        try:
+            self.db.transact_write_items(TransactItems=items)
         except ClientError as error:
-            if _conditional_failed(error):
-                return False
-            raise
+            if not _conditional_failed(error):
+                raise
+            codes = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            # Not recorded before (a redelivery would fail the first condition) and the cohort closed.
+            if codes[2:3] == ["ConditionalCheckFailed"] and codes[:1] != ["ConditionalCheckFailed"]:
+                raise CohortClosedError(application.cohort_id) from None
+            return False
         return True
 
     def get_application(self, cohort_id: str, application_id: str) -> Application | None:
