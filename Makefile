@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 API_PORT ?= 3000
 AWS_PORT ?= 5000
 
-.PHONY: bench browser schema setup run demo test test-unit test-integration test-e2e lint ruff mypy cfn-lint validate format lock deploy clean ci
+.PHONY: redrive bench browser schema setup run demo test test-unit test-integration test-e2e lint ruff mypy cfn-lint validate format lock deploy clean ci
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,9 +66,16 @@ mypy: setup
 
 # cfn-lint on the SAM template as written, then on the template as aws-sam-translator expands it.
 cfn-lint validate: setup
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml -a cfn_lint_serverless.rules
 	$(BIN)/python -m infrastructure.expand_template template.yaml build/template.expanded.json
-	$(BIN)/cfn-lint build/template.expanded.json
+	$(BIN)/cfn-lint build/template.expanded.json -a cfn_lint_serverless.rules
+
+# Moves a dead-letter queue's messages back to their queue: QUEUE is a logical id or a URL.
+# Locally (make run's moto server) by default; STACK=<name> for a deployed stack.
+redrive: setup
+	@test -n "$(QUEUE)" || { echo "usage: make redrive QUEUE=IntakeDeadLetterQueue [STACK=<stack name>]"; exit 2; }
+	$(BIN)/python -m infrastructure.redrive $(QUEUE) \
+	  $(if $(STACK),--stack-name $(STACK),--endpoint-url http://127.0.0.1:$(AWS_PORT))
 
 # Speed and memory, measured (never in a timed test); results in bench/RESULTS.md.
 bench: setup

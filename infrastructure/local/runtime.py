@@ -514,19 +514,36 @@ class LocalRuntime:
 
     def _invoke_async(self, name: str, event: dict[str, Any]) -> None:
         function = self.functions[name]
+        attempts = function.function.max_retries + 1
+        error: FunctionError | None = None
         with self.activity:
-            for attempt in range(function.function.max_retries + 1):
+            for attempt in range(attempts):
                 try:
                     result = function.invoke(event)
                     self.log(f"{name}: {json.dumps(result)}")
                     return
-                except FunctionError as error:
-                    self.log(f"{name}: attempt {attempt + 1} failed: {error}")
+                except FunctionError as failure:
+                    error = failure
+                    self.log(f"{name}: attempt {attempt + 1} failed: {failure}")
             target = function.function.dead_letter_target
             if target is not None:
                 arn = tpl.Resolver(self.stack.parameter_defaults(), self.physical).resolve(target)
                 queue = next(p["Ref"] for p in self.physical.values() if p.get("Arn") == arn)
-                self.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps(event))
+                # The invocation record an on-failure destination receives.
+                record = {
+                    "version": "1.0",
+                    "timestamp": datetime.now(UTC).isoformat(),
+                    "requestContext": {
+                        "requestId": str(uuid.uuid4()),
+                        "functionArn": f"arn:aws:lambda:{tpl.REGION}:{tpl.ACCOUNT}:function:{name}",
+                        "condition": "RetriesExhausted",
+                        "approximateInvokeCount": attempts,
+                    },
+                    "requestPayload": event,
+                    "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+                    "responsePayload": {"errorMessage": str(error)},
+                }
+                self.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps(record))
                 self.log(f"{name}: event parked on the dead-letter queue")
 
     # ------------------------------------------------------------ observing

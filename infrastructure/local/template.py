@@ -191,7 +191,11 @@ def read(path: Path = TEMPLATE) -> Stack:
             timeout=int(props.get("Timeout", defaults.get("Timeout", 3))),
             environment=environment,
             max_retries=int(props.get("EventInvokeConfig", {}).get("MaximumRetryAttempts", 2)),
-            dead_letter_target=props.get("DeadLetterQueue", {}).get("TargetArn"),
+            dead_letter_target=props.get("DeadLetterQueue", {}).get("TargetArn")
+            or props.get("EventInvokeConfig", {})
+            .get("DestinationConfig", {})
+            .get("OnFailure", {})
+            .get("Destination"),
         )
         for event in props.get("Events", {}).values():
             kind, eprops = event["Type"], event.get("Properties", {})

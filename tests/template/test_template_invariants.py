@@ -163,8 +163,9 @@ def test_deadline_rule_and_matching_have_retries_and_dead_letters(resources: dic
     assert rule["Pattern"]["detail-type"] == ["RecruitmentDeadlineReached"]
     assert rule["RetryPolicy"]["MaximumRetryAttempts"] > 0
     assert rule["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["DeadlineDeadLetterQueue", "Arn"]}
-    assert matching["DeadLetterQueue"]["TargetArn"] == {"Fn::GetAtt": ["DeadlineDeadLetterQueue", "Arn"]}
     assert matching["EventInvokeConfig"]["MaximumRetryAttempts"] > 0
+    on_failure = matching["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+    assert on_failure == {"Type": "SQS", "Destination": {"Fn::GetAtt": ["DeadlineDeadLetterQueue", "Arn"]}}
 
 
 def test_every_function_has_a_bounded_timeout(resources: dict[str, Any], globals_: dict[str, Any]) -> None:
@@ -184,8 +185,9 @@ def test_cfn_lint_finds_nothing(expanded: bool, tmp_path: Path) -> None:
             check=True,
             cwd=ROOT,
         )
+    # With the serverless rules (cfn-lint-serverless) as well as cfn-lint's own.
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), str(target)],
+        [str(Path(sys.executable).parent / "cfn-lint"), str(target), "-a", "cfn_lint_serverless.rules"],
         capture_output=True,
         text=True,
         check=False,
