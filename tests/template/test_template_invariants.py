@@ -168,6 +168,14 @@ def test_deadline_rule_and_matching_have_retries_and_dead_letters(resources: dic
     assert on_failure == {"Type": "SQS", "Destination": {"Fn::GetAtt": ["DeadlineDeadLetterQueue", "Arn"]}}
 
 
+def test_functions_with_a_downstream_limit_have_reserved_concurrency(resources: dict[str, Any]) -> None:
+    """Notify is held under the SES sending rate; matching runs one cohort at a time."""
+    for name, limit in {"NotifyFunction": 10, "MatchingFunction": 2}.items():
+        reserved = resources[name]["Properties"].get("ReservedConcurrentExecutions")
+        assert reserved is not None, name
+        assert 0 < reserved <= limit, name
+
+
 def test_every_function_has_a_bounded_timeout(resources: dict[str, Any], globals_: dict[str, Any]) -> None:
     """Request and queue work is short; only the deadline's matching may take long (its size is measured)."""
     for name, props in of_type(resources, "AWS::Serverless::Function"):
