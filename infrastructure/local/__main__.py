@@ -168,6 +168,9 @@ def demo(runtime: LocalRuntime) -> int:
     export.parent.mkdir(exist_ok=True)
     export.write_text(api.signed("GET", f"/cohorts/{cohort_id}/matches?format=csv").body)
     say(f"the coordinator's CSV export of {cohort_id}: {export}")
+    report = Path("build") / f"{cohort_id}-monitoring-report.html"
+    report.write_text(api.signed("GET", f"/cohorts/{cohort_id}/monitoring-report?format=html").body)
+    say(f"the equal-opportunities report of {cohort_id} (rounded, suppressed): {report}")
     say("delivering the deadline event a second time: matching must not run again")
     runtime.put_event(
         "mentoring.deadlines", "RecruitmentDeadlineReached", {"cohort_id": cohort_id}, wait=True

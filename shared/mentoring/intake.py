@@ -16,13 +16,14 @@ from mentoring.ports import (
 from mentoring.scheme import get_scheme
 
 
-def split_monitoring(message: IntakeMessage, scheme_id: str) -> MonitoringRecord:
+def split_monitoring(message: IntakeMessage, scheme_id: str, eligible: bool) -> MonitoringRecord:
     """The monitoring answers with only the reporting group: no id, name, email or time of the person."""
     submission = message.submission
     return MonitoringRecord(
         cohort_id=submission.cohort_id,
         scheme_id=scheme_id,
         role=submission.role,
+        eligible=eligible,
         answers=submission.monitoring,
     )
 
@@ -66,7 +67,7 @@ def process_submission(
         limit = get_scheme(cohort.scheme_id).max_mentees
         if not cohorts.take_place(cohort.cohort_id, application.application_id, limit):
             application = application.model_copy(update={"waiting_list": True})
-    monitoring = split_monitoring(message, cohort.scheme_id)
+    monitoring = split_monitoring(message, cohort.scheme_id, application.eligibility.eligible)
     try:
         # Recorded only while the cohort is open, so matching never starts between the check
         # and the write and leaves an accepted application out in silence.

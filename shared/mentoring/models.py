@@ -393,6 +393,7 @@ class MonitoringRecord(BaseModel):
     cohort_id: str
     scheme_id: str
     role: Role
+    eligible: bool = Field(description="The outcome the report counts (applied, eligible); nothing else.")
     answers: MonitoringAnswers
 
 

@@ -84,8 +84,8 @@ class ReportRow:
     answers: MonitoringAnswers
 
     @classmethod
-    def from_record(cls, record: MonitoringRecord, eligible: bool) -> ReportRow:
-        return cls(role=record.role, eligible=eligible, answers=record.answers)
+    def from_record(cls, record: MonitoringRecord) -> ReportRow:
+        return cls(role=record.role, eligible=record.eligible, answers=record.answers)
 
 
 # ---------------------------------------------------------------- the published report

@@ -86,6 +86,37 @@ UNSUPPORTED = _error("The content type is not one this route takes.")
 UNAVAILABLE = _error("Nothing was accepted: the queue is unavailable. Send the same request again later.")
 
 
+def _report(summary: str, parameter: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "security": SIGV4,
+            "parameters": [
+                {"name": parameter, "in": "path", "required": True, "schema": {"type": "string"}},
+                {
+                    "name": "format",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"enum": ["json", "csv", "html"]},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "Counts rounded to 5 and suppressed, as UK universities publish them.",
+                    "content": {
+                        JSON: {"schema": {"type": "object"}},
+                        "text/csv": {"schema": {"type": "string"}},
+                        HTML: {"schema": {"type": "string"}},
+                    },
+                },
+                "403": FORBIDDEN,
+                "404": _error("No such cohort or scheme."),
+                "422": _error("format is not one of json, csv, html."),
+            },
+        }
+    }
+
+
 def _paths() -> dict[str, Any]:
     cohort_id = [{"name": "cohortId", "in": "path", "required": True, "schema": {"type": "string"}}]
     return {
@@ -236,6 +267,10 @@ def _paths() -> dict[str, Any]:
                 },
             }
         },
+        "/cohorts/{cohortId}/monitoring-report": _report("A cohort's equal-opportunities report", "cohortId"),
+        "/schemes/{schemeId}/monitoring-report": _report(
+            "A scheme's equal-opportunities report, every cohort", "schemeId"
+        ),
         "/cohorts/{cohortId}/publish": {
             "post": {
                 "summary": "Publish provisional matches: the one step that emails the results",

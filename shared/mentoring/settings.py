@@ -46,3 +46,7 @@ class AdminSettings(Settings):
     schedule_group: str
     scheduler_role_arn: str
     deadline_dead_letter_queue_arn: str
+
+
+class ReportSettings(Settings):
+    monitoring_table: str

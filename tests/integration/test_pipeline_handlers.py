@@ -58,7 +58,7 @@ def test_monitoring_record_shares_nothing_personal_with_the_application(stack: S
     record_values = {v for item in record.values() for v in item.values()}
     assert not personal & record_values
     assert set(record) == {
-        "record_id", "cohort_id", "scheme_id", "role",
+        "record_id", "cohort_id", "scheme_id", "role", "eligible",
         "ethnicity", "gender", "trans_history", "sexual_orientation", "disability", "religion", "age_band",
     }  # fmt: skip
     assert record["ethnicity"] == {"S": submission["monitoring"]["ethnicity"]}

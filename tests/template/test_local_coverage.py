@@ -40,6 +40,8 @@ def test_the_runtime_reads_every_route_queue_and_rule_from_the_template() -> Non
         ("GET", "/cohorts/{cohortId}/matches"),
         ("POST", "/cohorts/{cohortId}/matches/changes"),
         ("POST", "/cohorts/{cohortId}/publish"),
+        ("GET", "/cohorts/{cohortId}/monitoring-report"),
+        ("GET", "/schemes/{schemeId}/monitoring-report"),
     }
     assert routes[("POST", "/partners/applications")].api_key_required
     assert all(routes[(m, p)].iam_auth for m, p in routes if p.startswith("/cohorts"))

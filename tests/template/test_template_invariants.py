@@ -93,17 +93,26 @@ def test_monitoring_table_has_its_own_key_no_stream_and_no_point_in_time_recover
     users_of_key = [
         name for name, r in resources.items() if name != "MonitoringTable" and "MonitoringKey" in str(r)
     ]
-    assert users_of_key == ["IntakeFunction"]
+    assert sorted(users_of_key) == ["IntakeFunction", "ReportFunction"]
 
 
-def test_only_intake_may_touch_the_monitoring_table(resources: dict[str, Any]) -> None:
-    touching = {
-        name
-        for name, props in of_type(resources, "AWS::Serverless::Function")
-        if any("MonitoringTable" in str(s["Resource"]) for s in statements(props))
-        or "MonitoringTable" in str(props.get("Environment", {}))
-    }
-    assert touching == {"IntakeFunction"}
+def test_only_intake_and_the_report_may_touch_the_monitoring_table_and_its_key(
+    resources: dict[str, Any],
+) -> None:
+    """Matching, submit, notify and admin have no grant on the Monitoring table or its key, and are
+    not even told the table's name; the report may only read."""
+    for target in ("MonitoringTable", "MonitoringKey"):
+        touching = {
+            name
+            for name, props in of_type(resources, "AWS::Serverless::Function")
+            if any(target in str(s["Resource"]) for s in statements(props))
+            or target in str(props.get("Environment", {}))
+        }
+        assert touching == {"IntakeFunction", "ReportFunction"}, target
+    report = [
+        s for s in statements(resources["ReportFunction"]["Properties"]) if "Monitoring" in str(s["Resource"])
+    ]
+    assert {a for s in report for a in s["Action"]} == {"dynamodb:Scan", "kms:Decrypt"}
 
 
 # Resources named only at run time, where a wildcard is the narrowest grant there is.

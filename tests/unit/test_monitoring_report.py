@@ -259,10 +259,14 @@ def test_csv_shows_prefer_not_to_say_for_every_question() -> None:
         assert prefer["mentor_applied_percent"] == ""  # no mentors: no percentage
 
 
-def test_from_record_keeps_role_and_answers() -> None:
+def test_from_record_keeps_role_outcome_and_answers() -> None:
     from mentoring.models import MonitoringRecord
 
     record = MonitoringRecord(
-        cohort_id="c-2027", scheme_id="s", role=Role.MENTOR, answers=MonitoringAnswers(gender="man")
+        cohort_id="c-2027",
+        scheme_id="s",
+        role=Role.MENTOR,
+        eligible=False,
+        answers=MonitoringAnswers(gender="man"),
     )
-    assert ReportRow.from_record(record, eligible=False) == ReportRow(Role.MENTOR, False, record.answers)
+    assert ReportRow.from_record(record) == ReportRow(Role.MENTOR, False, record.answers)

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from mentoring.adapters import client
-from mentoring.models import Application, Cohort, CohortStatus, Match, MonitoringRecord, UnmatchedMentee
+from mentoring.models import (
+    Application,
+    Cohort,
+    CohortStatus,
+    Match,
+    MonitoringAnswers,
+    MonitoringRecord,
+    Role,
+    UnmatchedMentee,
+)
 from mentoring.ports import (
     Claim,
     ClaimedSubmission,
@@ -208,6 +217,7 @@ class DynamoApplications:
             "cohort_id": {"S": monitoring.cohort_id},
             "scheme_id": {"S": monitoring.scheme_id},
             "role": {"S": monitoring.role.value},
+            "eligible": {"BOOL": monitoring.eligible},
             **{name: {"S": str(value)} for name, value in monitoring.answers.model_dump().items()},
         }
         items: list[Any] = [
@@ -458,3 +468,44 @@ class DynamoEmailOutbox:
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={":failed": {"S": "failed"}, ":sending": {"S": "sending"}},
         )
+
+
+class DynamoMonitoring:
+    """The Monitoring table, read for the report (only the report function has this permission)."""
+
+    def __init__(self, table: str, dynamodb: DynamoDBClient | None = None) -> None:
+        self.table = table
+        self._client = dynamodb
+
+    @property
+    def db(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = client("dynamodb")
+        return self._client
+
+    def list_records(
+        self, cohort_id: str | None = None, scheme_id: str | None = None
+    ) -> list[MonitoringRecord]:
+        """A cohort's records, or a scheme's (a full read: the table is small and read rarely)."""
+        field, value = ("cohort_id", cohort_id) if cohort_id is not None else ("scheme_id", scheme_id or "")
+        paginator = self.db.get_paginator("scan")
+        records = []
+        for page in paginator.paginate(
+            TableName=self.table,
+            FilterExpression="#field = :value",
+            ExpressionAttributeNames={"#field": field},
+            ExpressionAttributeValues={":value": {"S": value}},
+        ):
+            for item in page.get("Items", []):
+                answers = {k: v["S"] for k, v in item.items() if k in MonitoringAnswers.model_fields}
+                records.append(
+                    MonitoringRecord(
+                        record_id=item["record_id"]["S"],
+                        cohort_id=item["cohort_id"]["S"],
+                        scheme_id=item["scheme_id"]["S"],
+                        role=Role(item["role"]["S"]),
+                        eligible=item.get("eligible", {}).get("BOOL", False),
+                        answers=MonitoringAnswers.model_validate(answers),
+                    )
+                )
+        return records
