@@ -251,3 +251,15 @@ def test_a_bad_instance_is_refused_naming_the_field(
 
     assert main([str(path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_whole_number_scores_stay_exact_for_large_cohorts() -> None:
+    # Whole-number scores are counted in ones, not millionths: 3,000 mentees with scores up to
+    # 2,000 would overflow the integers floating point holds exactly if counted in millionths.
+    n, m = 3_000, 1_000
+    mentee = np.repeat(np.arange(n), 2)
+    mentor = (mentee * 7 + np.tile([0, 1], n) * 3) % m
+    score = ((mentee * 13 + mentor) % 2_001).astype(float)
+    solution = solve(n, [2] * m, Pairs.of(mentee, mentor, score))
+    assert solution.certified_optimal
+    assert solution.matched == min(n, 2 * m)

@@ -99,23 +99,41 @@ class InstanceError(ValueError):
 
 @dataclass(frozen=True)
 class _Costs:
-    """Integer costs: a pair costs ``top - score``; staying unmatched costs more than any score repays."""
+    """Integer costs: a pair costs ``top - score``; staying unmatched costs more than any score repays.
 
-    low: int  # the smallest score, in millionths
+    Scores are read in millionths, then counted in the coarsest unit (a power of ten of millionths)
+    in which every score is still a whole number: whole-number weights give costs in ones, so that
+    national cohorts stay within the integers that floating point (scipy's solver) holds exactly.
+    """
+
+    low: int  # the smallest score, in units
     top: int  # one more than the largest score above ``low``
     unmatched: int
+    unit: int = 1  # millionths per unit
 
     @classmethod
-    def for_scores(cls, low: float, high: float, mentees: int) -> _Costs:
-        lo, hi = round(low * SCALE), round(high * SCALE)
+    def for_scores(cls, low: float, high: float, mentees: int, unit: int = 1) -> _Costs:
+        lo, hi = round(low * SCALE) // unit, round(high * SCALE) // unit
         top = hi - lo + 1
         unmatched = top + mentees * top + 1
         if unmatched * max(mentees, 1) >= 2**53:
             raise InstanceError("scores too large or too many mentees for exact costs; scale the scores down")
-        return cls(lo, top, unmatched)
+        return cls(lo, top, unmatched, unit)
 
     def of(self, score: FloatArray) -> IntArray:
-        return self.top - (np.rint(score * SCALE).astype(np.int64) - self.low)
+        return self.top - (_millionths(score) // self.unit - self.low)
+
+
+def _millionths(score: FloatArray) -> IntArray:
+    return np.rint(score * SCALE).astype(np.int64)
+
+
+def _unit(score: FloatArray, coarsest: int = SCALE) -> int:
+    """The coarsest power of ten of millionths, at most ``coarsest``, dividing every score."""
+    millionths = _millionths(score)
+    while coarsest > 1 and (millionths % coarsest).any():
+        coarsest //= 10
+    return coarsest
 
 
 # ---------------------------------------------------------------- the exact solve
@@ -304,7 +322,7 @@ def solve(
         def source() -> Iterator[Pairs]:
             yield every
 
-    low, high, allowed = np.inf, -np.inf, 0
+    low, high, allowed, unit = np.inf, -np.inf, 0, SCALE
     chosen: list[Pairs] = []
     for chunk in source():
         _check(chunk, n_mentees, capacity.size)
@@ -312,6 +330,7 @@ def solve(
             continue
         allowed += len(chunk)
         low, high = min(low, float(chunk.score.min())), max(high, float(chunk.score.max()))
+        unit = _unit(chunk.score, unit)
         if candidates is None:
             chosen.append(chunk)
         else:
@@ -321,7 +340,7 @@ def solve(
         return Solution(
             empty, np.zeros(n_mentees), certified_optimal=True, candidate_pairs=0, allowed_pairs=0
         )
-    costs = _Costs.for_scores(low, high, n_mentees)
+    costs = _Costs.for_scores(low, high, n_mentees, unit)
     pool = _unique(Pairs.concat(chosen), capacity.size)
     if candidates is not None:
         # A mentee's pairs may come in several chunks: keep their best overall. A mentor wanted by
