@@ -386,10 +386,15 @@ class Application(BaseModel):
     received_at: datetime
 
 
+def new_record_id() -> str:
+    """A random key (UUIDv4, never time-ordered), so the key says nothing about when or who."""
+    return str(uuid.uuid4())
+
+
 class MonitoringRecord(BaseModel):
     """An anonymised equal-opportunities record: a random key, the reporting group and the answers only."""
 
-    record_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    record_id: str = Field(default_factory=new_record_id)
     cohort_id: str
     scheme_id: str
     role: Role

@@ -167,3 +167,14 @@ class OutboxEntry:
     status: Literal["new", "sending", "sent", "failed"]
     since: datetime | None = None
     message_id: str | None = None
+
+
+class MonitoringStore(Protocol):
+    """The Monitoring table: pending answers (held by intake) and stored ones (written in batches)."""
+
+    def pending(self, cohort_id: str) -> list[MonitoringRecord]: ...
+
+    def stored(self, cohort_id: str) -> list[MonitoringRecord]: ...
+
+    def move_batch(self, cohort_id: str, retire: Sequence[str], write: Sequence[MonitoringRecord]) -> None:
+        """In one transaction: deletes the records ``retire`` names and writes ``write``."""

@@ -258,6 +258,12 @@ class Scheme(Definition):
         description="close: refuse mentee applications once full; waiting_list: keep later ones waiting.",
     )
     minimum_meetings: int = Field(default=1, ge=1, description="Meetings each pair agrees to hold.")
+    monitoring_batch: int = Field(
+        default=5,
+        ge=2,
+        le=50,
+        description="k: monitoring answers reach the store in shuffled batches of at least this many.",
+    )
     training: tuple[TrainingSession, ...] = ()
     emails: EmailTexts
 

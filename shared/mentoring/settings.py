@@ -50,3 +50,7 @@ class AdminSettings(Settings):
 
 class ReportSettings(Settings):
     monitoring_table: str
+
+
+class MonitoringSettings(Settings):
+    monitoring_table: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -152,7 +153,7 @@ def test_monitoring_rows_cannot_be_joined_to_applicants(run: Run) -> None:
     ddb = run.runtime.client("dynamodb")
     rows = ddb.scan(TableName=run.runtime.physical["MonitoringTable"]["Ref"])["Items"]
     applications = _applications(run)
-    grouping = {"cohort_id", "scheme_id", "role"}
+    grouping = {"cohort_id", "scheme_id", "role", "eligible"}  # the groups the report counts by
     personal = {
         value
         for app in applications
@@ -162,9 +163,24 @@ def test_monitoring_rows_cannot_be_joined_to_applicants(run: Run) -> None:
 
     assert len(rows) == len(applications)
     for row in rows:
-        values = {v["S"] for k, v in row.items() if k not in grouping}
+        values = {str(next(iter(v.values()))) for k, v in row.items() if k not in grouping}
         assert not values & personal
         assert set(row) >= grouping
+        # Moved to the store at the deadline (in batches of at least k): none is left pending.
+        assert not row["record_id"]["S"].startswith("PENDING#")
+
+
+def test_no_monitoring_answer_appears_in_any_functions_logs(run: Run) -> None:
+    """The answers every applicant of the run gave (tests.integration.helpers.applicant_submission),
+    searched for in every function's log after the whole run: intake, matching, notify, admin..."""
+    answers = {"asian_indian", "35-44"}
+    logs = {path.name: path.read_text() for path in run.runtime.logs.glob("*.log")}
+
+    assert {"IntakeFunction.log", "MatchingFunction.log", "NotifyFunction.log"} <= set(logs)
+    for name, text in logs.items():
+        for answer in answers:
+            assert answer not in text, f"{answer!r} in {name}"
+        assert not re.search(r"\bwoman\b", text), name
 
 
 def test_closed_cohort_refuses_late_applications(run: Run) -> None:

@@ -49,4 +49,4 @@ def test_the_runtime_reads_every_route_queue_and_rule_from_the_template() -> Non
         ("IntakeQueue", "IntakeFunction", 10),
         ("NotifyQueue", "NotifyFunction", 10),
     }
-    assert [r.function for r in stack.rules] == ["MatchingFunction"]
+    assert sorted(r.function for r in stack.rules) == ["MatchingFunction", "MonitoringFunction"]

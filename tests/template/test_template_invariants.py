@@ -93,14 +93,14 @@ def test_monitoring_table_has_its_own_key_no_stream_and_no_point_in_time_recover
     users_of_key = [
         name for name, r in resources.items() if name != "MonitoringTable" and "MonitoringKey" in str(r)
     ]
-    assert sorted(users_of_key) == ["IntakeFunction", "ReportFunction"]
+    assert sorted(users_of_key) == ["IntakeFunction", "MonitoringFunction", "ReportFunction"]
 
 
-def test_only_intake_and_the_report_may_touch_the_monitoring_table_and_its_key(
+def test_only_intake_the_batch_mover_and_the_report_may_touch_the_monitoring_table_and_its_key(
     resources: dict[str, Any],
 ) -> None:
     """Matching, submit, notify and admin have no grant on the Monitoring table or its key, and are
-    not even told the table's name; the report may only read."""
+    not even told the table's name; the report may only read; only intake adds answers."""
     for target in ("MonitoringTable", "MonitoringKey"):
         touching = {
             name
@@ -108,7 +108,7 @@ def test_only_intake_and_the_report_may_touch_the_monitoring_table_and_its_key(
             if any(target in str(s["Resource"]) for s in statements(props))
             or target in str(props.get("Environment", {}))
         }
-        assert touching == {"IntakeFunction", "ReportFunction"}, target
+        assert touching == {"IntakeFunction", "MonitoringFunction", "ReportFunction"}, target
     report = [
         s for s in statements(resources["ReportFunction"]["Properties"]) if "Monitoring" in str(s["Resource"])
     ]

@@ -38,6 +38,7 @@ APPLICATION = "APPLICATION#"
 MATCH = "MATCH#"
 UNMATCHED = "UNMATCHED#"
 PLACE = "PLACE#"
+PENDING = "PENDING#"
 
 
 def _pk(cohort_id: str) -> dict[str, str]:
@@ -212,14 +213,8 @@ class DynamoApplications:
             "eligible": {"BOOL": application.eligibility.eligible},
             "data": {"S": application.model_dump_json()},
         }
-        monitoring_item: dict[str, Any] = {
-            "record_id": {"S": monitoring.record_id},
-            "cohort_id": {"S": monitoring.cohort_id},
-            "scheme_id": {"S": monitoring.scheme_id},
-            "role": {"S": monitoring.role.value},
-            "eligible": {"BOOL": monitoring.eligible},
-            **{name: {"S": str(value)} for name, value in monitoring.answers.model_dump().items()},
-        }
+        # Held as pending: moved to the store in shuffled batches at the deadline (mentoring.monitoring).
+        pending_item = monitoring_item(monitoring, pending=True)
         items: list[Any] = [
             {
                 "Put": {
@@ -231,7 +226,7 @@ class DynamoApplications:
             {
                 "Put": {
                     "TableName": self.monitoring_table,
-                    "Item": monitoring_item,
+                    "Item": pending_item,
                     "ConditionExpression": "attribute_not_exists(record_id)",
                 }
             },
@@ -483,29 +478,80 @@ class DynamoMonitoring:
             self._client = client("dynamodb")
         return self._client
 
-    def list_records(
-        self, cohort_id: str | None = None, scheme_id: str | None = None
-    ) -> list[MonitoringRecord]:
-        """A cohort's records, or a scheme's (a full read: the table is small and read rarely)."""
-        field, value = ("cohort_id", cohort_id) if cohort_id is not None else ("scheme_id", scheme_id or "")
+    def _scan(self, expression: str, values: dict[str, Any]) -> list[MonitoringRecord]:
         paginator = self.db.get_paginator("scan")
         records = []
         for page in paginator.paginate(
             TableName=self.table,
-            FilterExpression="#field = :value",
-            ExpressionAttributeNames={"#field": field},
-            ExpressionAttributeValues={":value": {"S": value}},
+            FilterExpression=expression,
+            ExpressionAttributeValues=values,
+            ConsistentRead=True,
         ):
-            for item in page.get("Items", []):
-                answers = {k: v["S"] for k, v in item.items() if k in MonitoringAnswers.model_fields}
-                records.append(
-                    MonitoringRecord(
-                        record_id=item["record_id"]["S"],
-                        cohort_id=item["cohort_id"]["S"],
-                        scheme_id=item["scheme_id"]["S"],
-                        role=Role(item["role"]["S"]),
-                        eligible=item.get("eligible", {}).get("BOOL", False),
-                        answers=MonitoringAnswers.model_validate(answers),
-                    )
-                )
+            records += [_monitoring_record(item) for item in page.get("Items", [])]
         return records
+
+    def list_records(
+        self, cohort_id: str | None = None, scheme_id: str | None = None
+    ) -> list[MonitoringRecord]:
+        """A cohort's records, or a scheme's, pending or stored (a full read: the table is small
+        and the report rare; the report counts them and never returns one)."""
+        if cohort_id is not None:
+            return self._scan("cohort_id = :value", {":value": {"S": cohort_id}})
+        return self._scan("scheme_id = :value", {":value": {"S": scheme_id or ""}})
+
+    def pending(self, cohort_id: str) -> list[MonitoringRecord]:
+        return self._scan(
+            "cohort_id = :c AND begins_with(record_id, :p)", {":c": {"S": cohort_id}, ":p": {"S": PENDING}}
+        )
+
+    def stored(self, cohort_id: str) -> list[MonitoringRecord]:
+        return self._scan(
+            "cohort_id = :c AND NOT begins_with(record_id, :p)",
+            {":c": {"S": cohort_id}, ":p": {"S": PENDING}},
+        )
+
+    def move_batch(self, cohort_id: str, retire: Sequence[str], write: Sequence[MonitoringRecord]) -> None:
+        items: list[Any] = [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": {"record_id": {"S": record_id}},
+                    "ConditionExpression": "attribute_exists(record_id)",
+                }
+            }
+            for record_id in retire
+        ] + [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": monitoring_item(record),
+                    "ConditionExpression": "attribute_not_exists(record_id)",
+                }
+            }
+            for record in write
+        ]
+        self.db.transact_write_items(TransactItems=items)
+
+
+def monitoring_item(record: MonitoringRecord, pending: bool = False) -> dict[str, Any]:
+    """A Monitoring table item: the random key, the reporting group, the outcome and the answers."""
+    return {
+        "record_id": {"S": (PENDING if pending else "") + record.record_id},
+        "cohort_id": {"S": record.cohort_id},
+        "scheme_id": {"S": record.scheme_id},
+        "role": {"S": record.role.value},
+        "eligible": {"BOOL": record.eligible},
+        **{name: {"S": str(value)} for name, value in record.answers.model_dump().items()},
+    }
+
+
+def _monitoring_record(item: dict[str, Any]) -> MonitoringRecord:
+    answers = {k: v["S"] for k, v in item.items() if k in MonitoringAnswers.model_fields}
+    return MonitoringRecord(
+        record_id=item["record_id"]["S"],
+        cohort_id=item["cohort_id"]["S"],
+        scheme_id=item["scheme_id"]["S"],
+        role=Role(item["role"]["S"]),
+        eligible=item.get("eligible", {}).get("BOOL", False),
+        answers=MonitoringAnswers.model_validate(answers),
+    )
