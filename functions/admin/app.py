@@ -25,7 +25,9 @@ app = APIGatewayRestResolver()
 
 @cache
 def store() -> DynamoApplications:
-    return DynamoApplications(settings.applications_table)
+    return DynamoApplications(
+        settings.applications_table, retention_days=settings.applicant_data_retention_days
+    )
 
 
 @cache

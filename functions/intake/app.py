@@ -35,7 +35,11 @@ persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
 
 @cache
 def store() -> DynamoApplications:
-    return DynamoApplications(settings.applications_table, monitoring_table=settings.monitoring_table)
+    return DynamoApplications(
+        settings.applications_table,
+        monitoring_table=settings.monitoring_table,
+        retention_days=settings.applicant_data_retention_days,
+    )
 
 
 @cache

@@ -28,7 +28,9 @@ class DeadlineEvent(EventBridgeModel):
 
 @cache
 def store() -> DynamoApplications:
-    return DynamoApplications(settings.applications_table)
+    return DynamoApplications(
+        settings.applications_table, retention_days=settings.applicant_data_retention_days
+    )
 
 
 @cache

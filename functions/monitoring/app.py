@@ -27,7 +27,9 @@ class DeadlineEvent(EventBridgeModel):
 
 @cache
 def cohorts() -> DynamoApplications:
-    return DynamoApplications(settings.applications_table)
+    return DynamoApplications(
+        settings.applications_table, retention_days=settings.applicant_data_retention_days
+    )
 
 
 @cache

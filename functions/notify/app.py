@@ -31,7 +31,9 @@ persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
 
 @cache
 def store() -> DynamoApplications:
-    return DynamoApplications(settings.applications_table)
+    return DynamoApplications(
+        settings.applications_table, retention_days=settings.applicant_data_retention_days
+    )
 
 
 @cache
@@ -41,7 +43,9 @@ def mailer() -> SesMailer:
 
 @cache
 def outbox() -> DynamoEmailOutbox:
-    return DynamoEmailOutbox(settings.applications_table)
+    return DynamoEmailOutbox(
+        settings.applications_table, retention_days=settings.applicant_data_retention_days
+    )
 
 
 @idempotent_function(data_keyword_argument="notification", config=idempotency, persistence_store=persistence)

@@ -29,7 +29,9 @@ FORMATS = {"json", "csv", "html"}
 
 @cache
 def cohorts() -> DynamoApplications:
-    return DynamoApplications(settings.applications_table)
+    return DynamoApplications(
+        settings.applications_table, retention_days=settings.applicant_data_retention_days
+    )
 
 
 @cache

@@ -56,12 +56,16 @@ HTML = "text/html; charset=utf-8"
 
 @cache
 def cohorts() -> DynamoApplications:
-    return DynamoApplications(settings.applications_table)
+    return DynamoApplications(
+        settings.applications_table, retention_days=settings.applicant_data_retention_days
+    )
 
 
 @cache
 def claims() -> DynamoSubmissionClaims:
-    return DynamoSubmissionClaims(settings.applications_table)
+    return DynamoSubmissionClaims(
+        settings.applications_table, retention_days=settings.applicant_data_retention_days
+    )
 
 
 @cache

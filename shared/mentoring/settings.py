@@ -13,6 +13,8 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     applications_table: str
+    # Applicants' personal data is deleted this long after the cohort's recruitment deadline.
+    applicant_data_retention_days: int = 548
 
     @classmethod
     def from_env(cls) -> Self:

@@ -229,3 +229,29 @@ def test_unknown_cohort_progress_is_404(stack: Stack) -> None:
     )
 
     assert response["statusCode"] == 404
+
+
+def test_applicants_personal_data_expires_a_retention_period_after_the_deadline(stack: Stack) -> None:
+    deadline = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
+    cohort = stack.open_cohort(deadline=deadline)
+    body = applicant_submission(cohort)
+    stack.call("SubmitFunction", api_event("POST", "/applications", body))
+    stack.call("IntakeFunction", sqs_event(queued_bodies(stack, "IntakeQueue")))
+
+    items = stack.client("dynamodb").query(
+        TableName=stack.physical("ApplicationsTable"),
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"COHORT#{cohort}"}},
+    )["Items"]
+    expected = str(int((deadline + timedelta(days=548)).timestamp()))  # the template's default
+
+    application = next(i for i in items if i["sk"]["S"].startswith("APPLICATION#"))
+    assert application["expires_at"] == {"N": expected}
+    claims = stack.client("dynamodb").scan(TableName=stack.physical("ApplicationsTable"))["Items"]
+    assert all(
+        c["expires_at"] == {"N": expected}
+        for c in claims
+        if c["pk"]["S"].startswith("CLAIM#APPLICANT#" + cohort)
+    )
+    # The anonymous monitoring answers carry no expiry: the report's counts stay.
+    assert all("expires_at" not in r for r in stack.monitoring_records(cohort))

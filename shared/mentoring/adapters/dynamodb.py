@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -41,6 +41,36 @@ PLACE = "PLACE#"
 PENDING = "PENDING#"
 
 
+class Retention:
+    """When a cohort's personal data goes: the recruitment deadline plus the retention period.
+
+    Every item written for a cohort (application, place, claim, result, outbox record) carries it
+    as ``expires_at``, the table's TTL attribute, so DynamoDB deletes it then; the anonymous
+    monitoring records and the report's counts are kept.
+    """
+
+    def __init__(self, table: str, days: int | None, dynamodb: Any = None) -> None:
+        self.table = table
+        self.days = days
+        self._client = dynamodb
+        self._deadlines: dict[str, int | None] = {}
+
+    def attribute(self, cohort_id: str) -> dict[str, Any]:
+        if self.days is None:
+            return {}
+        if cohort_id not in self._deadlines:
+            db = self._client or client("dynamodb")
+            item = db.get_item(TableName=self.table, Key={"pk": _pk(cohort_id), "sk": {"S": COHORT}}).get(
+                "Item"
+            )
+            deadline = Cohort.model_validate_json(item["data"]["S"]).recruitment_deadline if item else None
+            self._deadlines[cohort_id] = (
+                int((deadline + timedelta(days=self.days)).timestamp()) if deadline is not None else None
+            )
+        expires = self._deadlines[cohort_id]
+        return {} if expires is None else {"expires_at": {"N": str(expires)}}
+
+
 def _pk(cohort_id: str) -> dict[str, str]:
     return {"S": f"COHORT#{cohort_id}"}
 
@@ -57,11 +87,16 @@ class DynamoApplications:
     """
 
     def __init__(
-        self, table: str, monitoring_table: str | None = None, dynamodb: DynamoDBClient | None = None
+        self,
+        table: str,
+        monitoring_table: str | None = None,
+        dynamodb: DynamoDBClient | None = None,
+        retention_days: int | None = None,
     ) -> None:
         self.table = table
         self.monitoring_table = monitoring_table
         self._client = dynamodb
+        self.retention = Retention(table, retention_days, dynamodb)
 
     @property
     def db(self) -> DynamoDBClient:
@@ -130,13 +165,14 @@ class DynamoApplications:
         A redelivery finds its place item and keeps its place; a cohort at its limit refuses more.
         """
         place_key = {"pk": _pk(cohort_id), "sk": {"S": f"{PLACE}{application_id}"}}
+        place_item = {**place_key, **self.retention.attribute(cohort_id)}
         try:
             self.db.transact_write_items(
                 TransactItems=[
                     {
                         "Put": {
                             "TableName": self.table,
-                            "Item": place_key,
+                            "Item": place_item,
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
@@ -212,6 +248,7 @@ class DynamoApplications:
             "role": {"S": application.role.value},
             "eligible": {"BOOL": application.eligibility.eligible},
             "data": {"S": application.model_dump_json()},
+            **self.retention.attribute(application.cohort_id),
         }
         # Held as pending: moved to the store in shuffled batches at the deadline (mentoring.monitoring).
         pending_item = monitoring_item(monitoring, pending=True)
@@ -281,14 +318,21 @@ class DynamoApplications:
     def put_results(
         self, cohort_id: str, matches: Sequence[Match], unmatched: Sequence[UnmatchedMentee]
     ) -> None:
+        expiry = self.retention.attribute(cohort_id)
         items = [
-            {"pk": _pk(cohort_id), "sk": {"S": MATCH + m.mentee_id}, "data": {"S": m.model_dump_json()}}
+            {
+                "pk": _pk(cohort_id),
+                "sk": {"S": MATCH + m.mentee_id},
+                "data": {"S": m.model_dump_json()},
+                **expiry,
+            }
             for m in matches
         ] + [
             {
                 "pk": _pk(cohort_id),
                 "sk": {"S": UNMATCHED + u.application_id},
                 "data": {"S": u.model_dump_json()},
+                **expiry,
             }
             for u in unmatched
         ]
@@ -343,9 +387,12 @@ class DynamoApplications:
 class DynamoSubmissionClaims:
     """SubmissionClaims in the Applications table: one item a claim, written in one transaction."""
 
-    def __init__(self, table: str, dynamodb: DynamoDBClient | None = None) -> None:
+    def __init__(
+        self, table: str, dynamodb: DynamoDBClient | None = None, retention_days: int | None = None
+    ) -> None:
         self.table = table
         self._client = dynamodb
+        self.retention = Retention(table, retention_days, dynamodb)
 
     @property
     def db(self) -> DynamoDBClient:
@@ -367,6 +414,7 @@ class DynamoSubmissionClaims:
                                 "body_hash": values[":hash"],
                                 "submission_id": values[":id"],
                                 "cohort_id": {"S": cohort_id},
+                                **self.retention.attribute(cohort_id),
                             },
                             # A retry of the same application finds its own claim and goes on.
                             "ConditionExpression": "attribute_not_exists(pk) "
@@ -400,9 +448,12 @@ class DynamoSubmissionClaims:
 class DynamoEmailOutbox:
     """EmailOutbox in the Applications table, beside the cohort's other items (deleted with them)."""
 
-    def __init__(self, table: str, dynamodb: DynamoDBClient | None = None) -> None:
+    def __init__(
+        self, table: str, dynamodb: DynamoDBClient | None = None, retention_days: int | None = None
+    ) -> None:
         self.table = table
         self._client = dynamodb
+        self.retention = Retention(table, retention_days, dynamodb)
 
     @property
     def db(self) -> DynamoDBClient:
@@ -414,17 +465,20 @@ class DynamoEmailOutbox:
         return {"pk": _pk(cohort_id), "sk": {"S": f"OUTBOX#{key}"}}
 
     def reserve(self, cohort_id: str, key: str, now: datetime) -> OutboxEntry:
+        expiry = self.retention.attribute(cohort_id)
         try:
             self.db.update_item(
                 TableName=self.table,
                 Key=self._key(cohort_id, key),
-                UpdateExpression="SET #status = :sending, since = :now",
+                UpdateExpression="SET #status = :sending, since = :now"
+                + (", expires_at = :expires" if expiry else ""),
                 ConditionExpression="attribute_not_exists(pk) OR #status = :failed",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":sending": {"S": "sending"},
                     ":failed": {"S": "failed"},
                     ":now": {"S": now.isoformat()},
+                    **({":expires": expiry["expires_at"]} if expiry else {}),
                 },
             )
         except ClientError as error:
