@@ -41,6 +41,7 @@ from mentoring.submissions import (
     field_errors,
     form_to_dict,
     header,
+    load_json,
     parse_form,
     parse_json,
     partner_candidates,
@@ -247,13 +248,7 @@ def submit_partner_applications() -> Response[str]:
 
 def partner_items(body: str) -> tuple[list[Any], bool]:
     """The applications of a partner's request: a batch ``{"applications": [...]}`` or one application."""
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as error:
-        raise SubmissionError(
-            "the body is not valid JSON",
-            [FieldError(field="body", message=f"invalid JSON at position {error.pos}")],
-        ) from None
+    data = load_json(body)
     if isinstance(data, dict) and "applications" in data:
         try:
             return PartnerEnvelope.model_validate(data).applications, False

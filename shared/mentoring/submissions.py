@@ -103,14 +103,19 @@ def parse_record(model: type[M], body: str) -> M:
         raise InvalidRecordError(f"not a valid {model.__name__}: {problems}") from None
 
 
-def parse_json(model: type[M], body: str) -> M:
+def load_json(body: str) -> Any:
+    """A request body as JSON, or a SubmissionError that says where it stops being JSON."""
     try:
-        data = json.loads(body)
+        return json.loads(body)
     except json.JSONDecodeError as error:
         raise SubmissionError(
             "the body is not valid JSON",
             [FieldError(field="body", message=f"invalid JSON at position {error.pos}")],
         ) from None
+
+
+def parse_json(model: type[M], body: str) -> M:
+    data = load_json(body)
     try:
         return model.model_validate(data)
     except ValidationError as error:

@@ -80,7 +80,24 @@ def _conditional_failed(error: ClientError) -> bool:
     return code in {"ConditionalCheckFailedException", "TransactionCanceledException"}
 
 
-class DynamoApplications:
+class _Table:
+    """One DynamoDB table, its client created on first use (never at import, so cold starts stay short)."""
+
+    def __init__(
+        self, table: str, dynamodb: DynamoDBClient | None = None, retention_days: int | None = None
+    ) -> None:
+        self.table = table
+        self._client = dynamodb
+        self.retention = Retention(table, retention_days, dynamodb)
+
+    @property
+    def db(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = client("dynamodb")
+        return self._client
+
+
+class DynamoApplications(_Table):
     """CohortStore and ApplicationStore over one table, keyed by cohort.
 
     Items keep the model as JSON in ``data`` plus a few plain attributes for the console and queries.
@@ -93,16 +110,8 @@ class DynamoApplications:
         dynamodb: DynamoDBClient | None = None,
         retention_days: int | None = None,
     ) -> None:
-        self.table = table
+        super().__init__(table, dynamodb, retention_days)
         self.monitoring_table = monitoring_table
-        self._client = dynamodb
-        self.retention = Retention(table, retention_days, dynamodb)
-
-    @property
-    def db(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = client("dynamodb")
-        return self._client
 
     # ------------------------------------------------------------ cohorts
     def get_cohort(self, cohort_id: str) -> Cohort | None:
@@ -384,21 +393,8 @@ class DynamoApplications:
         return [UnmatchedMentee.model_validate_json(d) for d in self._query(cohort_id, UNMATCHED)]
 
 
-class DynamoSubmissionClaims:
+class DynamoSubmissionClaims(_Table):
     """SubmissionClaims in the Applications table: one item a claim, written in one transaction."""
-
-    def __init__(
-        self, table: str, dynamodb: DynamoDBClient | None = None, retention_days: int | None = None
-    ) -> None:
-        self.table = table
-        self._client = dynamodb
-        self.retention = Retention(table, retention_days, dynamodb)
-
-    @property
-    def db(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = client("dynamodb")
-        return self._client
 
     def claim(self, claims: Sequence[Claim], body_hash: str, submission_id: str, cohort_id: str) -> None:
         values = {":hash": {"S": body_hash}, ":id": {"S": submission_id}}
@@ -445,21 +441,8 @@ class DynamoSubmissionClaims:
         return ClaimedSubmission(submission_id=item["submission_id"]["S"], cohort_id=item["cohort_id"]["S"])
 
 
-class DynamoEmailOutbox:
+class DynamoEmailOutbox(_Table):
     """EmailOutbox in the Applications table, beside the cohort's other items (deleted with them)."""
-
-    def __init__(
-        self, table: str, dynamodb: DynamoDBClient | None = None, retention_days: int | None = None
-    ) -> None:
-        self.table = table
-        self._client = dynamodb
-        self.retention = Retention(table, retention_days, dynamodb)
-
-    @property
-    def db(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = client("dynamodb")
-        return self._client
 
     def _key(self, cohort_id: str, key: str) -> dict[str, Any]:
         return {"pk": _pk(cohort_id), "sk": {"S": f"OUTBOX#{key}"}}
@@ -519,18 +502,8 @@ class DynamoEmailOutbox:
         )
 
 
-class DynamoMonitoring:
+class DynamoMonitoring(_Table):
     """The Monitoring table, read for the report (only the report function has this permission)."""
-
-    def __init__(self, table: str, dynamodb: DynamoDBClient | None = None) -> None:
-        self.table = table
-        self._client = dynamodb
-
-    @property
-    def db(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = client("dynamodb")
-        return self._client
 
     def _scan(self, expression: str, values: dict[str, Any]) -> list[MonitoringRecord]:
         paginator = self.db.get_paginator("scan")
