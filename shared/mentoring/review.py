@@ -111,11 +111,8 @@ def change_matches(
     for mentor_id, load in sorted(Counter(mentor_of.values()).items()):
         capacity = min(apps[mentor_id].profile.capacity, scheme.mentor_capacity_max)
         if load > capacity:
-            last = (
-                max(k for k, c in enumerate(request.changes) if c.mentor_id == mentor_id)
-                if any(c.mentor_id == mentor_id for c in request.changes)
-                else 0
-            )
+            # Named by the last change that gives this mentor a mentee (only a change can overfill).
+            last = max(k for k, c in enumerate(request.changes) if c.mentor_id == mentor_id)
             errors.append(
                 FieldError(
                     field=f"changes.{last}",
