@@ -10,20 +10,15 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mentoring.adapters.dynamodb import DynamoApplications
 from mentoring.adapters.messaging import SqsQueue
 from mentoring.deadline import run_deadline
-from mentoring.models import DeadlineReached, utcnow
+from mentoring.models import DeadlineEvent, utcnow
 from mentoring.observability import logger, metrics, tracer
 from mentoring.settings import MatchingSettings
 
 settings = MatchingSettings.from_env()
-
-
-class DeadlineEvent(EventBridgeModel):
-    detail: DeadlineReached
 
 
 @cache

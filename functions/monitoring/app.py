@@ -8,10 +8,9 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mentoring.adapters.dynamodb import DynamoApplications, DynamoMonitoring
-from mentoring.models import DeadlineReached
+from mentoring.models import DeadlineEvent
 from mentoring.monitoring import flush
 from mentoring.observability import logger, metrics, tracer
 from mentoring.ports import CohortNotFoundError
@@ -19,10 +18,6 @@ from mentoring.scheme import get_scheme
 from mentoring.settings import MonitoringSettings
 
 settings = MonitoringSettings.from_env()
-
-
-class DeadlineEvent(EventBridgeModel):
-    detail: DeadlineReached
 
 
 @cache

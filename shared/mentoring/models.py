@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -302,6 +303,12 @@ class DeadlineReached(BaseModel):
     """Detail of the RecruitmentDeadlineReached event that the cohort's schedule puts on the bus."""
 
     cohort_id: CohortId
+
+
+class DeadlineEvent(EventBridgeModel):
+    """The whole event as EventBridge delivers it to the functions that act at the deadline."""
+
+    detail: DeadlineReached
 
 
 # ---------------------------------------------------------------- domain entities
