@@ -272,7 +272,11 @@ def summarise(
 
 
 def _kind(path: Path) -> str:
-    subject = str(message_from_bytes(path.read_bytes())["Subject"] or "")
+    return email_kind(str(message_from_bytes(path.read_bytes())["Subject"] or ""))
+
+
+def email_kind(subject: str) -> str:
+    """Which of the pipeline's emails a subject line belongs to."""
     if subject.endswith("matching results"):
         return "coordinator"
     if subject.endswith("provisional matches to review"):

@@ -274,13 +274,13 @@ def resolved_environment(stack: Stack, physical: dict[str, Physical], function: 
     return {k: str(resolver.resolve(v)) for k, v in stack.functions[function].environment.items()}
 
 
-def sent_emails(endpoint: str) -> list[tuple[str, bytes]]:
+def sent_emails(endpoint: str, timeout: float = 10) -> list[tuple[str, bytes]]:
     """Every raw email moto's SES accepted, oldest first, as (message id, MIME bytes).
 
     moto keeps sent mail and publishes it in its state dump; that is how the local runtime
     writes the outbox and how tests read what was sent.
     """
-    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=10) as response:  # noqa: S310
+    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=timeout) as response:  # noqa: S310
         state = json.load(response)
     return [(m["id"], m["raw_data"].encode()) for m in state.get("ses", {}).get("RawMessage", [])]
 

@@ -3,6 +3,7 @@ Scheduler in front of a moto server, with every piece of wiring read from templa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -35,7 +36,11 @@ from infrastructure.local.provision import (
     sent_emails,
 )
 
+_PROJECT = Path(__file__).resolve().parents[2]
+MOTO_SERVER = "infrastructure.local.moto_server"
 MAX_API_BODY = 10 * 1024 * 1024
+INIT_LIMIT = 60  # seconds for an environment to import its handler (Lambda allows 10; moto is slower)
+TIMEOUT_GRACE = 2  # seconds beyond the function's timeout for the answer to cross the pipe
 Log = Callable[[str], None]
 
 
@@ -78,6 +83,7 @@ def _worker(
     sys.stdout = sys.stderr = stream
 
     handler = getattr(importlib.import_module(module), entry)
+    conn.send(("ready", None))  # the init phase is over; the timeout counts from each event
     while True:
         event = conn.recv()
         if event is None:
@@ -101,62 +107,112 @@ class FunctionError(RuntimeError):
     """The handler raised: Lambda's 'Unhandled' function error."""
 
 
-class LocalFunction:
-    """One function of the template, run in its own process with its own environment."""
+class _Environment:
+    """One execution environment: a process that imported the handler, serving one event at a time."""
 
     def __init__(self, function: tpl.Function, environment: dict[str, str], arn: str, log_file: Path) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=_worker,
+            args=(
+                child,
+                function.module,
+                function.entry_point,
+                function.name,
+                arn,
+                function.timeout,
+                str(log_file),
+                environment,
+            ),
+            daemon=True,
+            name=function.name,
+        )
+        self.process.start()
+        self.ready = False
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            with contextlib.suppress(OSError):
+                self.conn.send(None)
+            self.process.join(timeout=5)
+            if self.process.is_alive():
+                self.process.kill()
+
+
+class LocalFunction:
+    """One function of the template: up to ``concurrency`` execution environments, each its own
+    process with the function's environment, started when every one already there is busy (as
+    Lambda scales a function out, up to its reserved concurrency)."""
+
+    def __init__(
+        self,
+        function: tpl.Function,
+        environment: dict[str, str],
+        arn: str,
+        log_file: Path,
+        concurrency: int = 1,
+    ) -> None:
         self.log_file = log_file
         self.function = function
         self.environment = environment
         self.arn = arn
+        self.concurrency = concurrency
+        self._slots = threading.BoundedSemaphore(concurrency)
         self._lock = threading.Lock()
-        self._process: Any = None
-        self._conn: Connection | None = None
+        self._idle: list[_Environment] = []
+        self._all: list[_Environment] = []
 
-    def _start(self) -> Connection:
-        context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe()
-        self._process = context.Process(
-            target=_worker,
-            args=(
-                child,
-                self.function.module,
-                self.function.entry_point,
-                self.function.name,
-                self.arn,
-                self.function.timeout,
-                str(self.log_file),
-                self.environment,
-            ),
-            daemon=True,
-            name=self.function.name,
-        )
-        self._process.start()
-        self._conn = parent
-        return parent
+    def _take(self) -> _Environment:
+        with self._lock:
+            while self._idle:
+                environment = self._idle.pop()
+                if environment.process.is_alive():
+                    return environment
+                self._all.remove(environment)
+            environment = _Environment(self.function, self.environment, self.arn, self.log_file)
+            self._all.append(environment)
+            return environment
+
+    def _give_back(self, environment: _Environment) -> None:
+        with self._lock:
+            self._idle.append(environment)
+
+    def _discard(self, environment: _Environment) -> None:
+        with self._lock:
+            if environment in self._all:
+                self._all.remove(environment)
+        environment.process.kill()
+        environment.process.join(timeout=5)  # reaped, not left a zombie
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        with self._lock:
-            alive = self._conn is not None and self._process is not None and self._process.is_alive()
-            conn = self._conn if alive and self._conn is not None else self._start()
+        with self._slots:
+            environment = self._take()
             try:
-                conn.send(event)
-                if not conn.poll(self.function.timeout + 60):
-                    raise FunctionError(f"{self.function.name} timed out")
-                status, result = conn.recv()
+                if not environment.ready:  # the cold start, limited apart from the timeout as in Lambda
+                    if not environment.conn.poll(INIT_LIMIT):
+                        self._discard(environment)
+                        raise FunctionError(f"{self.function.name} did not start in {INIT_LIMIT} s")
+                    environment.conn.recv()
+                    environment.ready = True
+                environment.conn.send(event)
+                if not environment.conn.poll(self.function.timeout + TIMEOUT_GRACE):
+                    self._discard(environment)  # stopped where it was, as Lambda stops a timed-out invocation
+                    raise FunctionError(f"{self.function.name} timed out after {self.function.timeout} s")
+                status, result = environment.conn.recv()
             except (EOFError, BrokenPipeError, OSError) as error:
-                self._process = None
+                self._discard(environment)
                 raise FunctionError(f"{self.function.name} crashed: {error}") from error
+            self._give_back(environment)
         if status == "error":
             raise FunctionError(f"{result['errorType']}: {result['errorMessage']}")
         return result
 
     def stop(self) -> None:
-        if self._process is not None and self._process.is_alive() and self._conn is not None:
-            self._conn.send(None)
-            self._process.join(timeout=5)
-            if self._process.is_alive():
-                self._process.kill()
+        with self._lock:
+            environments, self._all, self._idle = self._all, [], []
+        for environment in environments:
+            environment.stop()
 
 
 # ---------------------------------------------------------------- the runtime
@@ -189,8 +245,12 @@ class LocalRuntime:
         logs: Path = Path("build/logs"),
         log: Log | None = None,
         template_path: Path = tpl.TEMPLATE,
+        concurrency: int = 1,
     ) -> None:
+        """``concurrency``: the most execution environments of one function, and SQS pollers of one
+        queue, on this machine; a function's reserved concurrency lowers it, as it caps Lambda."""
         self.api_port = api_port
+        self.concurrency = concurrency
         self.aws_port = aws_port
         self.outbox = outbox
         self.logs = logs
@@ -256,10 +316,17 @@ class LocalRuntime:
                 "AWS_LAMBDA_FUNCTION_NAME": self.physical[name]["Ref"],
             }
             log_file = self.logs / f"{name}.log"
-            self.functions[name] = LocalFunction(function, environment, self.physical[name]["Arn"], log_file)
+            self.functions[name] = LocalFunction(
+                function,
+                environment,
+                self.physical[name]["Arn"],
+                log_file,
+                concurrency=min(self.concurrency, function.reserved_concurrency or self.concurrency),
+            )
         self._serve_api()
         for source in self.stack.queue_sources:
-            self._spawn(self._poll, source, name=f"poll-{source.queue}")
+            for n in range(self.functions[source.function].concurrency):
+                self._spawn(self._poll, source, name=f"poll-{source.queue}-{n}")
         self._spawn(self._fire_schedules, name="scheduler")
         if self.outbox is not None:
             self.outbox.mkdir(parents=True, exist_ok=True)
@@ -278,7 +345,11 @@ class LocalRuntime:
             function.stop()
         if self._moto is not None:
             self._moto.terminate()
-            self._moto.wait(timeout=10)
+            try:
+                self._moto.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._moto.kill()
+                self._moto.wait()
 
     def _spawn(self, target: Callable[..., None], *args: Any, name: str) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -286,9 +357,11 @@ class LocalRuntime:
         self._threads.append(thread)
 
     def _start_moto(self) -> None:
-        """moto in its own process: its state is isolated from any other moto in this process."""
+        """moto in its own process (its state isolated from any other moto in this process), with the
+        adjustments of ``moto_server`` for load and concurrency."""
         self._moto = subprocess.Popen(  # noqa: S603 - our own interpreter and moto's entry point
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.aws_port)],
+            [sys.executable, "-m", MOTO_SERVER, "-H", "127.0.0.1", "-p", str(self.aws_port)],
+            cwd=_PROJECT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -138,6 +138,7 @@ class Function:
     environment: dict[str, Any]
     max_retries: int
     dead_letter_target: Any
+    reserved_concurrency: int | None = None
 
     @property
     def module(self) -> str:
@@ -196,6 +197,7 @@ def read(path: Path = TEMPLATE) -> Stack:
             .get("DestinationConfig", {})
             .get("OnFailure", {})
             .get("Destination"),
+            reserved_concurrency=_optional_int(props.get("ReservedConcurrentExecutions")),
         )
         for event in props.get("Events", {}).values():
             kind, eprops = event["Type"], event.get("Properties", {})
@@ -226,6 +228,10 @@ def read(path: Path = TEMPLATE) -> Stack:
                     EventRule(bus=eprops.get("EventBusName"), pattern=eprops["Pattern"], function=name)
                 )
     return stack
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def pattern_matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
