@@ -23,6 +23,11 @@ from mentoring.observability import logger, metrics, tracer
 from mentoring.settings import NotifySettings
 from mentoring.submissions import parse_record
 
+# The longest one email can take: SES's connect and read timeouts, its throttling retries and the
+# outbox writes. A send is started only with this much of the invocation left, because a sender
+# stopped by the function's timeout between SES and the outbox leaves the email uncertain.
+SEND_BUDGET_MS = 20_000
+
 settings = NotifySettings.from_env()
 processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)
 idempotency = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=90 * 24 * 3600)
@@ -66,7 +71,13 @@ def send_once(notification: dict[str, Any]) -> dict[str, str]:
     return {"outcome": delivery.outcome, "message_id": delivery.message_id or ""}
 
 
-def record_handler(record: SqsRecordModel) -> dict[str, str]:
+class OutOfTimeError(RuntimeError):
+    """Too little of the invocation is left to send an email and record it; SQS delivers it again."""
+
+
+def record_handler(record: SqsRecordModel, lambda_context: LambdaContext) -> dict[str, str]:
+    if lambda_context.get_remaining_time_in_millis() < SEND_BUDGET_MS:
+        raise OutOfTimeError("too little time left in this invocation to send an email safely")
     note = parse_record(Notification, str(record.body))
     result: dict[str, str] = send_once(notification={**note.model_dump(mode="json"), "key": note.key})
     return result

@@ -10,8 +10,11 @@ The outbox record is written before SES is called:
   have accepted the email, and nothing can tell which. It is not sent again (at most once);
   it is reported as uncertain for the coordinator to check. This is the remaining window.
 
-A send that fails with an error (throttling left after the client's retries, SES refusing) gives
-the record back before raising, so SQS redelivers it and it is sent then: never dropped.
+A send that SES certainly did not accept (throttling left after the mailer's retries, SES refusing,
+SES never reached) gives the record back before raising, so SQS redelivers it and it is sent then:
+never dropped. A send whose outcome is unknown (the answer timed out or the connection dropped
+after the request went) keeps its record ``sending``: SES may have accepted it, so it is never sent
+again, and it ends as uncertain like a sender that stopped.
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ from typing import Literal
 
 from mentoring.emails import compose
 from mentoring.models import Notification
-from mentoring.ports import ApplicationStore, CohortNotFoundError, CohortStore, EmailOutbox, Mailer
+from mentoring.ports import (
+    ApplicationStore,
+    CohortNotFoundError,
+    CohortStore,
+    EmailNotSentError,
+    EmailOutbox,
+    Mailer,
+)
 
 IN_FLIGHT = timedelta(minutes=15)
 
@@ -58,7 +68,7 @@ def deliver(
         return Delivery("uncertain")
     try:
         message_id = mailer.send(email)
-    except Exception:
+    except EmailNotSentError:
         outbox.release(note.cohort_id, note.key)
         raise
     outbox.mark_sent(note.cohort_id, note.key, message_id, now)

@@ -139,9 +139,15 @@ class OutgoingEmail:
     html: str
 
 
+class EmailNotSentError(RuntimeError):
+    """The provider refused the email (throttling, a rejected address) or was never reached, so
+    sending it again cannot give two. Any other error from a send leaves the outcome unknown."""
+
+
 class Mailer(Protocol):
     def send(self, email: OutgoingEmail) -> str:
-        """Sends one email; returns the provider's message id."""
+        """Sends one email; returns the provider's message id. Raises EmailNotSentError when the
+        provider certainly did not accept it."""
 
 
 class DeadlineScheduler(Protocol):

@@ -28,14 +28,15 @@ def load_event(name: str) -> dict[str, Any]:
 class FakeContext:
     """The parts of the Lambda context that Powertools reads."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, remaining_ms: int = 30_000) -> None:
         self.function_name = name
+        self.remaining_ms = remaining_ms
         self.memory_limit_in_mb = 512
         self.invoked_function_arn = f"arn:aws:lambda:eu-west-2:123456789012:function:{name}"
         self.aws_request_id = str(uuid.uuid4())
 
     def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+        return self.remaining_ms
 
 
 def api_event(
@@ -168,10 +169,11 @@ class Stack:
     def key_id(self, institution: str) -> str:
         return self.api_key_ids[institution]
 
-    def call(self, function: str, event: dict[str, Any]) -> Any:
+    def call(self, function: str, event: dict[str, Any], remaining_ms: int = 30_000) -> Any:
+        """Invokes the handler with ``remaining_ms`` of the invocation left."""
         if function not in self._modules:
             self._modules[function] = importlib.import_module(self.handler_modules[function])
-        return self._modules[function].handler(event, FakeContext(function))
+        return self._modules[function].handler(event, FakeContext(function, remaining_ms))
 
     def purge(self, queue: str) -> None:
         queued_bodies(self, queue)

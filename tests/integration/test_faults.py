@@ -5,11 +5,15 @@ what they should. Each test fails if the protection it names is removed."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import ReadTimeoutError
+from botocore.httpsession import URLLib3Session
 
 from tests.integration.helpers import (
     Stack,
@@ -88,6 +92,21 @@ def test_ses_throttling_is_retried_and_the_email_is_sent_once(stack: Stack) -> N
     assert len(stack.sent_emails()) - before == 1
 
 
+def test_brief_ses_throttling_is_retried_with_backoff_within_the_delivery(stack: Stack) -> None:
+    """Protection: the mailer retries SES's throttling answers (and only those) itself."""
+    cohort = stack.open_cohort()
+    stack.call("IntakeFunction", sqs_event([intake_message(applicant_submission(cohort))]))
+    (note,) = queued_bodies(stack, "NotifyQueue")
+    before = len(stack.sent_emails())
+
+    with failing("sesv2", "SendEmail", code="TooManyRequestsException", times=2) as injected:
+        delivered = notify_once(stack, note, "first")
+
+    assert injected == [2]
+    assert delivered is True
+    assert len(stack.sent_emails()) - before == 1
+
+
 def test_a_crash_between_sending_and_recording_never_sends_twice(stack: Stack) -> None:
     """Protection: the outbox record written before sending (Powertools idempotency alone would
     forget the failed attempt and send again)."""
@@ -105,6 +124,64 @@ def test_a_crash_between_sending_and_recording_never_sends_twice(stack: Stack) -
     assert crashed is False
     assert injected == [1]
     assert redeliveries == [False, False]  # still "sending": retried later, never re-sent
+    assert len(stack.sent_emails()) - before == 1
+
+
+@contextmanager
+def answer_lost(times: int = 1) -> Iterator[None]:
+    """SES accepts the next ``times`` emails and their answers never arrive: each request reaches
+    moto and the handler's client then sees a read timeout, as after a dropped connection."""
+    from mentoring.adapters import client
+
+    ses, http, lost = client("sesv2"), URLLib3Session(), [0]
+
+    def accept_then_time_out(request: Any, **_: Any) -> None:
+        if lost[0] >= times:
+            return
+        lost[0] += 1
+        http.send(request)
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    event = "before-send.sesv2.SendEmail"
+    ses.meta.events.register_first(event, accept_then_time_out, unique_id="fault-answer-lost")
+    try:
+        yield
+    finally:
+        ses.meta.events.unregister(event, unique_id="fault-answer-lost")
+
+
+def test_an_email_whose_answer_was_lost_is_never_sent_again(stack: Stack) -> None:
+    """Protection: a send with an unknown outcome keeps its outbox record (only a refusal gives it
+    back), and the SES client makes one attempt (botocore would resend after a read timeout)."""
+    cohort = stack.open_cohort()
+    stack.call("IntakeFunction", sqs_event([intake_message(applicant_submission(cohort))]))
+    (note,) = queued_bodies(stack, "NotifyQueue")
+    before = len(stack.sent_emails())
+
+    with answer_lost(times=3):
+        lost = notify_once(stack, note, "first")
+    redeliveries = [notify_once(stack, note, f"again-{n}") for n in range(2)]
+
+    assert lost is False
+    assert redeliveries == [False, False]  # still "sending": SES may have it, so never resent
+    assert len(stack.sent_emails()) - before == 1
+
+
+def test_notify_starts_no_send_it_might_not_have_time_to_record(stack: Stack) -> None:
+    """Protection: a send starts only with SEND_BUDGET_MS of the invocation left, so the function's
+    timeout never stops a sender between SES and the outbox (which would leave the email uncertain)."""
+    cohort = stack.open_cohort()
+    stack.call("IntakeFunction", sqs_event([intake_message(applicant_submission(cohort))]))
+    (note,) = queued_bodies(stack, "NotifyQueue")
+    before = len(stack.sent_emails())
+
+    with pytest.raises(BatchProcessingError):  # its only record failed: SQS delivers it again
+        stack.call("NotifyFunction", sqs_event([note]), remaining_ms=5_000)
+    untouched = len(stack.sent_emails()) - before
+    retried = stack.call("NotifyFunction", sqs_event([note]))
+
+    assert untouched == 0
+    assert failures(retried) == []
     assert len(stack.sent_emails()) - before == 1
 
 

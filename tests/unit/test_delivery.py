@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from mentoring.delivery import IN_FLIGHT, SendInProgressError, deliver
 from mentoring.models import EmailKind, Notification
-from mentoring.ports import OutgoingEmail
+from mentoring.ports import EmailNotSentError, OutgoingEmail
 
 from tests.unit.factories import NOW, application, cohort
 from tests.unit.fakes import MemoryMailer, MemoryOutbox, MemoryStore
@@ -25,8 +25,16 @@ class FlakyMailer(MemoryMailer):
     def send(self, email: OutgoingEmail) -> str:
         if self.failures:
             self.failures -= 1
-            raise RuntimeError("Throttling: maximum sending rate exceeded")
+            raise EmailNotSentError("Throttling: maximum sending rate exceeded")
         return super().send(email)
+
+
+class LostAnswerMailer(MemoryMailer):
+    """SES that accepts the email and whose answer never arrives (a read timeout)."""
+
+    def send(self, email: OutgoingEmail) -> str:
+        super().send(email)
+        raise TimeoutError("Read timeout on endpoint URL")
 
 
 class CrashingOutbox(MemoryOutbox):
@@ -64,7 +72,7 @@ def test_a_failed_send_is_given_back_and_sent_on_the_next_delivery(
     data, note = store
     outbox, mailer = MemoryOutbox(), FlakyMailer(failures=1)
 
-    with pytest.raises(RuntimeError, match="Throttling"):
+    with pytest.raises(EmailNotSentError, match="Throttling"):
         deliver(note, NOW, data, data, outbox, mailer)
     retried = deliver(note, NOW + timedelta(seconds=30), data, data, outbox, mailer)
 
@@ -83,6 +91,20 @@ def test_a_crash_after_sending_never_sends_twice(store: tuple[MemoryStore, Notif
         deliver(note, NOW + timedelta(minutes=1), data, data, outbox, mailer)
     # Later: the outcome is uncertain (the remaining window); it is reported, not sent again.
     late = deliver(note, NOW + IN_FLIGHT + timedelta(minutes=1), data, data, outbox, mailer)
+
+    assert late.outcome == "uncertain"
+    assert len(mailer.sent) == 1
+
+
+def test_a_send_whose_answer_was_lost_is_never_sent_again(store: tuple[MemoryStore, Notification]) -> None:
+    data, note = store
+    outbox, mailer = MemoryOutbox(), LostAnswerMailer()
+
+    with pytest.raises(TimeoutError):
+        deliver(note, NOW, data, data, outbox, mailer)
+    with pytest.raises(SendInProgressError):  # not given back: SES may have accepted it
+        deliver(note, NOW + timedelta(minutes=3), data, data, outbox, MemoryMailer())
+    late = deliver(note, NOW + IN_FLIGHT + timedelta(minutes=1), data, data, outbox, MemoryMailer())
 
     assert late.outcome == "uncertain"
     assert len(mailer.sent) == 1

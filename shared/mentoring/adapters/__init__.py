@@ -10,6 +10,10 @@ from botocore.config import Config
 
 # Standard retry mode backs off on throttling and transient errors instead of failing the record.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
+# Sending email is not idempotent: botocore would resend after a read timeout, when SES may already
+# have accepted the email. One attempt each; the mailer retries only SES's own refusals.
+_SEND_ONCE = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=10)
+_CONFIGS = {"sesv2": _SEND_ONCE}
 
 
 @cache
@@ -19,4 +23,5 @@ def client(service: str) -> Any:
     The endpoint comes from the environment (``AWS_ENDPOINT_URL``) so the same code talks to AWS
     or to the local moto server.
     """
-    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    config = _CONFIGS.get(service, _CONFIG)
+    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]

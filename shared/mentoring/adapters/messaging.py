@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from email.message import EmailMessage
@@ -10,11 +12,11 @@ from email.utils import make_msgid
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 from pydantic import BaseModel
 
 from mentoring.adapters import client
-from mentoring.ports import OutgoingEmail
+from mentoring.ports import EmailNotSentError, OutgoingEmail
 
 if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
@@ -65,12 +67,24 @@ class SqsQueue:
         raise QueueSendError(f"queue kept refusing {len(entries)} messages")
 
 
-class SesMailer:
-    """Sends raw MIME (text and HTML alternatives), which every SESv2 endpoint keeps whole."""
+SES_THROTTLING = {"TooManyRequestsException", "ThrottlingException", "LimitExceededException"}
 
-    def __init__(self, sender: str, ses: SESV2Client | None = None) -> None:
+
+class SesMailer:
+    """Sends raw MIME (text and HTML alternatives), which every SESv2 endpoint keeps whole.
+
+    SES throttling is retried here with jittered exponential backoff (``attempts`` in all), and
+    nothing else is: the client makes one attempt, because a request whose answer was lost may
+    have been accepted, and resending it would send the email twice.
+    """
+
+    def __init__(
+        self, sender: str, ses: SESV2Client | None = None, attempts: int = 3, backoff: float = 0.5
+    ) -> None:
         self.sender = sender
         self._client = ses
+        self.attempts = attempts
+        self.backoff = backoff
 
     @property
     def ses(self) -> SESV2Client:
@@ -90,12 +104,23 @@ class SesMailer:
 
     def send(self, email: OutgoingEmail) -> str:
         raw = self.build(email).as_bytes()
-        response = self.ses.send_email(
-            FromEmailAddress=self.sender,
-            Destination={"ToAddresses": [email.to]},
-            Content={"Raw": {"Data": raw}},
-        )
-        return response.get("MessageId", "")
+        attempt = 1
+        while True:
+            try:
+                response = self.ses.send_email(
+                    FromEmailAddress=self.sender,
+                    Destination={"ToAddresses": [email.to]},
+                    Content={"Raw": {"Data": raw}},
+                )
+                return response.get("MessageId", "")
+            except ClientError as error:  # SES answered, and did not accept the email
+                code = error.response.get("Error", {}).get("Code", "")
+                if code not in SES_THROTTLING or attempt >= self.attempts:
+                    raise EmailNotSentError(f"SES refused the email: {code}") from error
+            except (ConnectTimeoutError, EndpointConnectionError) as error:  # the request never went
+                raise EmailNotSentError(f"SES was not reached: {error}") from error
+            time.sleep(random.uniform(0, self.backoff * 2 ** (attempt - 1)))  # noqa: S311 (jitter)
+            attempt += 1
 
 
 class EventBridgeDeadlines:
