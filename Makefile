@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 API_PORT ?= 3000
 AWS_PORT ?= 5000
 
-.PHONY: redrive bench browser schema setup run demo test test-unit test-integration test-e2e lint ruff mypy cfn-lint validate format lock deploy clean ci
+.PHONY: redrive bench bench-load browser schema setup run demo test test-unit test-integration test-e2e lint ruff mypy cfn-lint validate format lock deploy clean ci
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,11 +77,18 @@ redrive: setup
 	$(BIN)/python -m infrastructure.redrive $(QUEUE) \
 	  $(if $(STACK),--stack-name $(STACK),--endpoint-url http://127.0.0.1:$(AWS_PORT))
 
-# Speed and memory, measured (never in a timed test); results in bench/RESULTS.md.
+# Speed and memory, measured (never in a timed test); results in bench/RESULTS.md. The load run
+# (LOAD_SUBMISSIONS through the local API, then the deadline) takes about 25 minutes on 2 cores.
+LOAD_SUBMISSIONS ?= 10000
 bench: setup
 	$(BIN)/python -m bench.matching
 	$(BIN)/python -m bench.cohort_matching
 	$(BIN)/python -m bench.deadline
+	$(BIN)/python -m bench.load --submissions $(LOAD_SUBMISSIONS)
+
+# The load run alone.
+bench-load: setup
+	$(BIN)/python -m bench.load --submissions $(LOAD_SUBMISSIONS)
 
 # Regenerates the JSON Schema that editors use for scheme definition files.
 schema: setup

@@ -23,8 +23,9 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, Python {platform.python_version()}"
 
 
-def measured(command: str) -> str:
-    return f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}, with `{command}`."
+def measured(command: str, exact: str | None = None) -> str:
+    run = f"`{command}` (`{exact}`)" if exact else f"`{command}`"
+    return f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}, with {run}."
 
 
 def write_section(title: str, body: list[str]) -> None:

@@ -1,0 +1,462 @@
+"""The load run: ten thousand submissions through the local API, then the recruitment deadline.
+
+Web-form posts and partner batches arrive mixed, from several clients at once, a few percent
+malformed and a few sent twice (a double click, a partner's retry); the runtime's pollers run
+intake and notify all the while, two execution environments each. Then each cohort's deadline
+schedule fires. The run times each stage and checks the two promises an EDI team relies on:
+every accepted submission is in the Applications table or on a dead-letter queue, none twice,
+and every person has exactly the emails they should, none twice.
+
+    python -m bench.load [--submissions 10000] [--cohorts 25]
+
+Results go to bench/RESULTS.md; the exit status is 1 when anything was lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+from bench.results import measured, write_section
+from infrastructure.local import demo_data
+from infrastructure.local.__main__ import email_kind
+from infrastructure.local.client import ApiClient, Reply
+from infrastructure.local.provision import sent_emails
+from infrastructure.local.runtime import LocalRuntime
+from tests.conftest import free_port
+
+SCHEME = "b-mentor-professional"
+COORDINATOR = "edi-load@example.ac.uk"
+PARTNER_BATCH = 20
+CLIENTS = 8
+MALFORMED_ONE_IN = 33  # about 3 %
+REPEATED_ONE_IN = 50  # about 2 % of requests are sent a second time
+CONCURRENCY = 2
+LOGS = Path("build/load")  # the runtime's events and each function's log, kept for a look after
+
+
+@dataclass
+class Request:
+    """One HTTP request of the load: a web-form post (one application) or a partner batch."""
+
+    cohort_id: str
+    institution: str | None  # the partner, for a batch
+    applications: list[dict[str, Any]]
+    malformed: list[bool]
+    repeat: bool = False
+
+    @property
+    def channel(self) -> str:
+        return "web_form" if self.institution is None else "partner"
+
+
+@dataclass
+class Tally:
+    """What the clients were told, item by item."""
+
+    accepted: dict[str, str] = field(default_factory=dict)  # submission id -> cohort id
+    accepted_emails: dict[str, str] = field(default_factory=dict)  # submission id -> applicant email
+    first_ids: dict[str, str] = field(default_factory=dict)  # item identity -> first submission id
+    refused_malformed: int = 0
+    wrong: list[str] = field(default_factory=list)  # answers a client should not have had
+    repeats_same_id: int = 0
+    repeats: int = 0
+    retried_5xx: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+# ---------------------------------------------------------------- the load
+
+
+def _break(person: dict[str, Any], n: int) -> None:
+    """Makes one application malformed, in one of the ways clients get it wrong."""
+    match n % 5:
+        case 0:
+            person["applicant"]["email"] = "not-an-email"
+        case 1:
+            person["consent"] = False
+        case 2:
+            person["applicant"]["grade"] = 12
+        case 3:
+            person["monitoring"]["religion"] = "jedi"
+        case _:
+            person["role"] = "sponsor"
+
+
+def build_load(submissions: int, cohorts: int, seed: int = 2027) -> tuple[list[Request], list[str]]:
+    """The requests, shuffled, and the cohort ids; ``submissions`` counts applications sent once."""
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
+    per_cohort = submissions // cohorts
+    stamp = datetime.now(UTC).strftime("%H%M%S")
+    requests: list[Request] = []
+    cohort_ids = []
+    count = 0
+    for c in range(cohorts):
+        cohort_id = f"load-{stamp}-{c:02d}"
+        cohort_ids.append(cohort_id)
+        size = per_cohort + (1 if c < submissions % cohorts else 0)
+        mentors = size // 3
+        intake = demo_data.intake(cohort_id, mentees=size - mentors, mentors=mentors, seed=seed + c)
+        people = [(None, p) for p in intake.web_form] + [
+            (institution, p) for institution, batch in intake.partner_batches.items() for p in batch
+        ]
+        batches: dict[str, list[tuple[dict[str, Any], bool]]] = {}
+        for institution, person in people:
+            # Unique per cohort: the same people apply to each cohort in the synthetic intake.
+            local, domain = person["applicant"]["email"].split("@")
+            person["applicant"]["email"] = f"{local}.c{c}@{domain}"
+            if "reference" in person:
+                person["reference"] = f"{person['reference']}-C{c}"
+            count += 1
+            malformed = count % MALFORMED_ONE_IN == 0
+            if malformed:
+                _break(person, count // MALFORMED_ONE_IN)
+            if institution is None:
+                requests.append(Request(cohort_id, None, [person], [malformed]))
+            else:
+                batches.setdefault(institution, []).append((person, malformed))
+        for institution, items in batches.items():
+            for start in range(0, len(items), PARTNER_BATCH):
+                chunk = items[start : start + PARTNER_BATCH]
+                requests.append(Request(cohort_id, institution, [p for p, _ in chunk], [m for _, m in chunk]))
+    rng.shuffle(requests)
+    repeats = [
+        Request(r.cohort_id, r.institution, r.applications, r.malformed, repeat=True)
+        for r in requests[::REPEATED_ONE_IN]
+    ]
+    for repeat in repeats:  # each after its first sending, somewhere later in the load
+        first = requests.index(next(r for r in requests if r.applications is repeat.applications))
+        requests.insert(rng.randint(first + 1, len(requests)), repeat)
+    return requests, cohort_ids
+
+
+def _identity(request: Request, application: dict[str, Any]) -> str:
+    if request.institution is not None:
+        return f"{request.institution}#{application.get('reference')}"
+    return f"{request.cohort_id}#{application['applicant']['email']}"
+
+
+def send(api: ApiClient, keys: dict[str, str], request: Request, tally: Tally) -> None:
+    """Sends one request as a well-behaved client does (retrying a 5xx after its Retry-After)."""
+    for attempt in range(5):
+        reply: Reply = (
+            api.apply(request.applications[0])
+            if request.institution is None
+            else api.partner_batch(keys[request.institution], request.applications)
+        )
+        if reply.status < 500:
+            break
+        with tally.lock:
+            tally.retried_5xx += 1
+        time.sleep(0.5 * 2**attempt)
+    results = (
+        [{"status": reply.status, "submission_id": (reply.body or {}).get("submission_id")}]
+        if request.institution is None
+        else (reply.body or {}).get("results", [])
+    )
+    with tally.lock:
+        if len(results) != len(request.applications):
+            tally.wrong.append(f"{request.channel} request answered {reply.status}: {reply.body}")
+            return
+        for application, malformed, result in zip(
+            request.applications, request.malformed, results, strict=True
+        ):
+            status, submission_id = result["status"], result.get("submission_id")
+            if malformed:
+                if status == 422:
+                    tally.refused_malformed += not request.repeat
+                else:
+                    tally.wrong.append(f"a malformed application was answered {status}")
+                continue
+            if status != 202 or not submission_id:
+                tally.wrong.append(f"a valid application was answered {status}: {result}")
+                continue
+            identity = _identity(request, application)
+            if request.repeat:
+                tally.repeats += 1
+                tally.repeats_same_id += tally.first_ids.get(identity) == submission_id
+            tally.first_ids.setdefault(identity, submission_id)
+            tally.accepted[submission_id] = request.cohort_id
+            tally.accepted_emails[submission_id] = application["applicant"]["email"]
+
+
+# ---------------------------------------------------------------- watching the stages
+
+
+@dataclass
+class Timeline:
+    samples: list[tuple[float, dict[str, int]]] = field(default_factory=list)
+
+    def first_empty_after(self, queue: str, after: float) -> float | None:
+        return next((t for t, depths in self.samples if t >= after and depths[queue] == 0), None)
+
+    def peak(self, queue: str) -> int:
+        return max((depths[queue] for _, depths in self.samples), default=0)
+
+
+def watch(runtime: LocalRuntime, timeline: Timeline, start: float, stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        try:
+            timeline.samples.append((time.perf_counter() - start, runtime.queue_depths()))
+        except Exception:  # noqa: BLE001, S112 - a missed sample only blurs the timeline
+            continue
+
+
+# ---------------------------------------------------------------- what the stores hold
+
+
+def _scan(runtime: LocalRuntime, table: str, prefix: str) -> Iterator[dict[str, Any]]:
+    paginator = runtime.client("dynamodb").get_paginator("scan")
+    for page in paginator.paginate(
+        TableName=runtime.physical[table]["Ref"],
+        FilterExpression="begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":prefix": {"S": prefix}},
+        ConsistentRead=True,
+    ):
+        yield from page.get("Items", [])
+
+
+def _dead_letters(runtime: LocalRuntime) -> list[str]:
+    """The bodies on every dead-letter queue (read, then made visible again)."""
+    sqs = runtime.client("sqs")
+    bodies = []
+    for name, parked in runtime.dead_letter_counts().items():
+        url, depth = runtime.physical[name]["Ref"], parked
+        while depth > 0:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+                "Messages", []
+            )
+            if not messages:
+                break
+            bodies += [m["Body"] for m in messages]
+            depth -= len(messages)
+    return bodies
+
+
+@dataclass
+class Findings:
+    stored: int
+    on_dead_letter_queues: int
+    lost: int
+    duplicated: int
+    unexpected: int
+    eligible: int
+    expected_emails: int
+    emails_sent: int
+    emails_duplicated: int
+    emails_missing: int
+    outbox_sent: int
+    outbox_uncertain: int
+    cohorts_matched: int
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.lost or self.duplicated or self.unexpected or self.emails_duplicated or self.emails_missing
+        )
+
+
+def check(runtime: LocalRuntime, tally: Tally, cohort_ids: list[str], api: ApiClient) -> Findings:
+    stored: dict[str, dict[str, Any]] = {}
+    for item in _scan(runtime, "ApplicationsTable", "APPLICATION#"):
+        application = json.loads(item["data"]["S"])
+        stored[application["application_id"]] = application
+    people = Counter((a["cohort_id"], a["applicant"]["email"].casefold()) for a in stored.values())
+    dead = _dead_letters(runtime)
+    parked = {i for i in tally.accepted if any(i in body for body in dead)}
+    accepted = set(tally.accepted)
+
+    # Expected emails, by (recipient, subject): an acknowledgement for each application stored, a
+    # result for each eligible one, and the coordinator's results for each cohort.
+    names = {c: api.signed("GET", f"/cohorts/{c}").body for c in cohort_ids}
+    expected: Counter[tuple[str, str]] = Counter()
+    for application in stored.values():
+        expected[(application["applicant"]["email"], "acknowledgement")] += 1
+        if application["eligibility"]["eligible"]:
+            expected[(application["applicant"]["email"], "result")] += 1
+    for c in cohort_ids:
+        expected[(COORDINATOR, f"coordinator {names[c]['cohort']['name']}")] += 1
+    sent: Counter[tuple[str, str]] = Counter()
+    for _, raw in sent_emails(runtime.aws_endpoint, timeout=600):
+        message = message_from_bytes(raw)
+        subject, to = str(message["Subject"]), str(message["To"])
+        kind = email_kind(subject)
+        if kind == "coordinator":
+            sent[(to, f"coordinator {subject.removesuffix(': matching results')}")] += 1
+        else:
+            sent[(to, "acknowledgement" if kind == "acknowledgement" else "result")] += 1
+    outbox = {i["sk"]["S"]: i["status"]["S"] for i in _scan(runtime, "ApplicationsTable", "OUTBOX#")}
+    outbox_sent = sum(1 for status in outbox.values() if status == "sent")
+    for (to, kind), _ in list((expected - sent).items())[:20]:
+        found = [a for a in stored.values() if a["applicant"]["email"] == to]
+        records = {sk: st for sk, st in outbox.items() for a in found if a["application_id"] in sk}
+        print(f"missing: {kind} to {to}: {[(a['cohort_id'], a['application_id']) for a in found]} {records}")
+    for (to, kind), n in sent.items():
+        if n > 1:
+            print(f"duplicated: {kind} to {to}, {n} times")
+    return Findings(
+        stored=len(stored),
+        on_dead_letter_queues=len(parked),
+        lost=len(accepted - set(stored) - parked),
+        duplicated=sum(n - 1 for n in people.values() if n > 1),
+        unexpected=len(set(stored) - accepted),
+        eligible=sum(1 for a in stored.values() if a["eligibility"]["eligible"]),
+        expected_emails=sum(expected.values()),
+        emails_sent=sum(sent.values()),
+        emails_duplicated=sum(n - 1 for n in sent.values() if n > 1),
+        emails_missing=sum((expected - sent).values()),
+        outbox_sent=outbox_sent,
+        outbox_uncertain=sum(1 for status in outbox.values() if status == "sending"),
+        cohorts_matched=sum(1 for c in names.values() if c["cohort"]["status"] == "matched"),
+    )
+
+
+# ---------------------------------------------------------------- the run
+
+
+def open_cohorts(api: ApiClient, cohort_ids: list[str]) -> datetime:
+    deadline = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
+    for n, cohort_id in enumerate(cohort_ids):
+        reply = api.signed("POST", "/cohorts", {
+            "cohort_id": cohort_id, "scheme_id": SCHEME, "name": f"Load cohort {n:02d}",
+            "recruitment_deadline": deadline.isoformat(), "coordinator_email": COORDINATOR,
+        })  # fmt: skip
+        if reply.status != 201:
+            raise SystemExit(f"could not open {cohort_id}: {reply.status} {reply.body}")
+    return deadline
+
+
+def rate(count: int, seconds: float | None) -> str:
+    return f"{count / seconds:,.1f}" if seconds else "-"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--submissions", type=int, default=10_000)
+    parser.add_argument("--cohorts", type=int, default=25)
+    args = parser.parse_args(argv)
+    requests, cohort_ids = build_load(args.submissions, args.cohorts)
+    items = sum(len(r.applications) for r in requests if not r.repeat)
+    malformed = sum(sum(r.malformed) for r in requests if not r.repeat)
+    web = sum(1 for r in requests if r.institution is None and not r.repeat)
+    batches = sum(1 for r in requests if r.institution is not None and not r.repeat)
+    repeated = sum(1 for r in requests if r.repeat)
+    print(
+        f"{items} applications ({malformed} malformed) in {web} web-form posts and {batches} partner "
+        f"batches, {repeated} requests sent twice, {len(cohort_ids)} cohorts",
+        flush=True,
+    )
+    tally, timeline, stop = Tally(), Timeline(), threading.Event()
+    LOGS.mkdir(parents=True, exist_ok=True)
+    events = (LOGS / "runtime.log").open("w", buffering=1, encoding="utf-8")
+    with (
+        events,
+        LocalRuntime(
+            api_port=free_port(),
+            aws_port=free_port(),
+            outbox=None,
+            logs=LOGS,
+            log=lambda line: print(f"{datetime.now(UTC):%H:%M:%S} {line}", file=events),
+            concurrency=CONCURRENCY,
+        ) as runtime,
+    ):
+        api = ApiClient(runtime.api_url)
+        deadline = open_cohorts(api, cohort_ids)
+        keys = {code: key["value"] for code, key in runtime.partner_keys().items()}
+        start = time.perf_counter()
+        watcher = threading.Thread(target=watch, args=(runtime, timeline, start, stop), daemon=True)
+        watcher.start()
+        with ThreadPoolExecutor(CLIENTS) as clients:
+            for future in [clients.submit(send, api, keys, r, tally) for r in requests]:
+                future.result()
+        submitted = time.perf_counter() - start
+        print(f"submitted in {submitted:.0f} s; waiting for intake and acknowledgements", flush=True)
+        runtime.wait_until_drained(timeout=7200)
+        drained = time.perf_counter() - start
+        print(f"intake and acknowledgements done at {drained:.0f} s; the deadlines", flush=True)
+        fire = time.perf_counter()
+        fired = runtime.fire_due(now=deadline + timedelta(minutes=1))
+        runtime.wait_until_drained(timeout=7200)
+        deadline_run = time.perf_counter() - fire
+        stop.set()
+        watcher.join()
+        intake_done = timeline.first_empty_after("IntakeQueue", submitted) or drained
+        print(f"deadline run done in {deadline_run:.0f} s; checking the stores", flush=True)
+        findings = check(runtime, tally, cohort_ids, api)
+    timed_out = (LOGS / "runtime.log").read_text(encoding="utf-8").count(" timed out after ")
+    accepted = len(tally.accepted)
+    acknowledgements = findings.stored
+    results = findings.eligible + len(cohort_ids)
+    lines = [
+        measured(
+            "make bench", f"python -m bench.load --submissions {args.submissions} --cohorts {args.cohorts}"
+        ),
+        "",
+        f"{items:,} applications to {len(cohort_ids)} B-MEntor Professional cohorts through the local API: "
+        f"{web:,} web-form posts and {batches:,} partner batches (up to {PARTNER_BATCH} each, the five "
+        f"partners' keys), from {CLIENTS} clients at once, in random order. "
+        f"{malformed} ({malformed / items:.1%}) are malformed (bad email, no consent, unknown grade, "
+        f"religion or role), and {repeated} requests are sent a second time later (a double click, "
+        "a partner's retry). Intake and notify poll "
+        f"throughout, {CONCURRENCY} execution environments each; then each cohort's deadline schedule "
+        "fires. moto serves every AWS call (`infrastructure/local/moto_server.py`).",
+        "",
+        "| stage | items | ends at (s) | throughput (per s) |",
+        "|---|---:|---:|---:|",
+        f"| submit: HTTP answers | {items:,} applications | {submitted:.0f} | {rate(items, submitted)} |",
+        f"| intake: applications recorded | {findings.stored:,} | {intake_done:.0f} | "
+        f"{rate(findings.stored, intake_done)} |",
+        f"| acknowledgement emails sent | {acknowledgements:,} | {drained:.0f} | "
+        f"{rate(acknowledgements, drained)} |",
+        f"| deadline: {len(fired)} cohorts matched, result emails sent | {results:,} emails | "
+        f"{deadline_run:.0f} after the schedules fire | {rate(results, deadline_run)} |",
+        "",
+        f"Peak backlog: {timeline.peak('IntakeQueue'):,} on the intake queue, "
+        f"{timeline.peak('NotifyQueue'):,} on the notify queue. "
+        f"Clients retried {tally.retried_5xx} 5xx answers.",
+        "",
+        "| check | count |",
+        "|---|---:|",
+        f"| applications accepted (202, one id each) | {accepted:,} |",
+        f"| malformed applications refused with 422 | {tally.refused_malformed:,} of {malformed:,} |",
+        f"| repeated applications given their first id | {tally.repeats_same_id:,} of {tally.repeats:,} |",
+        f"| answers a client should not have had | {len(tally.wrong)} |",
+        f"| in the Applications table | {findings.stored:,} |",
+        f"| on a dead-letter queue | {findings.on_dead_letter_queues} |",
+        f"| **lost** (accepted, in neither) | **{findings.lost}** |",
+        f"| **duplicated** (one applicant stored twice) | **{findings.duplicated}** |",
+        f"| stored but never accepted | {findings.unexpected} |",
+        f"| cohorts matched | {findings.cohorts_matched} of {len(cohort_ids)} |",
+        f"| emails expected (an acknowledgement per application, a result per eligible one, "
+        f"the coordinator's per cohort) | {findings.expected_emails:,} |",
+        f"| emails SES accepted | {findings.emails_sent:,} |",
+        f"| outbox records marked sent | {findings.outbox_sent:,} |",
+        f"| outbox records left `sending` (uncertain: a sender stopped between SES and the outbox) "
+        f"| {findings.outbox_uncertain} |",
+        f"| invocations stopped at their timeout | {timed_out} |",
+        f"| **emails duplicated** (same person, same email, twice) | **{findings.emails_duplicated}** |",
+        f"| **emails missing** | **{findings.emails_missing}** |",
+        "",
+        "Result: "
+        + ("**zero lost, zero duplicated.**" if findings.ok and not tally.wrong else "**PROBLEMS.**"),
+    ]
+    write_section("Load run: submissions to emails", lines)
+    print("\n".join(lines[4:]))
+    for line in tally.wrong[:20]:
+        print("  wrong:", line)
+    return 0 if findings.ok and not tally.wrong else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
