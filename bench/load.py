@@ -395,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"deadline run done in {deadline_run:.0f} s; checking the stores", flush=True)
         findings = check(runtime, tally, cohort_ids, api)
     timed_out = (LOGS / "runtime.log").read_text(encoding="utf-8").count(" timed out after ")
+    ok = findings.ok and not tally.wrong
     accepted = len(tally.accepted)
     acknowledgements = findings.stored
     results = findings.eligible + len(cohort_ids)
@@ -448,14 +449,13 @@ def main(argv: list[str] | None = None) -> int:
         f"| **emails duplicated** (same person, same email, twice) | **{findings.emails_duplicated}** |",
         f"| **emails missing** | **{findings.emails_missing}** |",
         "",
-        "Result: "
-        + ("**zero lost, zero duplicated.**" if findings.ok and not tally.wrong else "**PROBLEMS.**"),
+        "Result: " + ("**zero lost, zero duplicated.**" if ok else "**PROBLEMS.**"),
     ]
     write_section("Load run: submissions to emails", lines)
     print("\n".join(lines[4:]))
     for line in tally.wrong[:20]:
         print("  wrong:", line)
-    return 0 if findings.ok and not tally.wrong else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -23,9 +23,11 @@ from mentoring.observability import logger, metrics, tracer
 from mentoring.settings import NotifySettings
 from mentoring.submissions import parse_record
 
-# The longest one email can take: SES's connect and read timeouts, its throttling retries and the
-# outbox writes. A send is started only with this much of the invocation left, because a sender
-# stopped by the function's timeout between SES and the outbox leaves the email uncertain.
+# Time enough for one email: an SES attempt at its full connect and read timeouts (13 s), the
+# throttling backoff and the outbox writes. A send is started only with this much of the invocation
+# left, because a sender stopped by the function's timeout between SES and the outbox leaves the
+# email uncertain (never sent twice). Only an SES that answers "throttled" slowly several times
+# running could still outlast it.
 SEND_BUDGET_MS = 20_000
 
 settings = NotifySettings.from_env()

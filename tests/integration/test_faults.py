@@ -41,6 +41,14 @@ def notify_once(stack: Stack, note: dict[str, Any], message_id: str) -> bool:
         return False
 
 
+def acknowledgement_to_send(stack: Stack) -> dict[str, Any]:
+    """One application taken in by intake: its acknowledgement, waiting on the notify queue."""
+    cohort = stack.open_cohort()
+    stack.call("IntakeFunction", sqs_event([intake_message(applicant_submission(cohort))]))
+    (note,) = queued_bodies(stack, "NotifyQueue")
+    return note
+
+
 def test_a_queue_that_refuses_gives_a_retryable_503_never_a_false_202(stack: Stack) -> None:
     """Protection: submit answers 202 only after the queue accepted the message."""
     body = applicant_submission(stack.open_cohort())
@@ -79,9 +87,7 @@ def test_a_throttled_write_fails_only_its_record_and_the_retry_stores_it_once(st
 
 def test_ses_throttling_is_retried_and_the_email_is_sent_once(stack: Stack) -> None:
     """Protection: a failed send gives its outbox record back, so the redelivery sends it."""
-    cohort = stack.open_cohort()
-    stack.call("IntakeFunction", sqs_event([intake_message(applicant_submission(cohort))]))
-    (note,) = queued_bodies(stack, "NotifyQueue")
+    note = acknowledgement_to_send(stack)
     before = len(stack.sent_emails())
 
     with failing("sesv2", "SendEmail", code="TooManyRequestsException", times=10):
@@ -94,9 +100,7 @@ def test_ses_throttling_is_retried_and_the_email_is_sent_once(stack: Stack) -> N
 
 def test_brief_ses_throttling_is_retried_with_backoff_within_the_delivery(stack: Stack) -> None:
     """Protection: the mailer retries SES's throttling answers (and only those) itself."""
-    cohort = stack.open_cohort()
-    stack.call("IntakeFunction", sqs_event([intake_message(applicant_submission(cohort))]))
-    (note,) = queued_bodies(stack, "NotifyQueue")
+    note = acknowledgement_to_send(stack)
     before = len(stack.sent_emails())
 
     with failing("sesv2", "SendEmail", code="TooManyRequestsException", times=2) as injected:
@@ -110,9 +114,7 @@ def test_brief_ses_throttling_is_retried_with_backoff_within_the_delivery(stack:
 def test_a_crash_between_sending_and_recording_never_sends_twice(stack: Stack) -> None:
     """Protection: the outbox record written before sending (Powertools idempotency alone would
     forget the failed attempt and send again)."""
-    cohort = stack.open_cohort()
-    stack.call("IntakeFunction", sqs_event([intake_message(applicant_submission(cohort))]))
-    (note,) = queued_bodies(stack, "NotifyQueue")
+    note = acknowledgement_to_send(stack)
     before = len(stack.sent_emails())
 
     # SES accepts the email; recording it as sent fails, as if the process stopped there.
@@ -153,9 +155,7 @@ def answer_lost(times: int = 1) -> Iterator[None]:
 def test_an_email_whose_answer_was_lost_is_never_sent_again(stack: Stack) -> None:
     """Protection: a send with an unknown outcome keeps its outbox record (only a refusal gives it
     back), and the SES client makes one attempt (botocore would resend after a read timeout)."""
-    cohort = stack.open_cohort()
-    stack.call("IntakeFunction", sqs_event([intake_message(applicant_submission(cohort))]))
-    (note,) = queued_bodies(stack, "NotifyQueue")
+    note = acknowledgement_to_send(stack)
     before = len(stack.sent_emails())
 
     with answer_lost(times=3):
@@ -170,9 +170,7 @@ def test_an_email_whose_answer_was_lost_is_never_sent_again(stack: Stack) -> Non
 def test_notify_starts_no_send_it_might_not_have_time_to_record(stack: Stack) -> None:
     """Protection: a send starts only with SEND_BUDGET_MS of the invocation left, so the function's
     timeout never stops a sender between SES and the outbox (which would leave the email uncertain)."""
-    cohort = stack.open_cohort()
-    stack.call("IntakeFunction", sqs_event([intake_message(applicant_submission(cohort))]))
-    (note,) = queued_bodies(stack, "NotifyQueue")
+    note = acknowledgement_to_send(stack)
     before = len(stack.sent_emails())
 
     with pytest.raises(BatchProcessingError):  # its only record failed: SQS delivers it again
