@@ -228,6 +228,63 @@ def _log_group(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
     return {"Ref": props["LogGroupName"], "Arn": p.arn("logs", f"log-group:{props['LogGroupName']}")}
 
 
+def _user_pool(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    """The console's user pool; its MFA settings through SetUserPoolMfaConfig, as CloudFormation does."""
+    idp = p.client("cognito-idp")
+    args = {
+        key: props[key]
+        for key in (
+            "Policies",
+            "UsernameAttributes",
+            "UsernameConfiguration",
+            "AdminCreateUserConfig",
+            "AutoVerifiedAttributes",
+            "AccountRecoverySetting",
+            "Schema",
+            "DeletionProtection",
+        )
+        if key in props
+    }
+    pool = idp.create_user_pool(PoolName=props.get("UserPoolName", p.name_for(name)), **args)["UserPool"]
+    mfa = props.get("MfaConfiguration", "OFF")
+    if mfa != "OFF":
+        idp.set_user_pool_mfa_config(
+            UserPoolId=pool["Id"],
+            SoftwareTokenMfaConfiguration={"Enabled": "SOFTWARE_TOKEN_MFA" in props.get("EnabledMfas", [])},
+            MfaConfiguration=mfa,
+        )
+    provider = f"cognito-idp.{REGION}.amazonaws.com/{pool['Id']}"
+    return {
+        "Ref": pool["Id"],
+        "Arn": pool["Arn"],
+        "ProviderName": provider,
+        "ProviderURL": f"https://{provider}",
+    }
+
+
+def _user_pool_client(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    keys = (
+        "GenerateSecret",
+        "ExplicitAuthFlows",
+        "PreventUserExistenceErrors",
+        "EnableTokenRevocation",
+        "AccessTokenValidity",
+        "IdTokenValidity",
+        "RefreshTokenValidity",
+        "TokenValidityUnits",
+        "ReadAttributes",
+        "WriteAttributes",
+    )
+    args = {key: props[key] for key in keys if key in props}
+    for key in ("AccessTokenValidity", "IdTokenValidity", "RefreshTokenValidity"):
+        if key in args:
+            args[key] = int(args[key])
+    created = p.client("cognito-idp").create_user_pool_client(
+        UserPoolId=props["UserPoolId"], ClientName=props.get("ClientName", p.name_for(name)), **args
+    )["UserPoolClient"]
+    return {"Ref": created["ClientId"], "ClientId": created["ClientId"]}
+
+
 def _played_function(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
     function_name = p.name_for(name)
     return {"Ref": function_name, "Arn": p.arn("lambda", f"function:{function_name}")}
@@ -251,6 +308,8 @@ CREATORS: dict[str, Creator] = {
     "AWS::ApiGateway::UsagePlanKey": _usage_plan_key,
     "AWS::CloudWatch::Alarm": _alarm,
     "AWS::Logs::LogGroup": _log_group,
+    "AWS::Cognito::UserPool": _user_pool,
+    "AWS::Cognito::UserPoolClient": _user_pool_client,
     "AWS::Serverless::Function": _played_function,
     "AWS::Serverless::LayerVersion": _played_layer,
 }

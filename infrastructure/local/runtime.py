@@ -421,7 +421,11 @@ class LocalRuntime:
                     return _json(HTTPStatus.BAD_GATEWAY, {"message": "Internal server error"})
             out_headers = {k: str(v) for k, v in (response.get("headers") or {}).items()}
             for k, values in (response.get("multiValueHeaders") or {}).items():
-                out_headers[k] = ", ".join(str(v) for v in values)
+                if k.lower() == "set-cookie":
+                    # One header each, as API Gateway sends them (a comma cannot join cookies).
+                    out_headers[k] = "\n".join(str(v) for v in values)
+                else:
+                    out_headers[k] = ", ".join(str(v) for v in values)
             payload = response.get("body") or ""
             status = int(response.get("statusCode", 200))
             self.log(f"{method} {parts.path} -> {status}")
@@ -440,7 +444,8 @@ class LocalRuntime:
                 )
                 self.send_response(status)
                 for k, v in headers.items():
-                    self.send_header(k, v)
+                    for line in v.split("\n"):  # Set-Cookie: several cookies, one header each
+                        self.send_header(k, line)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 if self.command != "HEAD":

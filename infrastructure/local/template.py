@@ -97,12 +97,22 @@ class Route:
     api_key_required: bool
     iam_auth: bool
 
+    @property
+    def greedy(self) -> bool:
+        """A ``{name+}`` route: API Gateway tries every more specific route first."""
+        return self.path.endswith("+}")
+
     def matches(self, method: str, path: str) -> dict[str, str] | None:
         """Path parameters when this route serves the request, else None."""
         if method.upper() != self.method:
             return None
         want = [p for p in self.path.split("/") if p]
         got = [p for p in path.split("/") if p]
+        if self.greedy:
+            prefix = want[:-1]
+            if len(got) <= len(prefix) or got[: len(prefix)] != prefix:
+                return None
+            return {want[-1][1:-2]: "/".join(got[len(prefix) :])}
         if len(want) != len(got):
             return None
         params = {}
@@ -227,6 +237,7 @@ def read(path: Path = TEMPLATE) -> Stack:
                 stack.rules.append(
                     EventRule(bus=eprops.get("EventBusName"), pattern=eprops["Pattern"], function=name)
                 )
+    stack.routes.sort(key=lambda r: r.greedy)  # stable: the template's order otherwise
     return stack
 
 

@@ -42,6 +42,10 @@ def test_the_runtime_reads_every_route_queue_and_rule_from_the_template() -> Non
         ("POST", "/cohorts/{cohortId}/publish"),
         ("GET", "/cohorts/{cohortId}/monitoring-report"),
         ("GET", "/schemes/{schemeId}/monitoring-report"),
+        ("GET", "/console"),
+        ("GET", "/console/{proxy+}"),
+        ("POST", "/console/{proxy+}"),
+        ("GET", "/console/cohorts/{cohortId}/report"),
     }
     assert routes[("POST", "/partners/applications")].api_key_required
     assert all(routes[(m, p)].iam_auth for m, p in routes if p.startswith("/cohorts"))
@@ -50,3 +54,19 @@ def test_the_runtime_reads_every_route_queue_and_rule_from_the_template() -> Non
         ("NotifyQueue", "NotifyFunction", 10),
     }
     assert sorted(r.function for r in stack.rules) == ["MatchingFunction", "MonitoringFunction"]
+
+
+def test_a_specific_route_wins_over_a_greedy_one_as_in_api_gateway() -> None:
+    stack = read()
+
+    served = [
+        (r.function, r.matches("GET", "/console/cohorts/c-1/report"))
+        for r in stack.routes
+        if r.matches("GET", "/console/cohorts/c-1/report") is not None
+    ]
+
+    assert served[0] == ("ReportFunction", {"cohortId": "c-1"})
+    assert served[1] == ("ConsoleFunction", {"proxy": "cohorts/c-1/report"})
+    greedy = next(r for r in stack.routes if r.path == "/console/{proxy+}" and r.method == "GET")
+    assert greedy.matches("GET", "/console") is None
+    assert greedy.matches("GET", "/consoles/x") is None
