@@ -101,6 +101,8 @@ lock:
 	  --generate-hashes -o shared/requirements.txt
 	uv pip compile layers/solver/requirements.in --python-version 3.12 --python-platform aarch64-manylinux_2_28 \
 	  --generate-hashes -o layers/solver/requirements.txt
+	uv pip compile layers/console/requirements.in --python-version 3.12 --python-platform aarch64-manylinux_2_28 \
+	  --generate-hashes -c requirements/dev.txt -o layers/console/requirements.txt
 
 deploy:
 	sam build && sam deploy --guided

@@ -15,9 +15,24 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mentoring.adapters.dynamodb import DynamoApplications, DynamoMonitoring
+from mentoring.adapters.cognito import CognitoIdentity, fetch_jwks, issuer, jwks_url
+from mentoring.adapters.dynamodb import DynamoApplications, DynamoMonitoring, DynamoStaff
+from mentoring.console.access import ForbiddenError, require_action, require_cohort
+from mentoring.console.http import Gate, Unauthorised, page, redirect, sign_in_location, signed_out_cookies
+from mentoring.console.pages import render as render_page
+from mentoring.console.report import charts
+from mentoring.console.session import KeySetCache, NotSignedInError, TokenVerifier, base_path, csrf_token_of
 from mentoring.models import ErrorBody, FieldError
-from mentoring.monitoring_report import MonitoringReport, ReportRow, build_report, to_csv, to_html, to_json
+from mentoring.monitoring_report import (
+    COLUMNS,
+    RULES_TEXT,
+    MonitoringReport,
+    ReportRow,
+    build_report,
+    to_csv,
+    to_html,
+    to_json,
+)
 from mentoring.observability import logger, metrics, tracer
 from mentoring.scheme import load_schemes
 from mentoring.settings import ReportSettings
@@ -65,6 +80,88 @@ def cohort_report(cohort_id: str) -> Response[str]:
     rows = [ReportRow.from_record(r) for r in monitoring().list_records(cohort_id=cohort_id)]
     logger.info("monitoring report", cohort_id=cohort_id)
     return render(build_report(cohort.name, rows), cohort_id)
+
+
+@cache
+def staff_directory() -> DynamoStaff:
+    return DynamoStaff(settings.applications_table)
+
+
+@cache
+def identity() -> CognitoIdentity:
+    return CognitoIdentity(settings.user_pool_id, settings.user_pool_client_id)
+
+
+# The console's session, checked by the same code as the console function's.
+gate = Gate(
+    verifier=TokenVerifier(
+        issuer(settings.user_pool_id),
+        settings.user_pool_client_id,
+        KeySetCache(lambda: fetch_jwks(jwks_url(settings.user_pool_id))),
+    ),
+    identity=identity,
+    staff=staff_directory,
+    session_hours=settings.console_session_hours,
+)
+
+
+@app.get("/console/cohorts/<cohort_id>/report")
+def console_report(cohort_id: str) -> Response[str]:
+    """The report in the console: the same published figures (a coordinator of the scheme only)."""
+    event = app.current_event.raw_event
+    base = base_path(event)
+    try:
+        member, _ = gate.member(event)
+    except NotSignedInError:
+        return redirect(sign_in_location(base, event), signed_out_cookies())
+    except Unauthorised:
+        return redirect(f"{base}/console")
+    try:
+        cohort = require_cohort(member, cohorts().get_cohort(cohort_id))
+        require_action(member, cohort)
+    except ForbiddenError as problem:
+        html = render_page(
+            "problem.html",
+            base=base,
+            csrf=csrf_token_of(event),
+            staff=member,
+            errors={},
+            notice="",
+            nav="",
+            title="You do not have access",
+            message=str(problem),
+        )
+        return page(html, HTTPStatus.FORBIDDEN, gate.refreshed)
+    report = build_report(
+        cohort.name, [ReportRow.from_record(r) for r in monitoring().list_records(cohort_id=cohort_id)]
+    )
+    logger.info("monitoring report", cohort_id=cohort_id, console=True)
+    metrics.add_metric(name="ReportsRead", unit="Count", value=1)
+    if (app.current_event.query_string_parameters or {}).get("format") == "csv":
+        headers = {
+            "Content-Disposition": f'attachment; filename="{cohort_id}-monitoring.csv"',
+            "Cache-Control": "no-store",
+        }
+        return Response(
+            HTTPStatus.OK, "text/csv; charset=utf-8", to_csv(report), headers, cookies=gate.refreshed
+        )
+    html = render_page(
+        "report.html",
+        base=base,
+        csrf=csrf_token_of(event),
+        staff=member,
+        errors={},
+        notice="",
+        nav="cohorts",
+        title=f"Monitoring report: {cohort.name}",
+        cohort=cohort,
+        report=report,
+        rules=RULES_TEXT,
+        columns=COLUMNS,
+        charts=charts(report),
+        csv_link=f"{base}/console/cohorts/{cohort_id}/report?format=csv",
+    )
+    return page(html, HTTPStatus.OK, gate.refreshed)
 
 
 @app.get("/schemes/<scheme_id>/monitoring-report")

@@ -15,11 +15,13 @@ from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
+from mentoring.models import StaffRole
 from mentoring.scheme import get_scheme
 
 from infrastructure.local import demo_data
 from infrastructure.local.client import ApiClient
 from infrastructure.local.runtime import LocalRuntime
+from infrastructure.staff import add_staff_member, temporary_password
 
 SCHEME = "b-mentor-professional"
 # The demo runs these schemes' cohorts beside the main one, from their example intakes.
@@ -51,10 +53,62 @@ def open_demo_cohort(api: ApiClient, minutes: float, scheme: str = SCHEME) -> tu
     return cohort_id, deadline
 
 
+# The demo's console accounts: one of each role (the coordinator runs the demo cohort's scheme).
+DEMO_STAFF = [
+    (
+        "coordinator",
+        "edi-coordinator@example.ac.uk",
+        "Demo Coordinator",
+        StaffRole.COORDINATOR,
+        (SCHEME,),
+        None,
+    ),
+    (
+        "administrator",
+        "edi-administrator@example.ac.uk",
+        "Demo Administrator",
+        StaffRole.ADMINISTRATOR,
+        (),
+        None,
+    ),
+    ("UCL partner lead", "edi-lead@ucl.example.ac.uk", "Demo UCL Lead", StaffRole.PARTNER_LEAD, (), "UCL"),
+]
+
+
+def seed_console(runtime: LocalRuntime) -> list[tuple[str, str, str]]:
+    """The demo's people in the local user pool and staff directory: (role, email, password)."""
+    accounts = []
+    for label, email, name, role, schemes, institution in DEMO_STAFF:
+        password = temporary_password()
+        add_staff_member(
+            runtime.client("cognito-idp"),
+            runtime.client("dynamodb"),
+            runtime.physical["ConsoleUserPool"]["Ref"],
+            runtime.physical["ApplicationsTable"]["Ref"],
+            email=email,
+            name=name,
+            role=role,
+            password=password,
+            schemes=schemes,
+            institution=institution,
+        )
+        accounts.append((label, email, password))
+    return accounts
+
+
+def console_url(runtime: LocalRuntime) -> str:
+    """localhost rather than 127.0.0.1: browsers keep the console's Secure cookies for it over http."""
+    return f"http://localhost:{runtime.api_port}/console"
+
+
 def serve(runtime: LocalRuntime, minutes: float) -> None:
     api = ApiClient(runtime.api_url)
     cohort_id, deadline = open_demo_cohort(api, minutes)
+    accounts = seed_console(runtime)
     print()
+    print(f"  console           {console_url(runtime)}   (the EDI team's pages; sign in as:)")
+    for label, email, password in accounts:
+        print(f"    {label:17} {email}   password {password}")
     print(f"  API               {runtime.api_url}")
     print(f"  applicant form    {runtime.api_url}/?cohort={cohort_id}")
     print(

@@ -477,5 +477,63 @@ class CohortProgress(BaseModel):
     matches: int
 
 
+# ---------------------------------------------------------------- the console's people and its audit log
+
+
+class StaffRole(StrEnum):
+    """What a person signed in to the console may do; the scope comes with the role."""
+
+    ADMINISTRATOR = "administrator"  # every scheme; opens cohorts, invites staff, reads the audit log
+    COORDINATOR = "coordinator"  # their schemes only
+    PARTNER_LEAD = "partner_lead"  # read only, their own institution's applicants only
+
+
+class NewStaffMember(Contract):
+    """An administrator's invitation to the console."""
+
+    email: EmailStr = Field(max_length=254)
+    name: ShortText
+    role: StaffRole
+    schemes: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=20, description="Coordinators: the schemes they run."
+    )
+    institution: InstitutionCode | None = Field(default=None, description="Partner leads: their institution.")
+
+    @model_validator(mode="after")
+    def _scope_fits_the_role(self) -> NewStaffMember:
+        if self.role is StaffRole.COORDINATOR and not self.schemes:
+            raise ValueError("a coordinator runs at least one scheme: choose their schemes")
+        if self.role is StaffRole.PARTNER_LEAD and self.institution is None:
+            raise ValueError("a partner's EDI lead belongs to an institution: choose it")
+        return self
+
+
+class StaffMember(BaseModel):
+    """Someone who may sign in to the console, keyed by the identity provider's subject (``sub``)."""
+
+    user_id: str
+    email: str
+    name: str
+    role: StaffRole
+    schemes: list[str] = Field(default_factory=list)
+    institution: str | None = None
+    invited_by: str | None = None
+    invited_at: datetime
+
+
+class AuditEntry(BaseModel):
+    """One action taken on the platform: who, what, when (ids, never an applicant's answers)."""
+
+    at: datetime
+    actor_id: str
+    actor: str = Field(description="The signed-in person's email, or the IAM principal of an API call.")
+    action: str
+    cohort_id: str | None = None
+    subject: str | None = Field(
+        default=None, description="What the action was on: an application id, a person."
+    )
+    detail: str = ""
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -10,11 +10,13 @@ from typing import Literal, Protocol
 
 from mentoring.models import (
     Application,
+    AuditEntry,
     Cohort,
     IntakeMessage,
     Match,
     MonitoringRecord,
     Notification,
+    StaffMember,
     UnmatchedMentee,
 )
 
@@ -31,6 +33,16 @@ class CohortStore(Protocol):
 
     def list_open_cohorts(self, now: datetime) -> list[Cohort]:
         """Cohorts whose recruitment deadline is still ahead, soonest first."""
+
+    def list_cohorts(self) -> list[Cohort]:
+        """Every cohort, with its current status."""
+
+    def move_deadline(self, cohort_id: str, deadline: datetime) -> bool:
+        """Sets an open cohort's recruitment deadline; False when it is no longer open."""
+
+    def admit(self, application: Application, limit: int) -> bool:
+        """Gives a waiting-list mentee one of the cohort's ``limit`` places and takes them off the
+        waiting list, together; False when every place is taken."""
 
     def claim_for_matching(self, cohort_id: str, at: datetime) -> bool:
         """Moves an open cohort to matching; False when another run has it (or had it)."""
@@ -184,3 +196,63 @@ class MonitoringStore(Protocol):
 
     def move_batch(self, cohort_id: str, retire: Sequence[str], write: Sequence[MonitoringRecord]) -> None:
         """In one transaction: deletes the records ``retire`` names and writes ``write``."""
+
+
+class StaffDirectory(Protocol):
+    """Who may use the console, with their role and its scope: the one source of truth for roles."""
+
+    def get_staff(self, user_id: str) -> StaffMember | None: ...
+
+    def put_staff(self, member: StaffMember) -> None: ...
+
+    def list_staff(self) -> list[StaffMember]: ...
+
+
+class AuditLog(Protocol):
+    def record(self, entry: AuditEntry) -> None: ...
+
+    def entries(self, limit: int = 200) -> list[AuditEntry]:
+        """The newest first."""
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """What a completed sign-in gives: tokens never shown to page scripts (HttpOnly cookies)."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A further step the identity provider asks for before it gives tokens."""
+
+    name: Literal["NEW_PASSWORD_REQUIRED", "SOFTWARE_TOKEN_MFA", "MFA_SETUP"]
+    session: str
+
+
+class SignInError(ValueError):
+    """Sign-in refused: the message is safe to show (it never says whether the account exists)."""
+
+
+class IdentityProvider(Protocol):
+    def sign_in(self, username: str, password: str) -> Tokens | Challenge: ...
+
+    def answer_challenge(
+        self, challenge: Challenge, username: str, answers: dict[str, str]
+    ) -> Tokens | Challenge: ...
+
+    def refresh(self, refresh_token: str) -> Tokens: ...
+
+    def sign_out(self, username: str) -> None:
+        """Revokes the person's refresh tokens, in every browser they signed in with."""
+
+    def invite(self, email: str, name: str, temporary_password: str) -> str:
+        """Creates the account (no message sent by the provider); returns its subject (``sub``)."""
+
+    def start_authenticator(self, access_token: str) -> str:
+        """Begins setting up an authenticator app; returns the shared secret to enter in it."""
+
+    def confirm_authenticator(self, access_token: str, code: str) -> None:
+        """Checks a code from the app and makes it the person's second factor."""

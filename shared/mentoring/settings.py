@@ -50,8 +50,20 @@ class AdminSettings(Settings):
     deadline_dead_letter_queue_arn: str
 
 
-class ReportSettings(Settings):
+class SignInSettings(Settings):
+    """The console's user pool and app client; sessions last this many hours at most."""
+
+    user_pool_id: str
+    user_pool_client_id: str
+    console_session_hours: int = 12
+
+
+class ReportSettings(SignInSettings):
     monitoring_table: str
+
+
+class ConsoleSettings(AdminSettings, SignInSettings):
+    sender_email: str
 
 
 class MonitoringSettings(Settings):

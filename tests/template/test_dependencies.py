@@ -27,6 +27,8 @@ FUNCTION_ENV = {
     "SCHEDULE_GROUP": "group",
     "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/scheduler",
     "DEADLINE_DEAD_LETTER_QUEUE_ARN": "arn:aws:sqs:eu-west-2:123456789012:dlq",
+    "USER_POOL_ID": "eu-west-2_Example",
+    "USER_POOL_CLIENT_ID": "client",
 }
 
 
@@ -34,7 +36,9 @@ def pins(lock: Path) -> dict[str, str]:
     return dict(re.findall(r"^([a-z0-9][a-z0-9._-]*)==([^\s\\]+)", lock.read_text(), flags=re.MULTILINE))
 
 
-@pytest.mark.parametrize("lock", ["shared/requirements.txt", "layers/solver/requirements.txt"])
+@pytest.mark.parametrize(
+    "lock", ["shared/requirements.txt", "layers/solver/requirements.txt", "layers/console/requirements.txt"]
+)
 def test_every_layer_package_is_pinned_to_the_same_version_for_development(lock: str) -> None:
     layer = pins(ROOT / lock)
     development = pins(ROOT / "requirements" / "dev.txt")
@@ -53,13 +57,35 @@ def test_the_solver_stays_out_of_the_shared_layer() -> None:
     assert not {"numpy", "scipy"} & set(shared)
 
 
-@pytest.mark.parametrize("function", ["submit", "intake", "notify", "admin"])
+@pytest.mark.parametrize("function", ["submit", "intake", "notify", "admin", "console", "report"])
 def test_only_the_matching_function_needs_the_solver(function: str) -> None:
     """The other functions import without numpy or scipy, as they run without the solver layer."""
     code = (
         "import sys; sys.modules['numpy'] = None; sys.modules['scipy'] = None; "
         f"import functions.{function}.app"
     )
+    env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true", **FUNCTION_ENV}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+CONSOLE_ONLY = ["jinja2", "markupsafe", "joserfc", "cryptography"]
+
+
+def test_the_console_layer_stays_out_of_the_shared_layer() -> None:
+    shared = pins(ROOT / "shared" / "requirements.txt")
+
+    assert not set(CONSOLE_ONLY) & set(shared)
+
+
+@pytest.mark.parametrize("function", ["submit", "intake", "notify", "admin", "matching", "monitoring"])
+def test_only_the_console_and_report_functions_need_the_console_layer(function: str) -> None:
+    """The others import without Jinja2, joserfc or cryptography, as they run without that layer."""
+    blocked = "; ".join(f"sys.modules[{name!r}] = None" for name in CONSOLE_ONLY)
+    code = f"import sys; {blocked}; import functions.{function}.app"
     env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true", **FUNCTION_ENV}
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False

@@ -166,6 +166,34 @@ def test_admin_routes_require_iam(resources: dict[str, Any]) -> None:
     assert all(e["Properties"]["Auth"]["Authorizer"] == "AWS_IAM" for e in admin)
 
 
+def test_console_pages_are_served_only_by_functions_that_check_the_session(resources: dict[str, Any]) -> None:
+    """API Gateway lets console requests through (a page must redirect to sign-in, which an
+    authorizer cannot do), so only the two functions that verify the session may serve them."""
+    console = {
+        name for name, props in functions_events(resources, "Api") if props["Path"].startswith("/console")
+    }
+    assert console == {"ConsoleFunction", "ReportFunction"}
+    for name in console:
+        env = resources[name]["Properties"]["Environment"]["Variables"]
+        assert env["USER_POOL_ID"] == {"Ref": "ConsoleUserPool"}
+        assert env["USER_POOL_CLIENT_ID"] == {"Ref": "ConsoleUserPoolClient"}
+        assert resources[name]["Properties"]["Layers"] == [{"Ref": "ConsoleLayer"}]
+
+
+def test_the_console_user_pool_is_invitation_only_with_short_tokens(resources: dict[str, Any]) -> None:
+    pool = resources["ConsoleUserPool"]["Properties"]
+    client = resources["ConsoleUserPoolClient"]["Properties"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert pool["MfaConfiguration"] in {"OPTIONAL", "ON"}
+    assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] >= 12
+    assert resources["ConsoleUserPool"]["DeletionPolicy"] == "Retain"
+    assert client["GenerateSecret"] is False
+    assert set(client["ExplicitAuthFlows"]) == {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
+    assert client["PreventUserExistenceErrors"] == "ENABLED"
+    assert client["AccessTokenValidity"] <= 60
+    assert client["TokenValidityUnits"]["AccessToken"] == "minutes"
+
+
 def test_deadline_rule_and_matching_have_retries_and_dead_letters(resources: dict[str, Any]) -> None:
     matching = resources["MatchingFunction"]["Properties"]
     rule = matching["Events"]["RecruitmentDeadline"]["Properties"]

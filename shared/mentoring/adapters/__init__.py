@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 import boto3
+from botocore import UNSIGNED
 from botocore.config import Config
 
 # Standard retry mode backs off on throttling and transient errors instead of failing the record.
@@ -24,4 +25,12 @@ def client(service: str) -> Any:
     or to the local moto server.
     """
     config = _CONFIGS.get(service, _CONFIG)
+    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+
+
+@cache
+def public_client(service: str) -> Any:
+    """A client for a service's public operations, which the caller's own token authenticates
+    (Cognito's sign-in API): unsigned, as a browser would call it, so no IAM grant is involved."""
+    config = _CONFIG.merge(Config(signature_version=UNSIGNED))
     return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]

@@ -11,13 +11,16 @@ from botocore.exceptions import ClientError
 from mentoring.adapters import client
 from mentoring.models import (
     Application,
+    AuditEntry,
     Cohort,
     CohortStatus,
     Match,
     MonitoringAnswers,
     MonitoringRecord,
     Role,
+    StaffMember,
     UnmatchedMentee,
+    new_record_id,
 )
 from mentoring.ports import (
     Claim,
@@ -75,6 +78,14 @@ def _pk(cohort_id: str) -> dict[str, str]:
     return {"S": f"COHORT#{cohort_id}"}
 
 
+def _cohort(item: dict[str, Any]) -> Cohort:
+    cohort = Cohort.model_validate_json(item["data"]["S"])
+    admitted = int(item.get("admitted_mentees", {}).get("N", "0"))
+    return cohort.model_copy(
+        update={"status": CohortStatus(item["status"]["S"]), "admitted_mentees": admitted}
+    )
+
+
 def _conditional_failed(error: ClientError) -> bool:
     code = error.response.get("Error", {}).get("Code")
     return code in {"ConditionalCheckFailedException", "TransactionCanceledException"}
@@ -118,13 +129,7 @@ class DynamoApplications(_Table):
         item = self.db.get_item(
             TableName=self.table, Key={"pk": _pk(cohort_id), "sk": {"S": COHORT}}, ConsistentRead=True
         ).get("Item")
-        if item is None:
-            return None
-        cohort = Cohort.model_validate_json(item["data"]["S"])
-        admitted = int(item.get("admitted_mentees", {}).get("N", "0"))
-        return cohort.model_copy(
-            update={"status": CohortStatus(item["status"]["S"]), "admitted_mentees": admitted}
-        )
+        return None if item is None else _cohort(item)
 
     def create_cohort(self, cohort: Cohort) -> None:
         data = {"S": cohort.model_dump_json()}
@@ -167,6 +172,114 @@ class DynamoApplications(_Table):
             (c for c in cohorts if c.recruitment_deadline > now),
             key=lambda c: (c.recruitment_deadline, c.cohort_id),
         )
+
+    def list_cohorts(self) -> list[Cohort]:
+        """Every cohort from the list partition, each with its status read from its own item."""
+        ids = [Cohort.model_validate_json(d).cohort_id for d in self._query_partition(COHORT_LIST, "COHORT#")]
+        cohorts = []
+        for start in range(0, len(ids), 100):
+            keys: list[Any] = [{"pk": _pk(i), "sk": {"S": COHORT}} for i in ids[start : start + 100]]
+            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = self.db.batch_get_item(RequestItems=request)
+                cohorts += [_cohort(item) for item in response.get("Responses", {}).get(self.table, [])]
+                request = dict(response.get("UnprocessedKeys", {}))
+        return sorted(cohorts, key=lambda c: (c.recruitment_deadline, c.cohort_id))
+
+    def move_deadline(self, cohort_id: str, deadline: datetime) -> bool:
+        cohort = self.get_cohort(cohort_id)
+        if cohort is None:
+            return False
+        moved = cohort.model_copy(update={"recruitment_deadline": deadline})
+        # The stored JSON keeps the cohort as opened; status and counters live in attributes.
+        data = {
+            "S": moved.model_copy(
+                update={"status": CohortStatus.OPEN, "admitted_mentees": 0}
+            ).model_dump_json()
+        }
+        try:
+            self.db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": {"pk": _pk(cohort_id), "sk": {"S": COHORT}},
+                            "UpdateExpression": "SET #data = :data",
+                            "ConditionExpression": "#status = :open",
+                            "ExpressionAttributeNames": {"#data": "data", "#status": "status"},
+                            "ExpressionAttributeValues": {
+                                ":data": data,
+                                ":open": {"S": CohortStatus.OPEN.value},
+                            },
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {"pk": COHORT_LIST, "sk": {"S": f"COHORT#{cohort_id}"}, "data": data},
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def admit(self, application: Application, limit: int) -> bool:
+        cohort_id = application.cohort_id
+        admitted = application.model_copy(update={"waiting_list": False})
+        try:
+            self.db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {
+                                "pk": _pk(cohort_id),
+                                "sk": {"S": f"{PLACE}{application.application_id}"},
+                                **self.retention.attribute(cohort_id),
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": {"pk": _pk(cohort_id), "sk": {"S": COHORT}},
+                            "UpdateExpression": (
+                                "SET admitted_mentees = if_not_exists(admitted_mentees, :zero) + :one"
+                            ),
+                            "ConditionExpression": "attribute_not_exists(admitted_mentees) "
+                            "OR admitted_mentees < :limit",
+                            "ExpressionAttributeValues": {
+                                ":zero": {"N": "0"},
+                                ":one": {"N": "1"},
+                                ":limit": {"N": str(limit)},
+                            },
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": {
+                                "pk": _pk(cohort_id),
+                                "sk": {"S": APPLICATION + application.application_id},
+                            },
+                            "UpdateExpression": "SET #data = :data",
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "ExpressionAttributeNames": {"#data": "data"},
+                            "ExpressionAttributeValues": {":data": {"S": admitted.model_dump_json()}},
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
 
     def take_place(self, cohort_id: str, application_id: str, limit: int) -> bool:
         """One place per mentee, counted on the cohort: a place item and the counter move together.
@@ -500,6 +613,73 @@ class DynamoEmailOutbox(_Table):
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={":failed": {"S": "failed"}, ":sending": {"S": "sending"}},
         )
+
+
+STAFF = {"S": "STAFF"}
+AUDIT = {"S": "AUDIT"}
+
+
+class DynamoStaff(_Table):
+    """StaffDirectory in the Applications table: one partition of console users, keyed by subject.
+
+    Kept apart from any cohort, so no cohort's retention deletes them."""
+
+    def get_staff(self, user_id: str) -> StaffMember | None:
+        item = self.db.get_item(
+            TableName=self.table, Key={"pk": STAFF, "sk": {"S": f"USER#{user_id}"}}, ConsistentRead=True
+        ).get("Item")
+        return None if item is None else StaffMember.model_validate_json(item["data"]["S"])
+
+    def put_staff(self, member: StaffMember) -> None:
+        self.db.put_item(
+            TableName=self.table,
+            Item={
+                "pk": STAFF,
+                "sk": {"S": f"USER#{member.user_id}"},
+                "data": {"S": member.model_dump_json()},
+            },
+        )
+
+    def list_staff(self) -> list[StaffMember]:
+        paginator = self.db.get_paginator("query")
+        return [
+            StaffMember.model_validate_json(item["data"]["S"])
+            for page in paginator.paginate(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": STAFF},
+                ConsistentRead=True,
+            )
+            for item in page.get("Items", [])
+        ]
+
+
+class DynamoAuditLog(_Table):
+    """AuditLog in the Applications table: one partition, sorted by time (people act rarely, so one
+    partition's write rate is ample). Each entry expires after the retention period, as the
+    personal data it refers to does."""
+
+    def record(self, entry: AuditEntry) -> None:
+        item: dict[str, Any] = {
+            "pk": AUDIT,
+            "sk": {"S": f"{entry.at.isoformat()}#{new_record_id()}"},
+            "data": {"S": entry.model_dump_json()},
+        }
+        if self.retention.days is not None:
+            expires = entry.at + timedelta(days=self.retention.days)
+            item["expires_at"] = {"N": str(int(expires.timestamp()))}
+        self.db.put_item(TableName=self.table, Item=item)
+
+    def entries(self, limit: int = 200) -> list[AuditEntry]:
+        response = self.db.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": AUDIT},
+            ScanIndexForward=False,
+            Limit=limit,
+            ConsistentRead=True,
+        )
+        return [AuditEntry.model_validate_json(item["data"]["S"]) for item in response.get("Items", [])]
 
 
 class DynamoMonitoring(_Table):

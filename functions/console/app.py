@@ -1,0 +1,475 @@
+"""Console: the EDI team's web pages. Every page checks the session and the person's role on the
+server; every action goes through the same domain functions as the JSON API and is audited."""
+
+from __future__ import annotations
+
+from functools import cache
+from http import HTTPStatus
+from importlib import resources
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from mentoring.adapters.cognito import CognitoIdentity, fetch_jwks, issuer, jwks_url
+from mentoring.adapters.dynamodb import DynamoApplications, DynamoAuditLog, DynamoStaff
+from mentoring.adapters.messaging import EventBridgeDeadlines, SesMailer, SqsQueue
+from mentoring.console import actions, views
+from mentoring.console.access import (
+    ForbiddenError,
+    require_action,
+    require_cohort,
+)
+from mentoring.console.http import (
+    Gate,
+    Unauthorised,
+    cookie,
+    csrf_token,
+    expired,
+    form,
+    page,
+    redirect,
+    safe_next,
+    sign_in_location,
+    signed_in_cookies,
+    signed_out_cookies,
+)
+from mentoring.console.pages import render
+from mentoring.console.session import (
+    SIGN_IN_COOKIE,
+    CrossSiteRequestError,
+    KeySetCache,
+    NotSignedInError,
+    TokenVerifier,
+    base_path,
+    check_csrf,
+    cookies,
+)
+from mentoring.models import AuditEntry, Cohort, StaffMember, utcnow
+from mentoring.observability import logger, metrics, tracer
+from mentoring.ports import Challenge
+from mentoring.review import cohort_matches, matches_csv
+from mentoring.settings import ConsoleSettings
+
+settings = ConsoleSettings.from_env()
+app = APIGatewayRestResolver()
+
+
+@cache
+def store() -> DynamoApplications:
+    return DynamoApplications(
+        settings.applications_table, retention_days=settings.applicant_data_retention_days
+    )
+
+
+@cache
+def staff_directory() -> DynamoStaff:
+    return DynamoStaff(settings.applications_table)
+
+
+@cache
+def audit_log() -> DynamoAuditLog:
+    return DynamoAuditLog(settings.applications_table, retention_days=settings.applicant_data_retention_days)
+
+
+@cache
+def identity() -> CognitoIdentity:
+    return CognitoIdentity(settings.user_pool_id, settings.user_pool_client_id)
+
+
+@cache
+def deadlines() -> EventBridgeDeadlines:
+    return EventBridgeDeadlines(
+        group=settings.schedule_group,
+        bus_arn=settings.event_bus_arn,
+        role_arn=settings.scheduler_role_arn,
+        dead_letter_arn=settings.deadline_dead_letter_queue_arn,
+    )
+
+
+@cache
+def notify_queue() -> SqsQueue:
+    return SqsQueue(settings.notify_queue_url)
+
+
+@cache
+def mailer() -> SesMailer:
+    return SesMailer(settings.sender_email)
+
+
+gate = Gate(
+    verifier=TokenVerifier(
+        issuer(settings.user_pool_id),
+        settings.user_pool_client_id,
+        KeySetCache(lambda: fetch_jwks(jwks_url(settings.user_pool_id))),
+    ),
+    identity=identity,
+    staff=staff_directory,
+    session_hours=settings.console_session_hours,
+)
+
+
+# ---------------------------------------------------------------- request helpers
+
+
+def base() -> str:
+    return base_path(app.current_event.raw_event)
+
+
+def query(name: str) -> str:
+    return (app.current_event.query_string_parameters or {}).get(name, "")
+
+
+def screen(template: str, code: int = HTTPStatus.OK, **context: Any) -> Response[str]:
+    """A page, with the anti-forgery token its forms need and any refreshed session cookie."""
+    token, set_cookies = csrf_token(app.current_event.raw_event, settings.console_session_hours)
+    context.setdefault("errors", {})
+    context.setdefault("nav", "")
+    context.setdefault("notice", query("done") and actions.NOTICES.get(query("done"), ""))
+    html = render(template, base=base(), csrf=token, **context)
+    return page(html, code, [*set_cookies, *gate.refreshed])
+
+
+def signed_in() -> StaffMember:
+    member, _ = gate.member(app.current_event.raw_event)
+    return member
+
+
+def posted() -> dict[str, str]:
+    """A form post's fields, once it is shown to come from the console's own page."""
+    fields = form(app.current_event.raw_event)
+    check_csrf(app.current_event.raw_event, fields)
+    return fields
+
+
+def cohort_for(member: StaffMember, cohort_id: str) -> Cohort:
+    return require_cohort(member, store().get_cohort(cohort_id))
+
+
+def audit(
+    member: StaffMember,
+    action: str,
+    cohort_id: str | None = None,
+    subject: str | None = None,
+    detail: str = "",
+) -> None:
+    audit_log().record(
+        AuditEntry(
+            at=utcnow(),
+            actor_id=member.user_id,
+            actor=member.email,
+            action=action,
+            cohort_id=cohort_id,
+            subject=subject,
+            detail=detail,
+        )
+    )
+    logger.info("console action", action=action, cohort_id=cohort_id)
+
+
+@app.exception_handler(NotSignedInError)
+def not_signed_in(_: NotSignedInError) -> Response[str]:
+    event = app.current_event.raw_event
+    if app.current_event.http_method != "GET":
+        return screen(
+            "problem.html",
+            HTTPStatus.UNAUTHORIZED,
+            staff=None,
+            title="Sign in again",
+            message="Your session has ended. Sign in again, then repeat what you were doing.",
+        )
+    return redirect(sign_in_location(base(), event), signed_out_cookies())
+
+
+@app.exception_handler(Unauthorised)
+def unauthorised(_: Unauthorised) -> Response[str]:
+    return screen(
+        "problem.html",
+        HTTPStatus.FORBIDDEN,
+        staff=None,
+        title="No access yet",
+        message="Your account has no role in the console. Ask your administrator.",
+    )
+
+
+@app.exception_handler(ForbiddenError)
+def forbidden(problem: ForbiddenError) -> Response[str]:
+    member = staff_directory().get_staff(gate.session(app.current_event.raw_event).user_id)
+    return screen(
+        "problem.html",
+        HTTPStatus.FORBIDDEN,
+        staff=member,
+        title="You do not have access",
+        message=str(problem),
+    )
+
+
+@app.exception_handler(CrossSiteRequestError)
+def cross_site(problem: CrossSiteRequestError) -> Response[str]:
+    logger.warning("form refused", reason=str(problem))
+    metrics.add_metric(name="ConsoleFormsRefused", unit="Count", value=1)
+    return screen(
+        "problem.html",
+        HTTPStatus.FORBIDDEN,
+        staff=None,
+        title="This form could not be sent",
+        message="The form came from another site or has expired. Go back, reload the page and try again.",
+    )
+
+
+@app.not_found
+def not_found(_: Exception) -> Response[str]:
+    return screen(
+        "problem.html",
+        HTTPStatus.NOT_FOUND,
+        staff=None,
+        title="Page not found",
+        message="There is no page at this address.",
+    )
+
+
+# ---------------------------------------------------------------- assets and sign-in
+
+
+@app.get("/console/assets/console.css")
+def stylesheet() -> Response[str]:
+    css = resources.files("mentoring").joinpath("templates/console/console.css").read_text(encoding="utf-8")
+    return Response(
+        200,
+        "text/css; charset=utf-8",
+        css,
+        {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@app.get("/console/sign-in")
+def sign_in_page() -> Response[str]:
+    try:
+        gate.member(app.current_event.raw_event)
+        return redirect(base() + safe_next(query("next")))
+    except (NotSignedInError, Unauthorised):
+        pass
+    return screen("sign_in.html", staff=None, title="Sign in", next=safe_next(query("next")), email="")
+
+
+def finish_sign_in(outcome: Any, email: str, next_path: str) -> Response[str]:
+    """Tokens go into the session cookies; a further step keeps the sign-in in a short-lived cookie."""
+    if isinstance(outcome, Challenge):
+        state = actions.sign_in_state(email, outcome, next_path)
+        step = "new-password" if outcome.name == "NEW_PASSWORD_REQUIRED" else "code"
+        return redirect(f"{base()}/console/sign-in/{step}", [cookie(SIGN_IN_COOKIE, state, 300, strict=True)])
+    signed = gate.verifier.verify(outcome.access_token)
+    member = staff_directory().get_staff(signed.user_id)
+    if member is not None:
+        audit(member, "signed in")
+    return redirect(
+        base() + next_path,
+        [*signed_in_cookies(outcome, settings.console_session_hours), expired(SIGN_IN_COOKIE)],
+    )
+
+
+@app.post("/console/sign-in")
+def sign_in() -> Response[str]:
+    fields = posted()
+    email = fields.get("email", "").strip()
+    next_path = safe_next(fields.get("next", ""))
+    errors = {}
+    if not email:
+        errors["email"] = "Enter your email address"
+    if not fields.get("password"):
+        errors["password"] = "Enter your password"  # noqa: S105 - the message, not a password
+    if not errors:
+        try:
+            return finish_sign_in(identity().sign_in(email, fields["password"]), email, next_path)
+        except actions.SignInError as problem:
+            errors["password"] = str(problem)
+    return screen(
+        "sign_in.html",
+        HTTPStatus.BAD_REQUEST,
+        staff=None,
+        title="Sign in",
+        next=next_path,
+        email=email,
+        errors=errors,
+    )
+
+
+def challenge_step(template: str, title: str, field: str, answer: str) -> Response[str]:
+    event = app.current_event.raw_event
+    state = actions.read_sign_in_state(cookies(event).get(SIGN_IN_COOKIE, ""))
+    if state is None:
+        return redirect(f"{base()}/console/sign-in")
+    if app.current_event.http_method == "GET":
+        return screen(template, staff=None, title=title)
+    fields = posted()
+    value = fields.get(field, "").strip()
+    if not value:
+        return screen(
+            template, HTTPStatus.BAD_REQUEST, staff=None, title=title, errors={field: "Enter it to continue"}
+        )
+    email, challenge, next_path = state
+    try:
+        outcome = identity().answer_challenge(challenge, email, {answer: value})
+    except actions.SignInError as problem:
+        return screen(template, HTTPStatus.BAD_REQUEST, staff=None, title=title, errors={field: str(problem)})
+    return finish_sign_in(outcome, email, next_path)
+
+
+@app.route("/console/sign-in/new-password", method=["GET", "POST"])
+def new_password() -> Response[str]:
+    return challenge_step("new_password.html", "Choose your password", "new_password", "NEW_PASSWORD")
+
+
+@app.route("/console/sign-in/code", method=["GET", "POST"])
+def security_code() -> Response[str]:
+    return challenge_step("mfa.html", "Enter your security code", "code", "SOFTWARE_TOKEN_MFA_CODE")
+
+
+@app.post("/console/sign-out")
+def sign_out() -> Response[str]:
+    posted()
+    try:
+        member, _ = gate.member(app.current_event.raw_event)
+    except (NotSignedInError, Unauthorised):
+        return redirect(f"{base()}/console/sign-in", signed_out_cookies())
+    identity().sign_out(member.email)
+    audit(member, "signed out")
+    return redirect(f"{base()}/console/sign-in?done=signed-out", signed_out_cookies())
+
+
+@app.get("/console/account")
+def account() -> Response[str]:
+    member = signed_in()
+    return screen(
+        "account.html", staff=member, title="Your account", secret="", scheme_names=views.scheme_names(member)
+    )
+
+
+@app.post("/console/account/authenticator")
+def start_authenticator() -> Response[str]:
+    member, signed = gate.member(app.current_event.raw_event)
+    posted()
+    secret = identity().start_authenticator(signed.access_token)
+    return screen(
+        "account.html",
+        staff=member,
+        title="Your account",
+        secret=secret,
+        scheme_names=views.scheme_names(member),
+    )
+
+
+@app.post("/console/account/authenticator/confirm")
+def confirm_authenticator() -> Response[str]:
+    member, signed = gate.member(app.current_event.raw_event)
+    code = posted().get("code", "").strip()
+    try:
+        identity().confirm_authenticator(signed.access_token, code)
+    except actions.SignInError as problem:
+        secret = identity().start_authenticator(signed.access_token)
+        return screen(
+            "account.html",
+            HTTPStatus.BAD_REQUEST,
+            staff=member,
+            title="Your account",
+            secret=secret,
+            scheme_names=views.scheme_names(member),
+            errors={"code": str(problem)},
+        )
+    audit(member, "turned on two-step sign-in")
+    return redirect(f"{base()}/console/account?done=authenticator")
+
+
+# ---------------------------------------------------------------- cohorts
+
+
+@app.get("/console")
+def cohorts() -> Response[str]:
+    member = signed_in()
+    status = query("status")
+    groups = views.cohorts_by_scheme(member, store().list_cohorts(), status)
+    return screen(
+        "cohorts.html",
+        staff=member,
+        nav="cohorts",
+        title="Cohorts",
+        groups=groups,
+        status=status,
+        statuses=views.COHORT_STATUSES,
+        places={c.cohort_id: views.places(c) for _, cs in groups for c in cs},
+        can_open=views.can_open_any(member),
+    )
+
+
+@app.get("/console/cohorts/<cohort_id>")
+def dashboard(cohort_id: str) -> Response[str]:
+    member = signed_in()
+    cohort = cohort_for(member, cohort_id)
+    return screen(
+        "cohort.html",
+        staff=member,
+        nav="cohorts",
+        title=cohort.name,
+        **views.dashboard(member, cohort, store(), utcnow()),
+    )
+
+
+@app.get("/console/cohorts/<cohort_id>/applications")
+def applications(cohort_id: str) -> Response[str]:
+    member = signed_in()
+    cohort = cohort_for(member, cohort_id)
+    role, status, institution = query("role"), query("status"), query("institution")
+    return screen(
+        "applications.html",
+        staff=member,
+        nav="cohorts",
+        title=f"Applications: {cohort.name}",
+        role=role,
+        status=status,
+        institution=institution,
+        **views.applications_page(member, cohort, store(), role, status, institution),
+    )
+
+
+@app.get("/console/cohorts/<cohort_id>/applications/<application_id>")
+def application(cohort_id: str, application_id: str) -> Response[str]:
+    member = signed_in()
+    cohort = cohort_for(member, cohort_id)
+    context = views.application_page(member, cohort, application_id, store())
+    return screen("application.html", staff=member, nav="cohorts", title=context["row"].name, **context)
+
+
+@app.get("/console/cohorts/<cohort_id>/matches")
+def matches(cohort_id: str) -> Response[str]:
+    member = signed_in()
+    cohort = cohort_for(member, cohort_id)
+    require_action(member, cohort)
+    return screen(
+        "matches.html",
+        staff=member,
+        nav="cohorts",
+        title=f"Matches: {cohort.name}",
+        **views.matches_page(member, cohort, store()),
+    )
+
+
+@app.get("/console/cohorts/<cohort_id>/matches.csv")
+def matches_export(cohort_id: str) -> Response[str]:
+    member = signed_in()
+    cohort = cohort_for(member, cohort_id)
+    require_action(member, cohort)
+    csv = matches_csv(cohort_matches(cohort.cohort_id, store(), store()), store())
+    audit(member, "downloaded the matches (CSV)", cohort_id)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{cohort_id}-matches.csv"',
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return Response(200, "text/csv; charset=utf-8", csv, headers, cookies=list(gate.refreshed))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
