@@ -17,7 +17,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mentoring.matching import broken_rules, match_cohort
 from mentoring.matching.__main__ import main
-from mentoring.matching.engine import UNMATCHED, InstanceError, Pairs, Solution, greedy, solve, stable
+from mentoring.matching.engine import (
+    SCALE,
+    UNMATCHED,
+    Dense,
+    InstanceError,
+    Pairs,
+    Solution,
+    greedy,
+    solve,
+    stable,
+)
 from mentoring.scheme import get_scheme
 
 from tests.unit.factories import application, mentor
@@ -101,7 +111,7 @@ def test_solving_best_candidates_first_then_proving_gives_the_same_optimum(
 ) -> None:
     n, capacity, pairs = instance
 
-    full = solve(n, capacity, pairs)
+    full = solve(n, capacity, pairs, candidates=None)
     pruned = solve(n, capacity, pairs, candidates=candidates)
 
     check_feasible(n, capacity, pairs, pruned)
@@ -161,6 +171,73 @@ def test_the_same_input_gives_the_same_output() -> None:
 def test_a_pair_listed_twice_is_refused() -> None:
     with pytest.raises(InstanceError, match="listed twice"):
         solve(1, [1], Pairs.of([0, 0], [0, 0], [1.0, 2.0]))
+    # Out of order too: a list in order is checked without sorting, any other by sorting.
+    with pytest.raises(InstanceError, match="listed twice"):
+        solve(3, [1, 1], Pairs.of([2, 0, 1, 2], [1, 0, 0, 1], [1.0, 2.0, 3.0, 4.0]))
+    assert solve(3, [1, 1], Pairs.of([2, 0, 1], [1, 0, 0], [1.0, 2.0, 3.0])).matched == 2
+
+
+def dense_blocks(n: int, m: int, pairs: Pairs, cuts: list[int]) -> list[Dense]:
+    """The same pairs as blocks of mentees against every mentor (millionths; -inf: not allowed)."""
+    value = np.full((n, m), -np.inf)
+    value[pairs.mentee, pairs.mentor] = np.rint(pairs.score * SCALE)
+    edges = sorted({0, n, *(c % (n + 1) for c in cuts)})
+    return [Dense(a, value[a:b]) for a, b in itertools.pairwise(edges)]
+
+
+@given(instances(), st.integers(1, 3), st.lists(st.integers(0, 6), max_size=3), st.randoms())
+@SETTINGS
+def test_blocks_lists_and_any_chunking_of_the_same_pairs_give_the_same_matching(
+    instance: tuple[int, list[int], Pairs], candidates: int, cuts: list[int], rng: Any
+) -> None:
+    n, capacity, pairs = instance
+    m = len(capacity)
+    shuffled = pairs.take(np.asarray(rng.sample(range(len(pairs)), len(pairs)), dtype=np.int64))
+    halves = [shuffled.slice(0, len(pairs) // 2), shuffled.slice(len(pairs) // 2, len(pairs))]
+
+    as_list = solve(n, capacity, pairs, candidates=candidates)
+    as_blocks = solve(
+        n, capacity, source=lambda: iter(dense_blocks(n, m, pairs, cuts)), candidates=candidates
+    )
+    as_chunks = solve(n, capacity, source=lambda: iter(halves), candidates=candidates)
+
+    assert as_list.certified_optimal
+    for other in (as_blocks, as_chunks):
+        assert other.mentor_of.tolist() == as_list.mentor_of.tolist()
+        assert other.score_of.tolist() == as_list.score_of.tolist()
+        assert (other.rounds, other.candidate_pairs, other.allowed_pairs) == (
+            as_list.rounds,
+            as_list.candidate_pairs,
+            as_list.allowed_pairs,
+        )
+
+
+def test_tied_scores_spread_each_mentees_candidates_over_the_mentors_they_tie_on() -> None:
+    # Every pair allowed and worth the same, as whole-number scores often are: if ties went to the
+    # lowest-numbered mentors, every mentee's 4 candidates would be mentors 0-3, who can take 4
+    # mentees in all, and the proof would need round after round to add the others back.
+    n, m = 400, 200
+    mentee, mentor = np.divmod(np.arange(n * m), m)
+    pairs = Pairs.of(mentee, mentor, np.ones(n * m))
+
+    solution = solve(n, [2] * m, pairs, candidates=4)
+
+    chosen_by = np.bincount(_candidates(n, [2] * m, pairs, 4).mentor, minlength=m)
+    assert chosen_by.min() > 0 and chosen_by.max() <= 4 * 4 * n // m
+    assert solution.certified_optimal and solution.matched == n
+    assert solution.rounds == 1
+
+
+def _candidates(n: int, capacity: list[int], pairs: Pairs, k: int) -> Pairs:
+    """Each mentee's k best pairs, as the engine chooses them first."""
+    from mentoring.matching.engine import _best  # noqa: PLC0415 - the engine's own choice, observed
+
+    return pairs.take(_best(pairs.mentee, pairs.mentor, pairs.millionths, k, len(capacity)))
+
+
+def test_candidates_must_be_at_least_one() -> None:
+    with pytest.raises(InstanceError, match="candidates"):
+        solve(1, [1], Pairs.of([0], [0], [1.0]), candidates=0)
 
 
 @given(
@@ -241,6 +318,30 @@ def test_the_command_prints_the_documented_result(tmp_path: Path) -> None:
         ({"mentors": [{"id": "x", "capacity": -1}]}, "mentors.0.capacity"),
         ({"pairs": [{"mentee": "a", "mentor": "x", "score": "high"}]}, "pairs.0.score"),
         ({"pairs": None}, "give either pairs, or a scheme"),
+        (
+            {
+                "pairs": [
+                    {"mentee": "a", "mentor": "x", "score": 1},
+                    {"mentee": "a", "mentor": "x", "score": 2},
+                ]
+            },
+            "pairs.1: this pair is listed twice",
+        ),
+        (
+            {"pairs": [{"mentee": "a", "mentor": "x", "score": 1, "weight": 2}]},
+            "pairs.0.weight: Extra inputs",
+        ),
+        ({"pairs": [{"mentee": "a", "mentor": "x"}]}, "pairs.0.score: Field required"),
+        (
+            {"pairs": [{"mentee": "a", "mentor": 7, "score": 1}]},
+            "pairs.0.mentor: Input should be a valid string",
+        ),
+        (
+            {"pairs": [{"mentee": "a", "mentor": "x", "score": True}]},
+            "pairs.0.score: Input should be a valid",
+        ),
+        ({"pairs": [["a", "x", 1]]}, "pairs.0: a pair is an object"),
+        ({"pairs": "every pair"}, "pairs: a list of pairs"),
     ],
 )
 def test_a_bad_instance_is_refused_naming_the_field(
@@ -251,6 +352,14 @@ def test_a_bad_instance_is_refused_naming_the_field(
 
     assert main([str(path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_json_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{"mentees": [')
+
+    assert main([str(path)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
 
 
 def test_whole_number_scores_stay_exact_for_large_cohorts() -> None:

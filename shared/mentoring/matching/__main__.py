@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import from_json
 
 from mentoring.matching import engine, match_cohort
 from mentoring.models import Application, Role
@@ -44,68 +47,118 @@ class Mentor(Person):
     capacity: int = Field(default=1, ge=0)
 
 
-class Pair(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    mentee: str
-    mentor: str
-    score: float = Field(allow_inf_nan=False)
-
-
 class Instance(_Strict):
+    """The people, checked with pydantic; the pairs (millions of them, for a national cohort) are
+    read apart into arrays (``read_pairs``), never as a model each."""
+
     mentees: list[Person]
     mentors: list[Mentor]
-    pairs: list[Pair] | None = None
     scheme: str | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> Instance:
+    def _unique_ids(self) -> Instance:
         for role, people in (("mentees", self.mentees), ("mentors", self.mentors)):
             ids = [p.id for p in people]
             if len(set(ids)) != len(ids):
                 raise ValueError(f"{role}: an id is used twice")
-        if self.pairs is None and self.scheme is None:
-            raise ValueError("give either pairs, or a scheme whose rules make the pairs")
-        if self.pairs is not None:
-            mentees, mentors = {p.id for p in self.mentees}, {p.id for p in self.mentors}
-            seen = set()
-            for k, pair in enumerate(self.pairs):
-                if pair.mentee not in mentees:
-                    raise ValueError(f"pairs.{k}.mentee: {pair.mentee!r} is not one of the mentees")
-                if pair.mentor not in mentors:
-                    raise ValueError(f"pairs.{k}.mentor: {pair.mentor!r} is not one of the mentors")
-                if (pair.mentee, pair.mentor) in seen:
-                    raise ValueError(f"pairs.{k}: this pair is listed twice")
-                seen.add((pair.mentee, pair.mentor))
         return self
 
 
-def solve_instance(instance: Instance, stable: bool = False) -> dict[str, Any]:
-    if instance.pairs is None:
-        return _by_scheme(instance)
+class InstanceFileError(ValueError):
+    """A problem with the instance; the message starts with the field, as pydantic's do."""
+
+
+_PAIR_KEYS = ("mentee", "mentor", "score")
+
+
+def read_instance(raw: bytes) -> tuple[Instance, engine.Pairs | None]:
+    """The instance and its pairs as arrays (None: the scheme makes them).
+
+    pydantic-core's JSON reader (Rust) reads the file about twice as fast as the standard library
+    and keeps one copy of each repeated id.
+    """
+    try:
+        document = from_json(raw, allow_inf_nan=False, cache_strings=True)
+    except ValueError as error:
+        raise InstanceFileError(f"(top level): not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise InstanceFileError("(top level): the instance is a JSON object")
+    rows = document.pop("pairs", None)
+    instance = Instance.model_validate(document)
+    if rows is None:
+        if instance.scheme is None:
+            raise InstanceFileError("(top level): give either pairs, or a scheme whose rules make the pairs")
+        return instance, None
+    return instance, read_pairs(rows, instance)
+
+
+def read_pairs(rows: object, instance: Instance) -> engine.Pairs:
+    if not isinstance(rows, list):
+        raise InstanceFileError("pairs: a list of pairs")
     mentee_index = {p.id: i for i, p in enumerate(instance.mentees)}
     mentor_index = {p.id: j for j, p in enumerate(instance.mentors)}
-    pairs = engine.Pairs.of(
-        [mentee_index[p.mentee] for p in instance.pairs],
-        [mentor_index[p.mentor] for p in instance.pairs],
-        [p.score for p in instance.pairs],
-    )
+    mentee = np.empty(len(rows), dtype=np.int64)
+    mentor = np.empty(len(rows), dtype=np.int64)
+    score = np.empty(len(rows), dtype=np.float64)
+    for k, row in enumerate(rows):
+        a, b, s = _pair_fields(k, row)
+        i, j = mentee_index.get(a), mentor_index.get(b)
+        if i is None:
+            raise InstanceFileError(f"pairs.{k}.mentee: {a!r} is not one of the mentees")
+        if j is None:
+            raise InstanceFileError(f"pairs.{k}.mentor: {b!r} is not one of the mentors")
+        if not math.isfinite(s):
+            raise InstanceFileError(f"pairs.{k}.score: a finite number")
+        mentee[k], mentor[k], score[k] = i, j, s
+    rows.clear()  # the parsed pairs go now, before the engine needs the memory
+    key = mentee * max(len(instance.mentors), 1) + mentor
+    order = np.argsort(key, kind="stable")
+    twice = np.flatnonzero(key[order][1:] == key[order][:-1])
+    if twice.size:
+        # Stable sort: of two equal keys the later in the file comes second; name the first such.
+        raise InstanceFileError(f"pairs.{int(order[twice + 1].min())}: this pair is listed twice")
+    return engine.Pairs(mentee, mentor, score)
+
+
+def _pair_fields(k: int, row: object) -> tuple[str, str, float]:
+    if type(row) is dict and len(row) == 3:  # the usual case, checked quickly
+        a, b, s = row.get("mentee"), row.get("mentor"), row.get("score")
+        if type(a) is str and type(b) is str and isinstance(s, float | int) and type(s) is not bool:
+            return a, b, float(s)
+    if not isinstance(row, dict):
+        raise InstanceFileError(f"pairs.{k}: a pair is an object with mentee, mentor and score")
+    for name in row:
+        if name not in _PAIR_KEYS:
+            raise InstanceFileError(f"pairs.{k}.{name}: Extra inputs are not permitted")
+    for name in _PAIR_KEYS:
+        if name not in row:
+            raise InstanceFileError(f"pairs.{k}.{name}: Field required")
+    for name in ("mentee", "mentor"):
+        if not isinstance(row[name], str):
+            raise InstanceFileError(f"pairs.{k}.{name}: Input should be a valid string")
+    if type(row["score"]) not in (int, float):
+        raise InstanceFileError(f"pairs.{k}.score: Input should be a valid number")
+    return row["mentee"], row["mentor"], float(row["score"])
+
+
+def solve_instance(instance: Instance, pairs: engine.Pairs | None, stable: bool = False) -> dict[str, Any]:
+    if pairs is None:
+        return _by_scheme(instance)
     capacity = [m.capacity for m in instance.mentors]
-    solver = engine.stable if stable else engine.solve
-    solution = solver(len(instance.mentees), capacity, pairs)
+    solution = (engine.stable if stable else engine.solve)(len(instance.mentees), capacity, pairs)
+    mentor_of = solution.mentor_of.tolist()
     matches = [
         {
             "mentee": instance.mentees[i].id,
             "mentor": instance.mentors[j].id,
             "score": float(solution.score_of[i]),
         }
-        for i, j in enumerate(solution.mentor_of.tolist())
+        for i, j in enumerate(mentor_of)
         if j != engine.UNMATCHED
     ]
     return {
         "matches": matches,
-        "unmatched": [
-            p.id for i, p in enumerate(instance.mentees) if solution.mentor_of[i] == engine.UNMATCHED
-        ],
+        "unmatched": [p.id for i, p in enumerate(instance.mentees) if mentor_of[i] == engine.UNMATCHED],
         "total_score": solution.total_score,
         "matched": solution.matched,
         "certified_optimal": solution.certified_optimal,
@@ -153,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stable", action="store_true", help="a stable matching instead of the optimal one")
     args = parser.parse_args(argv)
     try:
-        instance = Instance.model_validate_json(args.instance.read_bytes())
-        result = solve_instance(instance, stable=args.stable)
+        instance, pairs = read_instance(args.instance.read_bytes())
+        result = solve_instance(instance, pairs, stable=args.stable)
     except OSError as error:
         print(f"{args.instance}: cannot be read: {error.strerror}", file=sys.stderr)
         return 2

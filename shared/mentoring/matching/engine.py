@@ -6,7 +6,7 @@ allowed pairs only: each mentor becomes as many columns as their capacity, and e
 private "unmatched" column whose cost is larger than any score could repay, so that one more match
 always beats any gain in score. Scores are compared as integers (millionths) so the objective is exact.
 
-At national scale the engine first solves over each person's best few candidate pairs, then proves
+At national scale the engine first solves over each mentee's best few candidate pairs, then proves
 the result: it computes dual prices from the residual network of the solution (shortest paths, so
 no solver internals are trusted), checks that they certify the solution on the candidate pairs
 (every reduced cost non-negative, and the dual objective equal to the primal cost), then streams
@@ -14,13 +14,16 @@ through every allowed pair. A pair that the prices do not cover could improve th
 added to the candidates and the problem solved again, until no pair is left. Only then is the
 result ``certified_optimal``.
 
-No AWS here, and no pydantic: numpy arrays in, numpy arrays out.
+Pairs come as lists (``Pairs``: three arrays) or as dense blocks (``Dense``: some mentees against
+every mentor), in chunks that a ``PairSource`` streams, so that memory stays bounded whatever the
+number of allowed pairs. No AWS here, and no pydantic: numpy arrays in, numpy arrays out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -29,9 +32,13 @@ from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 SCALE = 1_000_000  # scores are compared in millionths: exact integers, whatever the weights
 UNMATCHED = -1
+CANDIDATES = 24  # each mentee's pairs solved first; the proof adds back any other that matters
+MENTOR_SEED = 1 << 40  # mentors' own orders of mentees are seeded apart from mentees' orders of mentors
+SLICE = 1 << 20  # pairs of a list handled at once: bounded temporaries, sorts that fit the cache
 
 
 @dataclass(frozen=True)
@@ -53,8 +60,12 @@ class Pairs:
     def __len__(self) -> int:
         return int(self.mentee.size)
 
-    def take(self, keep: npt.NDArray[np.bool_] | IntArray) -> Pairs:
+    def take(self, keep: BoolArray | IntArray) -> Pairs:
         return Pairs(self.mentee[keep], self.mentor[keep], self.score[keep])
+
+    def slice(self, start: int, stop: int) -> Pairs:
+        """A view: no copy."""
+        return Pairs(self.mentee[start:stop], self.mentor[start:stop], self.score[start:stop])
 
     @staticmethod
     def concat(parts: Sequence[Pairs]) -> Pairs:
@@ -66,9 +77,140 @@ class Pairs:
             np.concatenate([p.score for p in parts]),
         )
 
+    # ------------------------------------------------------------ as a chunk of a source
+    def check(self, n_mentees: int, n_mentors: int) -> None:
+        if len(self) == 0:
+            return
+        if self.mentee.min() < 0 or self.mentee.max() >= n_mentees:
+            raise InstanceError("a pair names a mentee that is not in the instance")
+        if self.mentor.min() < 0 or self.mentor.max() >= n_mentors:
+            raise InstanceError("a pair names a mentor that is not in the instance")
 
-PairSource = Callable[[], Iterator[Pairs]]
+    @property
+    def millionths(self) -> IntArray:
+        return _millionths(self.score)
+
+    def summary(self, unit: int, given: bool) -> _Summary:
+        if len(self) == 0:
+            return _Summary(0, 0, 0, unit)
+        if not np.isfinite(self.score).all():
+            raise InstanceError("a pair's score is not a finite number")
+        value = self.millionths
+        if given and (value % unit).any():
+            raise InstanceError(f"a pair's score is not a whole number of {unit / SCALE:g}")
+        low, high = min(0, int(value.min())), int(value.max())
+        return _Summary(len(self), low, high, unit if given else _unit(value, unit))
+
+    def best(self, choice: _Choice) -> Pairs:
+        value = self.millionths
+        return self.take(choice.mask(self.mentee, self.mentor, value))
+
+    def pairs(self) -> Pairs:
+        return self
+
+    def improving(self, prices: _Prices, costs: _Costs) -> Pairs:
+        return self.take(prices.reduced(self, costs) < 0)
+
+
+@dataclass(frozen=True)
+class Dense:
+    """Mentees ``first`` to ``first + rows - 1`` against every mentor: each cell the pair's score in
+    millionths (a whole number), or ``-inf`` where the pair is not allowed.
+
+    What the matching function builds, block by block: the engine reads it without ever listing
+    the allowed pairs, except the few it keeps.
+    """
+
+    first: int
+    value: FloatArray  # rows x mentors
+
+    @cached_property
+    def allowed(self) -> BoolArray:
+        return np.asarray(self.value > -np.inf)
+
+    def check(self, n_mentees: int, n_mentors: int) -> None:
+        rows, mentors = self.value.shape
+        if mentors != n_mentors:
+            raise InstanceError("a block of pairs does not have one column for each mentor")
+        if self.first < 0 or self.first + rows > n_mentees:
+            raise InstanceError("a block of pairs names a mentee that is not in the instance")
+
+    def summary(self, unit: int, given: bool) -> _Summary:
+        """The count and range of the block's scores, and their unit; ``given``: the producer of
+        the block vouches that every score is a whole number of ``unit`` (no need to look)."""
+        count = int(np.count_nonzero(self.allowed))
+        if count == 0:
+            return _Summary(0, 0, 0, unit)
+        high = float(self.value.max())
+        low = 0.0
+        if ((self.value < 0) & self.allowed).any():
+            low = float(np.min(self.value, where=self.allowed, initial=np.inf))
+        if not (np.isfinite(high) and np.isfinite(low)):
+            raise InstanceError("a pair's score is not a finite number")
+        while not given:
+            rest = np.fmod(self.value, unit, where=self.allowed, out=np.zeros_like(self.value))
+            if not rest.any():
+                break
+            if unit == 1:
+                raise InstanceError("a block's scores are not whole millionths")
+            unit //= 10
+        return _Summary(count, int(low), int(high), unit)
+
+    def pairs(self) -> Pairs:
+        return self._at(self.allowed)
+
+    def _at(self, mask: BoolArray) -> Pairs:
+        """The pairs of the cells ``mask`` marks (flatnonzero: far quicker than a 2-D nonzero)."""
+        cells = np.flatnonzero(mask)
+        rows, mentors = np.divmod(cells, self.value.shape[1])
+        return Pairs(rows + self.first, mentors, self.value.ravel()[cells] / SCALE)
+
+    def best(self, choice: _Choice) -> Pairs:
+        """Each mentee's best pairs in the block, and each mentor's, as ``choice`` counts them."""
+        return Pairs.concat(
+            [
+                self._best_along(1, choice.per_mentee, self.first, choice.n_mentors),
+                self._best_along(0, choice.per_mentor, MENTOR_SEED, choice.n_mentees),
+            ]
+        )
+
+    def _best_along(self, axis: int, k: int, seed: int, n_others: int) -> Pairs:
+        """Each row's (axis 1) or column's (axis 0) ``k`` highest values: every cell above the k-th
+        is kept, and ties at it are broken as ``_best`` breaks them, so that a list of the same
+        pairs, in any chunks, gives the same candidates."""
+        length = self.value.shape[axis]
+        if k >= length:
+            return self.pairs()
+        kth = np.partition(self.value, length - k, axis=axis).take(length - k, axis=axis)
+        line = kth[:, None] if axis == 1 else kth[None, :]
+        above = self.value > line
+        at = (self.value == line) & (line > -np.inf)
+        need = k - np.count_nonzero(above, axis=axis)
+        ties = self._at(at)
+        group, other = (ties.mentee - self.first, ties.mentor) if axis == 1 else (ties.mentor, ties.mentee)
+        chosen = _first_in_turn(group, other, need, seed, n_others)
+        return Pairs.concat([self._at(above), ties.take(chosen)])
+
+    def improving(self, prices: _Prices, costs: _Costs) -> Pairs:
+        # reduced = top - (units - low) - u - w < 0, i.e. units + w > top + low - u: exact in floats,
+        # every term being a whole number below 2^53.
+        rows = self.value.shape[0]
+        units = self.value if costs.unit == 1 else self.value / costs.unit
+        bar = (costs.top + costs.low - prices.mentee[self.first : self.first + rows]).astype(np.float64)
+        return self._at((units + prices.mentor.astype(np.float64)[None, :]) > bar[:, None])
+
+
+Chunk = Pairs | Dense
+PairSource = Callable[[], Iterator[Chunk]]
 """Every allowed pair, in chunks; called once per pass, and must give the same pairs each time."""
+
+
+@dataclass(frozen=True)
+class _Summary:
+    count: int
+    low: int  # millionths: the lowest score, or 0 if that is lower
+    high: int  # the highest score
+    unit: int
 
 
 @dataclass(frozen=True)
@@ -112,13 +254,17 @@ class _Costs:
     unit: int = 1  # millionths per unit
 
     @classmethod
-    def for_scores(cls, low: float, high: float, mentees: int, unit: int = 1) -> _Costs:
-        lo, hi = round(low * SCALE) // unit, round(high * SCALE) // unit
+    def for_millionths(cls, low: int, high: int, mentees: int, unit: int = 1) -> _Costs:
+        lo, hi = low // unit, high // unit
         top = hi - lo + 1
         unmatched = top + mentees * top + 1
         if unmatched * max(mentees, 1) >= 2**53:
             raise InstanceError("scores too large or too many mentees for exact costs; scale the scores down")
         return cls(lo, top, unmatched, unit)
+
+    @classmethod
+    def for_scores(cls, low: float, high: float, mentees: int, unit: int = 1) -> _Costs:
+        return cls.for_millionths(round(low * SCALE), round(high * SCALE), mentees, unit)
 
     def of(self, score: FloatArray) -> IntArray:
         return self.top - (_millionths(score) // self.unit - self.low)
@@ -128,9 +274,8 @@ def _millionths(score: FloatArray) -> IntArray:
     return np.rint(score * SCALE).astype(np.int64)
 
 
-def _unit(score: FloatArray, coarsest: int = SCALE) -> int:
+def _unit(millionths: IntArray, coarsest: int = SCALE) -> int:
     """The coarsest power of ten of millionths, at most ``coarsest``, dividing every score."""
-    millionths = _millionths(score)
     while coarsest > 1 and (millionths % coarsest).any():
         coarsest //= 10
     return coarsest
@@ -231,7 +376,8 @@ def _shortest_from_everywhere(nodes: int, src: IntArray, dst: IntArray, cost: In
     src, dst, cost = src[order], dst[order], cost[order]
     indptr = np.searchsorted(src, np.arange(nodes + 1))
     distance = np.zeros(nodes, dtype=np.int64)
-    changed = np.unique(src)
+    changed = np.flatnonzero(np.diff(indptr))  # every node with an arc out
+    mark = np.zeros(nodes, dtype=bool)
     for _ in range(nodes + 1):
         if changed.size == 0:
             return distance
@@ -243,7 +389,10 @@ def _shortest_from_everywhere(nodes: int, src: IntArray, dst: IntArray, cost: In
             return distance
         targets, values = dst[arcs][better], candidate[better]
         np.minimum.at(distance, targets, values)
-        changed = np.unique(targets)
+        # The nodes reached, once each (a mask, not np.unique: that hashes, and is far slower).
+        mark[targets] = True
+        changed = np.flatnonzero(mark)
+        mark[changed] = False
     return None
 
 
@@ -272,26 +421,134 @@ def _scores_of(pairs: Pairs, mentor_of: IntArray) -> FloatArray:
 # ---------------------------------------------------------------- candidates
 
 
-def _best_per(key: IntArray, score: FloatArray, other: IntArray, k: int) -> npt.NDArray[np.bool_]:
-    """A mask of each ``key``'s ``k`` best pairs (ties: the lower ``other`` index first)."""
-    order = np.lexsort((other, -score, key))
-    sorted_key = key[order]
-    group_start = np.searchsorted(sorted_key, sorted_key, side="left")
-    rank = np.arange(sorted_key.size) - group_start
-    keep = np.zeros(key.size, dtype=bool)
-    keep[order[rank < k]] = True
+def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """splitmix64's finaliser: a fixed pseudo-random bijection of 64-bit numbers."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def _bits(n: int) -> int:
+    return max(1, (max(n, 1) - 1).bit_length())
+
+
+def _turn(mentee: IntArray, mentor: IntArray, n_mentors: int) -> IntArray:
+    """A mentor's place in the mentee's own order of mentors, which breaks ties between equal scores.
+
+    Each mentee's order is a different pseudo-random permutation of the mentors (a bijection of
+    ``bits``-bit numbers seeded by the mentee), so that tied mentees neither all pick the lowest-
+    numbered mentors nor neighbouring ones, and crowd none of them: crowded mentors cost rounds
+    of the proof. Being a bijection, it never ties, so the choice never depends on input order.
+    """
+    bits = _bits(n_mentors)
+    mask, shift = np.uint64((1 << bits) - 1), np.uint64((bits + 1) // 2)
+    seed = _mix(mentee.astype(np.uint64))
+    x = (mentor.astype(np.uint64) ^ seed) & mask
+    for multiplier in (0xBF58476D1CE4E5B9, 0x94D049BB133111EB):
+        x = (x * np.uint64(multiplier)) & mask
+        x ^= x >> shift
+        x = (x + (seed >> np.uint64(32))) & mask
+    return x.astype(np.int64)
+
+
+def _first_in_turn(group: IntArray, other: IntArray, need: IntArray, seed: int, n_others: int) -> BoolArray:
+    """Of tied pairs, the first ``need[group]`` of each group in its own order of the others (the
+    order of mentors of the mentee ``seed + group``, or of mentees of a mentor)."""
+    if group.size == 0:
+        return np.zeros(0, dtype=bool)
+    key = group * (1 << _bits(n_others)) + _turn(group + seed, other, n_others)
+    order = np.argsort(key, kind="stable")
+    sorted_group = group[order]
+    rank = np.arange(group.size) - np.searchsorted(sorted_group, sorted_group, side="left")
+    keep = np.zeros(group.size, dtype=bool)
+    keep[order[rank < need[sorted_group]]] = True
     return keep
 
 
-def _check(pairs: Pairs, n_mentees: int, n_mentors: int) -> None:
-    if len(pairs) == 0:
-        return
-    if pairs.mentee.min() < 0 or pairs.mentee.max() >= n_mentees:
-        raise InstanceError("a pair names a mentee that is not in the instance")
-    if pairs.mentor.min() < 0 or pairs.mentor.max() >= n_mentors:
-        raise InstanceError("a pair names a mentor that is not in the instance")
-    if not np.isfinite(pairs.score).all():
-        raise InstanceError("a pair's score is not a finite number")
+def _best(
+    group: IntArray, other: IntArray, value: IntArray, k: int, n_others: int, seed: int = 0
+) -> BoolArray:
+    """A mask of each group's ``k`` pairs of highest ``value`` (ties: in the group's own order of
+    the others, ``_turn``). The same pairs in any order or chunking give the same choice."""
+    keep = np.full(group.size, k > 0)
+    if group.size == 0 or k <= 0:
+        return keep
+    low = int(group.min())
+    local = group - low
+    crowded = np.bincount(local)[local] > k
+    if not crowded.any():
+        return keep
+    where = np.flatnonzero(crowded)
+    local, value = local[where], value[where]
+    order = _by_group_then_value(local, value)
+    sorted_local = local[order]
+    rank = np.arange(order.size) - np.searchsorted(sorted_local, sorted_local, side="left")
+    kth = np.zeros(int(sorted_local[-1]) + 1, dtype=np.int64)
+    at_k = rank == k - 1
+    kth[sorted_local[at_k]] = value[order[at_k]]
+    above = value > kth[local]
+    tied = value == kth[local]
+    need = k - np.bincount(local[above], minlength=kth.size)
+    keep[where] = above
+    tie_at = where[tied]
+    keep[tie_at[_first_in_turn(local[tied], other[tie_at], need, seed + low, n_others)]] = True
+    return keep
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """Which pairs are solved first: each mentee's ``per_mentee`` best and each mentor's
+    ``per_mentor`` best, so that no mentor is left with too few mentees to choose from (an
+    unpopular mentor the optimum needs would otherwise cost a round of the proof)."""
+
+    per_mentee: int
+    per_mentor: int
+    n_mentees: int
+    n_mentors: int
+
+    @property
+    def bound(self) -> int:
+        """Candidates held before they are thinned out (four times as many as are kept)."""
+        return 4 * (self.per_mentee * self.n_mentees + self.per_mentor * self.n_mentors) + SLICE
+
+    def mask(self, mentee: IntArray, mentor: IntArray, value: IntArray) -> BoolArray:
+        return _best(mentee, mentor, value, self.per_mentee, self.n_mentors) | _best(
+            mentor, mentee, value, self.per_mentor, self.n_mentees, MENTOR_SEED
+        )
+
+
+def _by_group_then_value(group: IntArray, value: IntArray) -> npt.NDArray[np.intp]:
+    """An order by group, then by value from the highest: one sort of a packed key where it fits."""
+    high, low = int(value.max()), int(value.min())
+    span = int(group.max()) + 1
+    if span * (high - low + 1) < 2**62:
+        return np.argsort(group * (high - low + 1) + (high - value), kind="stable")
+    return np.lexsort((-value, group))
+
+
+def _canonical(pairs: Pairs, n_mentors: int) -> Pairs:
+    """Sorted by mentee then mentor, each pair once: the solver sees the same input, however the
+    pairs were found."""
+    key = pairs.mentee * max(n_mentors, 1) + pairs.mentor
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first = np.ones(key.size, dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    return pairs.take(order[first])
+
+
+def _listed_twice(pairs: Pairs, n_mentors: int) -> bool:
+    """Sort and compare (numpy's hashing np.unique is far slower); a list already in order needs
+    neither."""
+    key = pairs.mentee * max(n_mentors, 1) + pairs.mentor
+    if key.size < 2 or bool((key[1:] > key[:-1]).all()):
+        return False
+    key.sort()
+    return bool((key[1:] == key[:-1]).any())
 
 
 def solve(
@@ -300,52 +557,74 @@ def solve(
     pairs: Pairs | None = None,
     *,
     source: PairSource | None = None,
-    candidates: int | None = None,
+    candidates: int | None = CANDIDATES,
+    unit: int | None = None,
     max_rounds: int = 20,
 ) -> Solution:
     """The best matching: most mentees matched, then the largest total score.
 
     Give the allowed pairs either as ``pairs`` or as a ``source`` that streams them in chunks.
-    With ``candidates`` set, each mentee's best ``candidates`` pairs are solved first, and the rest
-    are added back only where the dual prices say they could help; without it, every pair is
-    solved at once. Either way the result is certified (or says it is not).
+    With ``candidates`` (the default), each mentee's best ``candidates`` pairs are solved first,
+    and the rest are added back only where the dual prices say they could help; with None, every
+    pair is solved at once. Either way the result is certified (or says it is not).
+
+    ``unit``: every score is a whole number of this many millionths (a power of ten), as the
+    producer of the pairs knows from its weights; found from the scores when not given.
     """
     capacity = np.asarray(capacity, dtype=np.int64)
+    n_mentors = capacity.size
     if (capacity < 0).any():
         raise InstanceError("a mentor's capacity is negative")
+    if candidates is not None and candidates < 1:
+        raise InstanceError("candidates: at least one pair a mentee, or None for every pair")
+    # Each mentor's best pairs too: twice the largest capacity (capacity counts in slots).
+    choice = (
+        None
+        if candidates is None
+        else _Choice(candidates, 2 * max(1, int(capacity.max(initial=1))), n_mentees, n_mentors)
+    )
     if source is None:
         every = pairs if pairs is not None else Pairs.of([], [], [])
-        _check(every, n_mentees, capacity.size)
-        if np.unique(every.mentee * max(capacity.size, 1) + every.mentor).size != len(every):
+        every.check(n_mentees, n_mentors)
+        if _listed_twice(every, n_mentors):
             raise InstanceError("a pair is listed twice")
 
-        def source() -> Iterator[Pairs]:
-            yield every
+        def source() -> Iterator[Chunk]:
+            for start in range(0, len(every), SLICE):
+                yield every.slice(start, start + SLICE)
 
-    low, high, allowed, unit = np.inf, -np.inf, 0, SCALE
+    if unit is not None and (unit < 1 or SCALE % unit):
+        raise InstanceError("unit: a power of ten of millionths, from 1 to 1,000,000")
+    given, unit = unit is not None, unit or SCALE
+    # Costs are counted from the lowest score or 0, whichever is lower: the bound is found without
+    # looking at every score of a block of non-negative ones.
+    low, high, allowed = 0, -(2**62), 0
     chosen: list[Pairs] = []
     for chunk in source():
-        _check(chunk, n_mentees, capacity.size)
-        if len(chunk) == 0:
+        chunk.check(n_mentees, n_mentors)
+        summary = chunk.summary(unit, given)
+        if summary.count == 0:
             continue
-        allowed += len(chunk)
-        low, high = min(low, float(chunk.score.min())), max(high, float(chunk.score.max()))
-        unit = _unit(chunk.score, unit)
-        if candidates is None:
-            chosen.append(chunk)
-        else:
-            chosen.append(chunk.take(_best_per(chunk.mentee, chunk.score, chunk.mentor, candidates)))
+        low, high = min(low, summary.low), max(high, summary.high)
+        allowed += summary.count
+        unit = summary.unit
+        chosen.append(chunk.pairs() if choice is None else chunk.best(choice))
+        if choice is not None and sum(len(c) for c in chosen) > choice.bound:
+            # Small blocks give every mentor many "best" pairs: keep only the best of them so far.
+            pool = _canonical(Pairs.concat(chosen), n_mentors)
+            chosen = [pool.take(choice.mask(pool.mentee, pool.mentor, pool.millionths))]
     if allowed == 0:
         empty = np.full(n_mentees, UNMATCHED, dtype=np.int64)
         return Solution(
             empty, np.zeros(n_mentees), certified_optimal=True, candidate_pairs=0, allowed_pairs=0
         )
-    costs = _Costs.for_scores(low, high, n_mentees, unit)
-    pool = _unique(Pairs.concat(chosen), capacity.size)
-    if candidates is not None:
+    costs = _Costs.for_millionths(low, high, n_mentees, unit)
+    pool = _canonical(Pairs.concat(chosen), n_mentors)
+    del chosen
+    if choice is not None:
         # A mentee's pairs may come in several chunks: keep their best overall. A mentor wanted by
         # more mentees than these candidates serve is found by the proof and added in a new round.
-        pool = pool.take(_best_per(pool.mentee, pool.score, pool.mentor, candidates))
+        pool = pool.take(choice.mask(pool.mentee, pool.mentor, pool.millionths))
     notes: list[str] = []
     for round_number in range(1, max_rounds + 1):
         mentor_of = _assign(n_mentees, capacity, pool, costs)
@@ -355,11 +634,11 @@ def solve(
             return _solution(mentor_of, pool, False, round_number, allowed, notes)
         if candidates is None:
             return _solution(mentor_of, pool, True, round_number, allowed, notes)
-        missing = _uncovered(source, prices, costs, pool, capacity.size, candidates)
+        missing = _uncovered(source, prices, costs, n_mentors, candidates)
         if len(missing) == 0:
             return _solution(mentor_of, pool, True, round_number, allowed, notes)
         notes.append(f"round {round_number}: {len(missing)} left-out pairs could improve the result; added")
-        pool = _unique(Pairs.concat([pool, missing]), capacity.size)
+        pool = _canonical(Pairs.concat([pool, missing]), n_mentors)
     notes.append(f"not certified within {max_rounds} rounds")
     return _solution(mentor_of, pool, False, max_rounds, allowed, notes)
 
@@ -370,35 +649,22 @@ def _solution(
     return Solution(mentor_of, _scores_of(pool, mentor_of), certified, rounds, len(pool), allowed, notes)
 
 
-def _unique(pairs: Pairs, n_mentors: int) -> Pairs:
-    key = pairs.mentee * max(n_mentors, 1) + pairs.mentor
-    _, first = np.unique(key, return_index=True)
-    return pairs.take(np.sort(first))
-
-
-def _uncovered(
-    source: PairSource, prices: _Prices, costs: _Costs, pool: Pairs, n_mentors: int, per_mentee: int
-) -> Pairs:
-    """Pairs outside the pool with a negative reduced cost: each mentee's worst few, at most."""
-    in_pool = np.sort(pool.mentee * max(n_mentors, 1) + pool.mentor)
+def _uncovered(source: PairSource, prices: _Prices, costs: _Costs, n_mentors: int, per_mentee: int) -> Pairs:
+    """Pairs with a negative reduced cost (never one of the pool's: the prices certify those), each
+    mentee's ``per_mentee`` most negative at most."""
     found = []
     for chunk in source():
-        if len(chunk) == 0:
-            continue
-        negative = prices.reduced(chunk, costs) < 0
-        if not negative.any():
-            continue
-        candidates = chunk.take(negative)
-        key = candidates.mentee * max(n_mentors, 1) + candidates.mentor
-        position = np.searchsorted(in_pool, key)
-        known = (position < in_pool.size) & (in_pool[np.minimum(position, in_pool.size - 1)] == key)
-        candidates = candidates.take(~known)
-        if len(candidates):
-            reduced = prices.reduced(candidates, costs).astype(np.float64)
+        negative = chunk.improving(prices, costs)
+        if len(negative):
+            reduced = prices.reduced(negative, costs)
             found.append(
-                candidates.take(_best_per(candidates.mentee, -reduced, candidates.mentor, per_mentee))
+                negative.take(_best(negative.mentee, negative.mentor, -reduced, per_mentee, n_mentors))
             )
-    return Pairs.concat(found)
+    if not found:
+        return Pairs.of([], [], [])
+    every = Pairs.concat(found)
+    reduced = prices.reduced(every, costs)
+    return every.take(_best(every.mentee, every.mentor, -reduced, per_mentee, n_mentors))
 
 
 # ---------------------------------------------------------------- other policies
