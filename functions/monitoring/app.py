@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mentoring.adapters.dynamodb import DynamoApplications, DynamoMonitoring
+from mentoring.adapters.kms import KmsAnswers
 from mentoring.models import DeadlineEvent
 from mentoring.monitoring import flush
 from mentoring.observability import logger, metrics, tracer
@@ -32,6 +33,11 @@ def store() -> DynamoMonitoring:
     return DynamoMonitoring(settings.monitoring_table)
 
 
+@cache
+def opener() -> KmsAnswers:
+    return KmsAnswers(settings.monitoring_key_id)
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -42,7 +48,7 @@ def handler(event: DeadlineEvent, context: LambdaContext) -> dict[str, Any]:
     cohort = cohorts().get_cohort(cohort_id)
     if cohort is None:
         raise CohortNotFoundError(f"cohort {cohort_id!r} does not exist")
-    result = flush(cohort_id, get_scheme(cohort.scheme_id).monitoring_batch, store())
+    result = flush(cohort_id, get_scheme(cohort.scheme_id).monitoring_batch, store(), opener())
     logger.info("monitoring answers stored", cohort_id=cohort_id, moved=result.moved, batches=result.batches)
     metrics.add_metric(name="MonitoringAnswersStored", unit="Count", value=result.moved)
     return {"cohort_id": cohort_id, "moved": result.moved, "batches": result.batches}

@@ -14,9 +14,11 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from mentoring.adapters.dynamodb import DynamoApplications, DynamoSubmissionClaims
+from mentoring.adapters.kms import KmsAnswers
 from mentoring.adapters.messaging import QueueSendError, SqsQueue
 from mentoring.answers import form_field_kinds
 from mentoring.models import (
@@ -35,6 +37,7 @@ from mentoring.settings import SubmitSettings
 from mentoring.submissions import (
     MAX_BODY_BYTES,
     Candidate,
+    FrontDoor,
     SubmissionError,
     accept,
     batch_status,
@@ -72,6 +75,20 @@ def claims() -> DynamoSubmissionClaims:
 @cache
 def intake_queue() -> SqsQueue:
     return SqsQueue(settings.intake_queue_url)
+
+
+@cache
+def sealer() -> KmsAnswers:
+    return KmsAnswers(settings.monitoring_key_id)
+
+
+# Read once and kept for a while (Powertools' cache): every submission needs it.
+ID_KEY_MAX_AGE = 900
+
+
+def front_door() -> FrontDoor:
+    key = parameters.get_secret(settings.submission_id_secret, max_age=ID_KEY_MAX_AGE)
+    return FrontDoor(cohorts(), claims(), intake_queue(), sealer(), str(key).encode())
 
 
 def problem(error: SubmissionError) -> Response[str]:
@@ -138,9 +155,7 @@ def submit_application() -> Response[str]:
 
 def accept_web_form(submission: ApplicationSubmission) -> Accepted:
     """One applicant's application: accepted, or a SubmissionError (422, or 409 for a duplicate)."""
-    (result,) = accept(
-        [Candidate(0, submission)], "web_form", None, utcnow(), cohorts(), claims(), intake_queue()
-    )
+    (result,) = accept([Candidate(0, submission)], "web_form", None, utcnow(), front_door())
     if result.status != 202 or result.submission_id is None:
         message = (
             "the application duplicates one already received"
@@ -199,9 +214,10 @@ def partner() -> str | None:
 
 @app.exception_handler(QueueSendError)
 @app.exception_handler(ClientError)
+@app.exception_handler(parameters.exceptions.GetParameterError)
 def cannot_queue(error: Exception) -> Response[str]:
-    """The queue (or the claims table) refused: nothing was accepted, and the client may retry the
-    same submission, which gets the same id."""
+    """The queue, the claims table, KMS or Secrets Manager refused: nothing was accepted, and the
+    client may retry the same submission, which gets the same id."""
     logger.exception("submission not queued")
     metrics.add_metric(name="SubmissionsNotQueued", unit="Count", value=1)
     body = ErrorBody(message="the application could not be queued just now; send it again in a minute")
@@ -227,15 +243,7 @@ def submit_partner_applications() -> Response[str]:
     except SubmissionError as error:
         metrics.add_metric(name="SubmissionsRefused", unit="Count", value=1)
         return problem(error)
-    results = accept(
-        partner_candidates(items, institution),
-        "partner",
-        institution,
-        utcnow(),
-        cohorts(),
-        claims(),
-        intake_queue(),
-    )
+    results = accept(partner_candidates(items, institution), "partner", institution, utcnow(), front_door())
     accepted = sum(1 for r in results if r.status == 202)
     metrics.add_metric(name="SubmissionsAccepted", unit="Count", value=accepted)
     metrics.add_metric(name="SubmissionsRefused", unit="Count", value=len(results) - accepted)

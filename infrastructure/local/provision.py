@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+import string
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -93,6 +95,19 @@ def _references(value: Any) -> set[str]:
 def _kms_key(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
     key = p.client("kms").create_key(Description=props.get("Description", name))["KeyMetadata"]
     return {"Ref": key["KeyId"], "Arn": key["Arn"], "KeyId": key["KeyId"]}
+
+
+def _secret(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    """A secret with its value generated as GenerateSecretString asks (length and alphabet)."""
+    generate = props.get("GenerateSecretString", {})
+    alphabet = string.ascii_letters + string.digits
+    if not generate.get("ExcludePunctuation"):
+        alphabet += string.punctuation
+    value = "".join(secrets.choice(alphabet) for _ in range(int(generate.get("PasswordLength", 32))))
+    secret = p.client("secretsmanager").create_secret(
+        Name=props.get("Name", p.name_for(name)), Description=props.get("Description", ""), SecretString=value
+    )
+    return {"Ref": secret["ARN"], "Id": secret["ARN"]}
 
 
 def _queue(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
@@ -296,6 +311,7 @@ def _played_layer(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
 
 CREATORS: dict[str, Creator] = {
     "AWS::KMS::Key": _kms_key,
+    "AWS::SecretsManager::Secret": _secret,
     "AWS::SQS::Queue": _queue,
     "AWS::SQS::QueuePolicy": _queue_policy,
     "AWS::DynamoDB::Table": _table,

@@ -1,11 +1,11 @@
-"""Intake: one accepted submission becomes an application with its eligibility decided, and an
-anonymised monitoring record that shares nothing with it."""
+"""Intake: one accepted submission becomes an application with its eligibility decided, and its
+monitoring answers are held, still sealed, for their batch: intake never reads them."""
 
 from __future__ import annotations
 
 from mentoring.eligibility import decide
 from mentoring.institutions import common_grade
-from mentoring.models import Application, EmailKind, IntakeMessage, MonitoringRecord, Notification, Role
+from mentoring.models import Application, EmailKind, IntakeMessage, Notification, PendingAnswers, Role
 from mentoring.ports import (
     ApplicationStore,
     CohortClosedError,
@@ -16,15 +16,15 @@ from mentoring.ports import (
 from mentoring.scheme import get_scheme
 
 
-def split_monitoring(message: IntakeMessage, scheme_id: str, eligible: bool) -> MonitoringRecord:
-    """The monitoring answers with only the reporting group: no id, name, email or time of the person."""
+def split_monitoring(message: IntakeMessage, scheme_id: str, eligible: bool) -> PendingAnswers:
+    """The sealed answers with only the reporting group: no id, name, email or time of the person."""
     submission = message.submission
-    return MonitoringRecord(
+    return PendingAnswers(
         cohort_id=submission.cohort_id,
         scheme_id=scheme_id,
         role=submission.role,
         eligible=eligible,
-        answers=submission.monitoring,
+        sealed=message.monitoring,
     )
 
 

@@ -167,15 +167,15 @@ class MatchingProfile(SchemeAnswers):
         return value if isinstance(value, int) and value > 0 else 1
 
 
-class ApplicationSubmission(Contract):
-    """One application to one cohort, from the web form or from a partner university."""
+class ApplicationDetails(Contract):
+    """An application without its monitoring answers: what intake reads and the Applications table
+    keeps. The answers travel beside it, sealed (:class:`SealedAnswers`), never in it."""
 
     cohort_id: CohortId
     role: Role
     applicant: Applicant
     self_identification: SelfIdentification = Field(default_factory=SelfIdentification)
     profile: MatchingProfile = Field(default_factory=MatchingProfile)
-    monitoring: MonitoringAnswers = Field(default_factory=MonitoringAnswers)
     consent: bool = Field(description="Consent to processing this application for the scheme.")
 
     @field_validator("consent")
@@ -184,6 +184,18 @@ class ApplicationSubmission(Contract):
         if not value:
             raise ValueError("consent is needed to process the application")
         return value
+
+
+class ApplicationSubmission(ApplicationDetails):
+    """One application to one cohort, from the web form or from a partner university."""
+
+    monitoring: MonitoringAnswers = Field(default_factory=MonitoringAnswers)
+
+    def details(self) -> ApplicationDetails:
+        """Everything but the monitoring answers (and a partner's reference, which the claims hold)."""
+        return ApplicationDetails.model_validate(
+            self.model_dump(include=set(ApplicationDetails.model_fields))
+        )
 
 
 PartnerReference = Annotated[
@@ -267,14 +279,36 @@ class PartnerApplicationStatus(BaseModel):
 # ---------------------------------------------------------------- queue messages
 
 
+class SealedAnswers(BaseModel):
+    """Monitoring answers as KMS ciphertext under the Monitoring key, sealed by submit.
+
+    Only the monitoring function may open them (``kms:Decrypt`` with this purpose in the
+    encryption context), when it stores them in a batch of at least k: so identity and answers are
+    never readable together on the queue, its dead-letter queue, or in a log or trace of intake.
+    """
+
+    ciphertext: str = Field(description="Base64 of the KMS ciphertext blob.")
+
+
+# The encryption context every sealed answer carries: KMS refuses to open it under any other, and
+# the template's policies name the purpose.
+SEALED_ANSWERS_PURPOSE: Final = "equal-opportunities-monitoring"
+
+
+def sealing_context(cohort_id: str) -> dict[str, str]:
+    return {"purpose": SEALED_ANSWERS_PURPOSE, "cohort_id": cohort_id}
+
+
 class IntakeMessage(BaseModel):
-    """A submission on the intake queue. It carries personal data; the queue is encrypted."""
+    """A submission on the intake queue: identity in the clear (the queue is encrypted), the
+    monitoring answers sealed, so no reader of the queue sees both."""
 
     submission_id: str
     received_at: datetime
     channel: Literal["web_form", "partner"]
     partner: InstitutionCode | None = None
-    submission: ApplicationSubmission
+    submission: ApplicationDetails
+    monitoring: SealedAnswers
 
 
 class EmailKind(StrEnum):
@@ -396,6 +430,18 @@ class Application(BaseModel):
 def new_record_id() -> str:
     """A random key (UUIDv4, never time-ordered), so the key says nothing about when or who."""
     return str(uuid.uuid4())
+
+
+class PendingAnswers(BaseModel):
+    """One person's monitoring answers held until their batch is stored, still sealed: a random key,
+    the reporting group, and ciphertext that only the monitoring function can open."""
+
+    record_id: str = Field(default_factory=new_record_id)
+    cohort_id: str
+    scheme_id: str
+    role: Role
+    eligible: bool
+    sealed: SealedAnswers
 
 
 class MonitoringRecord(BaseModel):

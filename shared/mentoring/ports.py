@@ -14,8 +14,11 @@ from mentoring.models import (
     Cohort,
     IntakeMessage,
     Match,
+    MonitoringAnswers,
     MonitoringRecord,
     Notification,
+    PendingAnswers,
+    SealedAnswers,
     StaffMember,
     UnmatchedMentee,
 )
@@ -106,9 +109,9 @@ class SubmissionClaims(Protocol):
 
 class ApplicationStore(Protocol):
     def record_application(
-        self, application: Application, monitoring: MonitoringRecord, while_open: bool = False
+        self, application: Application, monitoring: PendingAnswers | None, while_open: bool = False
     ) -> bool:
-        """Stores the application and its anonymised monitoring record together, or neither.
+        """Stores the application and its sealed monitoring answers (when held) together, or neither.
 
         With ``while_open``, only while the cohort is still open; otherwise ``CohortClosedError``.
 
@@ -132,6 +135,18 @@ class ApplicationStore(Protocol):
         """The result becomes exactly these matches and unmatched mentees."""
 
     def list_unmatched(self, cohort_id: str) -> list[UnmatchedMentee]: ...
+
+
+class AnswerSealer(Protocol):
+    """Seals monitoring answers where they are received (submit: encrypt only)."""
+
+    def seal(self, answers: MonitoringAnswers, cohort_id: str) -> SealedAnswers: ...
+
+
+class AnswerOpener(Protocol):
+    """Opens sealed answers: only where they are stored in a batch of at least k."""
+
+    def open(self, sealed: SealedAnswers, cohort_id: str) -> MonitoringAnswers: ...
 
 
 class IntakeQueue(Protocol):
@@ -190,7 +205,7 @@ class OutboxEntry:
 class MonitoringStore(Protocol):
     """The Monitoring table: pending answers (held by intake) and stored ones (written in batches)."""
 
-    def pending(self, cohort_id: str) -> list[MonitoringRecord]: ...
+    def pending(self, cohort_id: str) -> list[PendingAnswers]: ...
 
     def stored(self, cohort_id: str) -> list[MonitoringRecord]: ...
 

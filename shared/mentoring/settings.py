@@ -25,6 +25,10 @@ class SubmitSettings(Settings):
     intake_queue_url: str
     partner_api_keys: Json[dict[str, str]]
     """API key id -> institution code, so a partner's institution comes from its key."""
+    monitoring_key_id: str
+    """The Monitoring KMS key that seals monitoring answers (submit may only encrypt with it)."""
+    submission_id_secret: str
+    """The Secrets Manager secret that keys submission ids and applicants' claims."""
 
 
 class IntakeSettings(Settings):
@@ -68,3 +72,4 @@ class ConsoleSettings(AdminSettings, SignInSettings):
 
 class MonitoringSettings(Settings):
     monitoring_table: str
+    monitoring_key_id: str

@@ -6,6 +6,7 @@ Errors name the field and the reason and never echo what was sent (it may be spe
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,7 @@ from mentoring.models import (
     Role,
 )
 from mentoring.ports import (
+    AnswerSealer,
     ApplicationStore,
     Claim,
     CohortStore,
@@ -160,8 +162,28 @@ def parse_form(body: str, kinds: Mapping[str, str] | None = None) -> Application
 
 # Submission ids are derived from what identifies the application, so that a retry after a
 # failure gets the same id, and intake's idempotency makes it one application however often it
-# arrives.
-SUBMISSION_NAMESPACE = uuid.UUID("0b7d2a53-0f7e-4d7c-9f1e-4a8f5cfa2c11")
+# arrives. They are keyed hashes (HMAC-SHA256 under a secret only submit reads), so no one can
+# recompute an id, or an applicant's claim, from an email address or a partner's reference.
+
+
+def canonical_email(email: str) -> str:
+    """The form of an email address that decides whether two applications are one person's."""
+    return email.casefold()
+
+
+def applicant_digest(email: str, key: bytes) -> str:
+    """The one place an applicant's email becomes an identifier: a keyed hash of its canonical form.
+
+    Without the key it cannot be recomputed from a staff list, so neither can the claims or the
+    submission ids (and logs) derived from it.
+    """
+    return hmac.new(key, canonical_email(email).encode(), hashlib.sha256).hexdigest()
+
+
+def keyed_id(key: bytes, claim_key: str) -> str:
+    """A submission id from a claim: a keyed hash shaped as a (random-looking, version 4) UUID."""
+    digest = hmac.new(key, f"submission-id#{claim_key}".encode(), hashlib.sha256).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
 @dataclass
@@ -231,21 +253,24 @@ def check_submission(
     return errors + check_answers(scheme, submission, institution)
 
 
-def claims_for(submission: ApplicationSubmission, partner: str | None) -> tuple[list[Claim], str]:
+def claims_for(submission: ApplicationSubmission, partner: str | None, key: bytes) -> tuple[list[Claim], str]:
     """The keys that make this application unique, and the submission id derived from them."""
-    email = hashlib.sha256(submission.applicant.email.casefold().encode()).hexdigest()
+    email = applicant_digest(submission.applicant.email, key)
     applicant = Claim("applicant", f"APPLICANT#{submission.cohort_id}#{email}")
     if isinstance(submission, PartnerApplication) and partner is not None:
         reference = Claim("reference", f"REFERENCE#{partner}#{submission.reference}")
-        return [reference, applicant], str(uuid.uuid5(SUBMISSION_NAMESPACE, reference.key))
-    return [applicant], str(uuid.uuid5(SUBMISSION_NAMESPACE, applicant.key))
+        return [reference, applicant], keyed_id(key, reference.key)
+    return [applicant], keyed_id(key, applicant.key)
 
 
-def body_hash(submission: ApplicationSubmission, partner: str | None) -> str:
+def body_hash(submission: ApplicationSubmission, partner: str | None, key: bytes) -> str:
+    """Tells a retry (same body) from a different application under the same claim. Keyed: the body
+    holds the monitoring answers, and a plain hash of it beside the applicant's identity could be
+    matched against every combination of answers."""
     canonical = json.dumps(
         {"partner": partner, "submission": submission.model_dump(mode="json")}, sort_keys=True
     )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hmac.new(key, f"body#{canonical}".encode(), hashlib.sha256).hexdigest()
 
 
 DUPLICATE_MESSAGES = {
@@ -262,16 +287,27 @@ DUPLICATE_MESSAGES = {
 }
 
 
+@dataclass(frozen=True)
+class FrontDoor:
+    """What accepting a submission needs: the stores, the queue, the sealer of monitoring answers,
+    and the key of submission ids."""
+
+    cohorts: CohortStore
+    claims: SubmissionClaims
+    queue: IntakeQueue
+    sealer: AnswerSealer
+    id_key: bytes
+
+
 def accept(
     candidates: Sequence[Candidate],
     channel: Literal["web_form", "partner"],
     partner: str | None,
     now: datetime,
-    cohorts: CohortStore,
-    claims: SubmissionClaims,
-    queue: IntakeQueue,
+    door: FrontDoor,
 ) -> list[ItemResult]:
-    """Checks each application, holds its claims, and queues the accepted ones together.
+    """Checks each application, holds its claims, and queues the accepted ones together, their
+    monitoring answers sealed.
 
     A 202 is only given once the submission is on the queue: if the queue refuses, this raises
     and the caller answers 5xx; a retry finds its claims held for the same body and queues again.
@@ -284,16 +320,18 @@ def accept(
         errors = list(candidate.errors)
         if submission is not None and not errors:
             if submission.cohort_id not in cache:
-                cache[submission.cohort_id] = cohorts.get_cohort(submission.cohort_id)
+                cache[submission.cohort_id] = door.cohorts.get_cohort(submission.cohort_id)
             errors = check_submission(submission, cache[submission.cohort_id], partner, now)
         if submission is None or errors:
             results.append(
                 ItemResult(index=candidate.index, reference=candidate.reference, status=422, errors=errors)
             )
             continue
-        keys, submission_id = claims_for(submission, partner)
+        keys, submission_id = claims_for(submission, partner, door.id_key)
         try:
-            claims.claim(keys, body_hash(submission, partner), submission_id, submission.cohort_id)
+            door.claims.claim(
+                keys, body_hash(submission, partner, door.id_key), submission_id, submission.cohort_id
+            )
         except DuplicateSubmissionError as duplicate:
             where, message = DUPLICATE_MESSAGES[duplicate.kind]
             results.append(
@@ -311,7 +349,8 @@ def accept(
                 received_at=now,
                 channel=channel,
                 partner=partner,
-                submission=submission,
+                submission=submission.details(),
+                monitoring=door.sealer.seal(submission.monitoring, submission.cohort_id),
             )
         )
         results.append(
@@ -319,7 +358,7 @@ def accept(
                 index=candidate.index, reference=candidate.reference, status=202, submission_id=submission_id
             )
         )
-    queue.send_all(messages)
+    door.queue.send_all(messages)
     return results
 
 

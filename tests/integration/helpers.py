@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -124,12 +125,21 @@ def applicant_submission(
 
 
 def intake_message(submission: dict[str, Any]) -> dict[str, Any]:
+    """The message submit queues for this submission: the monitoring answers sealed with the
+    Monitoring key (KMS in moto), the rest as sent."""
+    from mentoring.adapters.kms import KmsAnswers
+    from mentoring.models import MonitoringAnswers
+
+    details = {k: v for k, v in submission.items() if k not in {"monitoring", "reference"}}
+    answers = MonitoringAnswers.model_validate(submission.get("monitoring", {}))
+    sealed = KmsAnswers(os.environ["MONITORING_KEY_ID"]).seal(answers, submission["cohort_id"])
     return {
         "submission_id": str(uuid.uuid4()),
         "received_at": datetime.now(UTC).isoformat(),
         "channel": "web_form",
         "partner": None,
-        "submission": submission,
+        "submission": details,
+        "monitoring": sealed.model_dump(),
     }
 
 
@@ -202,6 +212,14 @@ class Stack:
         event["id"] = str(uuid.uuid4())
         event["detail"] = {"cohort_id": cohort_id}
         result: dict[str, Any] = self.call("MatchingFunction", event)
+        return result
+
+    def store_monitoring(self, cohort_id: str) -> dict[str, Any]:
+        """The monitoring function's part of the deadline: the cohort's answers stored in batches."""
+        event = load_event("deadline_event.json")
+        event["id"] = str(uuid.uuid4())
+        event["detail"] = {"cohort_id": cohort_id}
+        result: dict[str, Any] = self.call("MonitoringFunction", event)
         return result
 
     def schedule_for(self, cohort_id: str) -> dict[str, Any]:

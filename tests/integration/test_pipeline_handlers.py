@@ -40,7 +40,7 @@ def test_intake_records_application_with_eligibility_and_queues_acknowledgement(
     assert [n["kind"] for n in queued_bodies(stack, "NotifyQueue")] == ["acknowledgement"]
 
 
-def test_monitoring_record_shares_nothing_personal_with_the_application(stack: Stack) -> None:
+def test_held_answers_share_nothing_personal_with_the_application_and_stay_sealed(stack: Stack) -> None:
     cohort = stack.open_cohort()
     submission = applicant_submission(cohort, staff_number="S-998877")
     message = intake_message(submission)
@@ -57,11 +57,10 @@ def test_monitoring_record_shares_nothing_personal_with_the_application(stack: S
     }
     record_values = {v for item in record.values() for v in item.values()}
     assert not personal & record_values
-    assert set(record) == {
-        "record_id", "cohort_id", "scheme_id", "role", "eligible",
-        "ethnicity", "gender", "trans_history", "sexual_orientation", "disability", "religion", "age_band",
-    }  # fmt: skip
-    assert record["ethnicity"] == {"S": submission["monitoring"]["ethnicity"]}
+    assert set(record) == {"record_id", "cohort_id", "scheme_id", "role", "eligible", "sealed"}
+    # Intake passed the ciphertext through: no answer is readable before its batch is stored.
+    assert record["sealed"] == {"S": message["monitoring"]["ciphertext"]}
+    assert not set(submission["monitoring"].values()) & {v for item in record.values() for v in item.values()}
 
 
 def test_redelivered_submission_creates_one_application_and_one_monitoring_record(stack: Stack) -> None:

@@ -29,6 +29,8 @@ FUNCTION_ENV = {
     "DEADLINE_DEAD_LETTER_QUEUE_ARN": "arn:aws:sqs:eu-west-2:123456789012:dlq",
     "USER_POOL_ID": "eu-west-2_Example",
     "USER_POOL_CLIENT_ID": "client",
+    "MONITORING_KEY_ID": "arn:aws:kms:eu-west-2:123456789012:key/monitoring",
+    "SUBMISSION_ID_SECRET": "arn:aws:secretsmanager:eu-west-2:123456789012:secret:ids",
 }
 
 

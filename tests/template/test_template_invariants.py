@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from cfnlint.decode import cfn_yaml
+from mentoring.models import SEALED_ANSWERS_PURPOSE
 
 pytestmark = pytest.mark.template
 
@@ -93,26 +94,65 @@ def test_monitoring_table_has_its_own_key_no_stream_and_no_point_in_time_recover
     users_of_key = [
         name for name, r in resources.items() if name != "MonitoringTable" and "MonitoringKey" in str(r)
     ]
-    assert sorted(users_of_key) == ["IntakeFunction", "MonitoringFunction", "ReportFunction"]
+    assert sorted(users_of_key) == [
+        "IntakeFunction",
+        "MonitoringFunction",
+        "ReportFunction",
+        "SubmitFunction",
+    ]
 
 
-def test_only_intake_the_batch_mover_and_the_report_may_touch_the_monitoring_table_and_its_key(
+def test_only_intake_the_batch_mover_and_the_report_may_touch_the_monitoring_table(
     resources: dict[str, Any],
 ) -> None:
-    """Matching, submit, notify and admin have no grant on the Monitoring table or its key, and are
-    not even told the table's name; the report may only read; only intake adds answers."""
-    for target in ("MonitoringTable", "MonitoringKey"):
-        touching = {
-            name
-            for name, props in of_type(resources, "AWS::Serverless::Function")
-            if any(target in str(s["Resource"]) for s in statements(props))
-            or target in str(props.get("Environment", {}))
-        }
-        assert touching == {"IntakeFunction", "MonitoringFunction", "ReportFunction"}, target
+    """Matching, submit, notify and admin have no grant on the Monitoring table, and are not even
+    told its name; the report may only read; only intake adds answers."""
+    touching = {
+        name
+        for name, props in of_type(resources, "AWS::Serverless::Function")
+        if any("MonitoringTable" in str(s["Resource"]) for s in statements(props))
+        or "MonitoringTable" in str(props.get("Environment", {}))
+    }
+    assert touching == {"IntakeFunction", "MonitoringFunction", "ReportFunction"}
     report = [
         s for s in statements(resources["ReportFunction"]["Properties"]) if "Monitoring" in str(s["Resource"])
     ]
-    assert {a for s in report for a in s["Action"]} == {"dynamodb:Scan", "kms:Decrypt"}
+    assert {a for s in report for a in _actions(s)} == {"dynamodb:Scan", "kms:Decrypt"}
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+def test_only_submit_seals_answers_and_only_the_batch_mover_opens_them(resources: dict[str, Any]) -> None:
+    """Outside DynamoDB's own use of the table's key, submit may only encrypt and the monitoring
+    function only decrypt, each only with the sealed answers' purpose in the encryption context:
+    intake, which holds identity, can never read the answers beside it."""
+    direct: dict[tuple[str, str], dict[str, Any]] = {}
+    for name, props in of_type(resources, "AWS::Serverless::Function"):
+        for s in statements(props):
+            if "MonitoringKey" not in str(s["Resource"]):
+                continue
+            condition = s.get("Condition", {}).get("StringEquals", {})
+            if condition.get("kms:ViaService") == {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"}:
+                continue  # the table's encryption at rest, through DynamoDB only
+            for action in _actions(s):
+                direct[(name, action)] = condition
+    assert set(direct) == {("SubmitFunction", "kms:Encrypt"), ("MonitoringFunction", "kms:Decrypt")}
+    for condition in direct.values():
+        assert condition == {"kms:EncryptionContext:purpose": SEALED_ANSWERS_PURPOSE}
+
+
+def test_only_submit_reads_the_key_of_submission_ids(resources: dict[str, Any]) -> None:
+    readers = {
+        name
+        for name, props in of_type(resources, "AWS::Serverless::Function")
+        if "SubmissionIdSecret" in str(props)
+    }
+    assert readers == {"SubmitFunction"}
+    secret = resources["SubmissionIdSecret"]["Properties"]["GenerateSecretString"]
+    assert secret["PasswordLength"] >= 32
 
 
 # Resources named only at run time, where a wildcard is the narrowest grant there is.

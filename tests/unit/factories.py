@@ -21,6 +21,8 @@ from mentoring.models import (
 )
 from mentoring.scheme import get_scheme
 
+from tests.unit.fakes import WrappingSeal
+
 SCHEME_ID = "b-mentor-professional"
 NOW = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)
 _ids = itertools.count(1)
@@ -109,10 +111,12 @@ def submission(
 
 
 def intake_message(sub: ApplicationSubmission, partner: str | None = None) -> IntakeMessage:
+    """The message submit queues: the answers sealed (by the stand-in for KMS)."""
     return IntakeMessage(
         submission_id=f"sub-{next(_ids)}",
         received_at=NOW,
         channel="partner" if partner else "web_form",
         partner=partner,
-        submission=sub,
+        submission=sub.details(),
+        monitoring=WrappingSeal().seal(sub.monitoring, sub.cohort_id),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -11,8 +13,10 @@ from mentoring.models import (
     CohortStatus,
     IntakeMessage,
     Match,
-    MonitoringRecord,
+    MonitoringAnswers,
     Notification,
+    PendingAnswers,
+    SealedAnswers,
     UnmatchedMentee,
 )
 from mentoring.ports import (
@@ -32,7 +36,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.cohorts: dict[str, Cohort] = {}
         self.applications: dict[tuple[str, str], Application] = {}
-        self.monitoring: list[MonitoringRecord] = []
+        self.monitoring: list[PendingAnswers] = []
         self.matches: dict[str, list[Match]] = {}
         self.unmatched: dict[str, list[UnmatchedMentee]] = {}
         self.fail_on_results = False
@@ -93,7 +97,7 @@ class MemoryStore:
         return True
 
     def record_application(
-        self, application: Application, monitoring: MonitoringRecord, while_open: bool = False
+        self, application: Application, monitoring: PendingAnswers | None, while_open: bool = False
     ) -> bool:
         if (application.cohort_id, application.application_id) in self.applications:
             return False
@@ -101,12 +105,13 @@ class MemoryStore:
             raise CohortClosedError(application.cohort_id)
         return self._record(application, monitoring)
 
-    def _record(self, application: Application, monitoring: MonitoringRecord) -> bool:
+    def _record(self, application: Application, monitoring: PendingAnswers | None) -> bool:
         key = (application.cohort_id, application.application_id)
         if key in self.applications:
             return False
         self.applications[key] = application
-        self.monitoring.append(monitoring)
+        if monitoring is not None:
+            self.monitoring.append(monitoring)
         return True
 
     def get_application(self, cohort_id: str, application_id: str) -> Application | None:
@@ -128,6 +133,22 @@ class MemoryStore:
 
     def list_unmatched(self, cohort_id: str) -> list[UnmatchedMentee]:
         return self.unmatched.get(cohort_id, [])
+
+
+class WrappingSeal:
+    """AnswerSealer and AnswerOpener standing in for KMS: the answers wrapped (base64, not secret)
+    with the cohort they were sealed for, and refused under any other, as KMS refuses another
+    encryption context."""
+
+    def seal(self, answers: MonitoringAnswers, cohort_id: str) -> SealedAnswers:
+        wrapped = json.dumps({"cohort_id": cohort_id, "answers": answers.model_dump()})
+        return SealedAnswers(ciphertext=base64.b64encode(wrapped.encode()).decode())
+
+    def open(self, sealed: SealedAnswers, cohort_id: str) -> MonitoringAnswers:
+        wrapped = json.loads(base64.b64decode(sealed.ciphertext))
+        if wrapped["cohort_id"] != cohort_id:
+            raise ValueError("sealed for another cohort")
+        return MonitoringAnswers.model_validate(wrapped["answers"])
 
 
 class MemoryQueue:

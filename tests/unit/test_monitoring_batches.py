@@ -5,25 +5,27 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from mentoring.models import MonitoringAnswers, MonitoringRecord, Role
+from mentoring.models import MonitoringAnswers, MonitoringRecord, PendingAnswers, Role
 from mentoring.monitoring import MAX_BATCH, batches, flush
+
+from tests.unit.fakes import WrappingSeal
 
 pytestmark = pytest.mark.unit
 
 
 class MemoryMonitoring:
     def __init__(self) -> None:
-        self.pending_records: dict[str, MonitoringRecord] = {}
+        self.pending_records: dict[str, PendingAnswers] = {}
         self.stored_records: dict[str, MonitoringRecord] = {}
         self.writes: list[int] = []  # the size of each batch written, in order
 
     def add(self, n: int) -> None:
         for _ in range(n):
-            record = MonitoringRecord(cohort_id="c", scheme_id="s", role=Role.MENTEE, eligible=True,
-                                      answers=MonitoringAnswers())  # fmt: skip
+            record = PendingAnswers(cohort_id="c", scheme_id="s", role=Role.MENTEE, eligible=True,
+                                    sealed=WrappingSeal().seal(MonitoringAnswers(), "c"))  # fmt: skip
             self.pending_records[record.record_id] = record
 
-    def pending(self, cohort_id: str) -> list[MonitoringRecord]:
+    def pending(self, cohort_id: str) -> list[PendingAnswers]:
         return list(self.pending_records.values())
 
     def stored(self, cohort_id: str) -> list[MonitoringRecord]:
@@ -53,7 +55,7 @@ def test_a_cohorts_answers_move_in_batches_of_at_least_k_under_new_keys() -> Non
     store.add(123)
     before = set(store.pending_records)
 
-    result = flush("c", 5, store)
+    result = flush("c", 5, store, WrappingSeal())
 
     assert result.moved == 123
     assert store.pending_records == {}
@@ -62,26 +64,23 @@ def test_a_cohorts_answers_move_in_batches_of_at_least_k_under_new_keys() -> Non
     assert all(size >= 5 for size in store.writes)
 
 
-def test_a_late_answer_is_stored_with_k_minus_one_others_written_again() -> None:
+def test_fewer_than_k_answers_wait_sealed() -> None:
     store = MemoryMonitoring()
-    store.add(12)
-    flush("c", 5, store)
-    store.writes.clear()
-    store.add(1)  # a late application's answers
+    store.add(4)
 
-    flush("c", 5, store)
+    result = flush("c", 5, store, WrappingSeal())
 
-    assert store.writes == [5]
-    assert len(store.stored_records) == 13
-    assert store.pending_records == {}
+    assert result.moved == 0
+    assert store.writes == []
+    assert len(store.pending_records) == 4
 
 
 def test_flushing_again_moves_nothing() -> None:
     store = MemoryMonitoring()
     store.add(7)
-    flush("c", 5, store)
+    flush("c", 5, store, WrappingSeal())
 
-    again = flush("c", 5, store)
+    again = flush("c", 5, store, WrappingSeal())
 
     assert again.moved == 0
     assert len(store.stored_records) == 7

@@ -16,11 +16,11 @@ import yaml
 from mentoring.answers import check_answers
 from mentoring.intake import to_application
 from mentoring.matching import broken_rules, match_cohort
-from mentoring.models import Application, ApplicationSubmission, IntakeMessage, Role
+from mentoring.models import Application, ApplicationSubmission, Role
 from mentoring.scheme import SchemeDefinitionError, get_scheme, json_schema, load_scheme_file, load_schemes
 from mentoring.web import application_form
 
-from tests.unit.factories import NOW, cohort
+from tests.unit.factories import cohort, intake_message
 
 pytestmark = pytest.mark.unit
 
@@ -50,11 +50,8 @@ def submission(scheme_id: str, example: dict[str, Any]) -> ApplicationSubmission
 
 
 def intake(scheme_id: str, example: dict[str, Any], n: int) -> Application:
-    message = IntakeMessage(
-        submission_id=f"{scheme_id}-{n:02d}",
-        received_at=NOW,
-        channel="web_form",
-        submission=submission(scheme_id, example),
+    message = intake_message(submission(scheme_id, example)).model_copy(
+        update={"submission_id": f"{scheme_id}-{n:02d}"}
     )
     return to_application(message, scheme_id)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -14,6 +16,7 @@ from mentoring.matching import match_cohort
 from mentoring.models import (
     ApplicationSubmission,
     EmailKind,
+    IntakeMessage,
     MatchingProfile,
     NewCohort,
     Notification,
@@ -24,9 +27,12 @@ from mentoring.ports import CohortExistsError, CohortNotFoundError
 from mentoring.scheme import get_scheme
 from mentoring.submissions import (
     Candidate,
+    FrontDoor,
     SubmissionError,
     accept,
     batch_status,
+    body_hash,
+    claims_for,
     form_to_dict,
     parse_form,
     parse_json,
@@ -35,7 +41,7 @@ from mentoring.submissions import (
 )
 
 from tests.unit.factories import NOW, application, cohort, intake_message, mentor, submission
-from tests.unit.fakes import MemoryClaims, MemoryQueue, MemoryScheduler, MemoryStore
+from tests.unit.fakes import MemoryClaims, MemoryQueue, MemoryScheduler, MemoryStore, WrappingSeal
 
 pytestmark = pytest.mark.unit
 
@@ -50,14 +56,18 @@ def store() -> MemoryStore:
 # ---------------------------------------------------------------- intake
 
 
-def test_intake_stores_the_application_and_an_anonymous_monitoring_record(store: MemoryStore) -> None:
-    message = intake_message(submission(staff_number="S-123"))
+def test_intake_stores_the_application_and_holds_the_answers_sealed_without_identity(
+    store: MemoryStore,
+) -> None:
+    sent = submission(staff_number="S-123")
+    message = intake_message(sent)
 
     application = process_submission(message, store, store, MemoryQueue())
 
     (record,) = store.monitoring
     assert application.eligibility.eligible
-    assert record.answers == message.submission.monitoring
+    assert record.sealed == message.monitoring  # intake never opens them
+    assert WrappingSeal().open(record.sealed, "cohort-a") == sent.monitoring
     record_values = set(json.dumps(record.model_dump(mode="json")).split('"'))
     for personal in (
         "S-123",
@@ -241,6 +251,13 @@ def test_a_form_post_becomes_the_same_submission_as_json() -> None:
     assert form_to_dict("role=mentee")["consent"] is False
 
 
+KEY = b"the submission id key"
+
+
+def door(store: MemoryStore, claims: MemoryClaims, queue: MemoryQueue, key: bytes = KEY) -> FrontDoor:
+    return FrontDoor(store, claims, queue, WrappingSeal(), key)
+
+
 def _web(*subs: ApplicationSubmission) -> list[Candidate]:
     return [Candidate(i, s) for i, s in enumerate(subs)]
 
@@ -248,7 +265,9 @@ def _web(*subs: ApplicationSubmission) -> list[Candidate]:
 def test_accept_queues_one_message_per_submission(store: MemoryStore) -> None:
     queue = MemoryQueue()
 
-    results = accept(_web(submission(), submission()), "web_form", None, NOW, store, MemoryClaims(), queue)
+    results = accept(
+        _web(submission(), submission()), "web_form", None, NOW, door(store, MemoryClaims(), queue)
+    )
 
     assert [r.status for r in results] == [202, 202]
     assert [m.submission_id for m in queue.messages] == [r.submission_id for r in results]  # type: ignore[attr-defined]
@@ -265,7 +284,7 @@ def test_accept_refuses_unknown_and_closed_cohorts_and_queues_nothing(
     store.create_cohort(cohort("past-one", deadline=NOW - timedelta(minutes=1)))
     queue = MemoryQueue()
 
-    (result,) = accept(_web(submission(target)), "web_form", None, NOW, store, MemoryClaims(), queue)
+    (result,) = accept(_web(submission(target)), "web_form", None, NOW, door(store, MemoryClaims(), queue))
 
     assert result.status == 422
     assert result.errors[0].field == "cohort_id"
@@ -280,14 +299,63 @@ def test_the_same_application_sent_twice_gets_the_same_id_and_a_changed_one_a_co
     original = submission(email="amara@example.ac.uk")
     changed = original.model_copy(update={"profile": MatchingProfile(skills=["other"])})
 
-    first = accept(_web(original), "web_form", None, NOW, store, claims, queue)
-    again = accept(_web(original), "web_form", None, NOW, store, claims, queue)
-    other = accept(_web(changed), "web_form", None, NOW, store, claims, queue)
+    first = accept(_web(original), "web_form", None, NOW, door(store, claims, queue))
+    again = accept(_web(original), "web_form", None, NOW, door(store, claims, queue))
+    other = accept(_web(changed), "web_form", None, NOW, door(store, claims, queue))
 
     assert first[0].submission_id == again[0].submission_id
     assert again[0].status == 202  # queued again: intake's idempotency makes it one application
     assert other[0].status == 409
     assert other[0].errors[0].field == "applicant.email"
+
+
+def test_the_queued_message_carries_the_answers_sealed_and_never_in_the_clear(store: MemoryStore) -> None:
+    queue = MemoryQueue()
+    sent = submission()  # black_caribbean, sikh, 25-34
+
+    accept(_web(sent), "web_form", None, NOW, door(store, MemoryClaims(), queue))
+
+    (message,) = queue.messages
+    assert isinstance(message, IntakeMessage)
+    body = message.model_dump_json()
+    assert sent.applicant.email in body  # intake needs the identity...
+    for answer in ("black_caribbean", "sikh", "25-34"):
+        assert answer not in body  # ...and never sees the answers beside it
+    assert "monitoring" not in message.submission.model_dump()
+    assert WrappingSeal().open(message.monitoring, sent.cohort_id) == sent.monitoring
+
+
+def test_ids_and_claims_cannot_be_recomputed_from_an_email_without_the_key(store: MemoryStore) -> None:
+    sent = submission(email="amara@example.ac.uk")
+    email_sha = hashlib.sha256(b"amara@example.ac.uk").hexdigest()
+
+    with_key, _ = claims_for(sent, None, KEY)
+    (first,) = accept(_web(sent), "web_form", None, NOW, door(store, MemoryClaims(), MemoryQueue()))
+    (again,) = accept(_web(sent), "web_form", None, NOW, door(store, MemoryClaims(), MemoryQueue()))
+    (other_key,) = accept(
+        _web(sent), "web_form", None, NOW, door(store, MemoryClaims(), MemoryQueue(), key=b"another key")
+    )
+
+    assert first.submission_id == again.submission_id  # stable under one key: a retry is one application
+    assert first.submission_id != other_key.submission_id  # and nothing without it
+    public = {str(uuid.uuid5(uuid.NAMESPACE_URL, f"APPLICANT#cohort-a#{email_sha}")), email_sha}
+    assert first.submission_id not in public
+    (claim,) = with_key
+    assert email_sha not in claim.key
+    assert "amara" not in claim.key
+    shouted = sent.model_copy(
+        update={"applicant": sent.applicant.model_copy(update={"email": "AMARA@example.ac.uk"})}
+    )
+    assert claims_for(shouted, None, KEY)[0] == with_key  # one person, however the address is written
+
+
+def test_the_retry_check_is_keyed_so_answers_cannot_be_matched_against_it() -> None:
+    sent = submission()
+
+    assert body_hash(sent, None, KEY) == body_hash(sent, None, KEY)
+    assert body_hash(sent, None, KEY) != body_hash(sent, None, b"another key")
+    plain = json.dumps({"partner": None, "submission": sent.model_dump(mode="json")}, sort_keys=True)
+    assert body_hash(sent, None, KEY) != hashlib.sha256(plain.encode()).hexdigest()
 
 
 def test_partner_items_are_judged_one_by_one(store: MemoryStore) -> None:
@@ -297,7 +365,7 @@ def test_partner_items_are_judged_one_by_one(store: MemoryStore) -> None:
     queue = MemoryQueue()
 
     candidates = partner_candidates([good, foreign, broken, "not an object"], "KCL")
-    results = accept(candidates, "partner", "KCL", NOW, store, MemoryClaims(), queue)
+    results = accept(candidates, "partner", "KCL", NOW, door(store, MemoryClaims(), queue))
 
     assert [(r.index, r.reference, r.status) for r in results] == [
         (0, "KCL-1", 202),
@@ -314,10 +382,14 @@ def test_partner_items_are_judged_one_by_one(store: MemoryStore) -> None:
 def test_a_reference_is_the_partners_own(store: MemoryStore) -> None:
     claims = MemoryClaims()
     item = submission(institution=None).model_dump(mode="json") | {"reference": "REF-1"}
-    (kcl,) = accept(partner_candidates([item], "KCL"), "partner", "KCL", NOW, store, claims, MemoryQueue())
+    (kcl,) = accept(
+        partner_candidates([item], "KCL"), "partner", "KCL", NOW, door(store, claims, MemoryQueue())
+    )
     # Another partner may use the same reference for its own application (another person).
     other = item | {"applicant": item["applicant"] | {"email": "someone.else@example.ac.uk"}}
-    (ucl,) = accept(partner_candidates([other], "UCL"), "partner", "UCL", NOW, store, claims, MemoryQueue())
+    (ucl,) = accept(
+        partner_candidates([other], "UCL"), "partner", "UCL", NOW, door(store, claims, MemoryQueue())
+    )
 
     assert (kcl.status, ucl.status) == (202, 202)
     assert kcl.submission_id != ucl.submission_id

@@ -17,7 +17,9 @@ from mentoring.models import (
     Match,
     MonitoringAnswers,
     MonitoringRecord,
+    PendingAnswers,
     Role,
+    SealedAnswers,
     StaffMember,
     UnmatchedMentee,
     new_record_id,
@@ -360,7 +362,7 @@ class DynamoApplications(_Table):
 
     # ------------------------------------------------------------ applications
     def record_application(
-        self, application: Application, monitoring: MonitoringRecord, while_open: bool = False
+        self, application: Application, monitoring: PendingAnswers | None, while_open: bool = False
     ) -> bool:
         if self.monitoring_table is None:
             raise RuntimeError("this store was built without the monitoring table")
@@ -372,8 +374,6 @@ class DynamoApplications(_Table):
             "data": {"S": application.model_dump_json()},
             **self.retention.attribute(application.cohort_id),
         }
-        # Held as pending: moved to the store in shuffled batches at the deadline (mentoring.monitoring).
-        pending_item = monitoring_item(monitoring, pending=True)
         items: list[Any] = [
             {
                 "Put": {
@@ -381,15 +381,19 @@ class DynamoApplications(_Table):
                     "Item": application_item,
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
-            },
-            {
-                "Put": {
-                    "TableName": self.monitoring_table,
-                    "Item": pending_item,
-                    "ConditionExpression": "attribute_not_exists(record_id)",
-                }
-            },
+            }
         ]
+        if monitoring is not None:
+            # Held as pending, still sealed: moved to the store in batches (mentoring.monitoring).
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.monitoring_table,
+                        "Item": pending_item(monitoring),
+                        "ConditionExpression": "attribute_not_exists(record_id)",
+                    }
+                }
+            )
         if while_open:
             items.append(
                 {
@@ -408,8 +412,13 @@ class DynamoApplications(_Table):
             if not _conditional_failed(error):
                 raise
             codes = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            # Not recorded before (a redelivery would fail the first condition) and the cohort closed.
-            if codes[2:3] == ["ConditionalCheckFailed"] and codes[:1] != ["ConditionalCheckFailed"]:
+            # Not recorded before (a redelivery would fail the first condition) and the cohort closed
+            # (the condition check is the last item).
+            if (
+                while_open
+                and codes[-1:] == ["ConditionalCheckFailed"]
+                and codes[:1] != ["ConditionalCheckFailed"]
+            ):
                 raise CohortClosedError(application.cohort_id) from None
             return False
         return True
@@ -683,46 +692,45 @@ class DynamoAuditLog(_Table):
 
 
 class DynamoMonitoring(_Table):
-    """The Monitoring table, read for the report (only the report function has this permission)."""
+    """The Monitoring table: answers pending their batch (sealed), and stored ones (in batches)."""
 
-    def _scan(self, expression: str, values: dict[str, Any]) -> list[MonitoringRecord]:
+    def _scan(self, expression: str, values: dict[str, Any]) -> Iterator[dict[str, Any]]:
         paginator = self.db.get_paginator("scan")
-        records = []
         for page in paginator.paginate(
             TableName=self.table,
             FilterExpression=expression,
             ExpressionAttributeValues=values,
             ConsistentRead=True,
         ):
-            records += [_monitoring_record(item) for item in page.get("Items", [])]
-        return records
+            yield from page.get("Items", [])
 
     def list_records(
         self, cohort_id: str | None = None, scheme_id: str | None = None
     ) -> list[MonitoringRecord]:
-        """A cohort's records, or a scheme's, pending or stored (a full read: the table is small
-        and the report rare; the report counts them and never returns one)."""
-        if cohort_id is not None:
-            return self._scan("cohort_id = :value", {":value": {"S": cohort_id}})
-        return self._scan("scheme_id = :value", {":value": {"S": scheme_id or ""}})
+        """A cohort's stored records, or a scheme's; never a pending one (a full read: the table is
+        small and the report rare; the report counts them and never returns one)."""
+        field, value = ("cohort_id", cohort_id) if cohort_id is not None else ("scheme_id", scheme_id or "")
+        items = self._scan(
+            f"{field} = :value AND NOT begins_with(record_id, :p)",
+            {":value": {"S": value}, ":p": {"S": PENDING}},
+        )
+        return [_monitoring_record(item) for item in items]
 
-    def pending(self, cohort_id: str) -> list[MonitoringRecord]:
-        return self._scan(
+    def pending(self, cohort_id: str) -> list[PendingAnswers]:
+        items = self._scan(
             "cohort_id = :c AND begins_with(record_id, :p)", {":c": {"S": cohort_id}, ":p": {"S": PENDING}}
         )
+        return [_pending(item) for item in items]
 
     def stored(self, cohort_id: str) -> list[MonitoringRecord]:
-        return self._scan(
-            "cohort_id = :c AND NOT begins_with(record_id, :p)",
-            {":c": {"S": cohort_id}, ":p": {"S": PENDING}},
-        )
+        return self.list_records(cohort_id=cohort_id)
 
     def move_batch(self, cohort_id: str, retire: Sequence[str], write: Sequence[MonitoringRecord]) -> None:
         items: list[Any] = [
             {
                 "Delete": {
                     "TableName": self.table,
-                    "Key": {"record_id": {"S": record_id}},
+                    "Key": {"record_id": {"S": PENDING + record_id}},
                     "ConditionExpression": "attribute_exists(record_id)",
                 }
             }
@@ -740,10 +748,33 @@ class DynamoMonitoring(_Table):
         self.db.transact_write_items(TransactItems=items)
 
 
-def monitoring_item(record: MonitoringRecord, pending: bool = False) -> dict[str, Any]:
-    """A Monitoring table item: the random key, the reporting group, the outcome and the answers."""
+def pending_item(pending: PendingAnswers) -> dict[str, Any]:
+    """A pending answer: the random key, the reporting group, and the answers still sealed."""
     return {
-        "record_id": {"S": (PENDING if pending else "") + record.record_id},
+        "record_id": {"S": PENDING + pending.record_id},
+        "cohort_id": {"S": pending.cohort_id},
+        "scheme_id": {"S": pending.scheme_id},
+        "role": {"S": pending.role.value},
+        "eligible": {"BOOL": pending.eligible},
+        "sealed": {"S": pending.sealed.ciphertext},
+    }
+
+
+def _pending(item: dict[str, Any]) -> PendingAnswers:
+    return PendingAnswers(
+        record_id=item["record_id"]["S"].removeprefix(PENDING),
+        cohort_id=item["cohort_id"]["S"],
+        scheme_id=item["scheme_id"]["S"],
+        role=Role(item["role"]["S"]),
+        eligible=item["eligible"]["BOOL"],
+        sealed=SealedAnswers(ciphertext=item["sealed"]["S"]),
+    )
+
+
+def monitoring_item(record: MonitoringRecord) -> dict[str, Any]:
+    """A stored record: the random key, the reporting group, the outcome and the answers."""
+    return {
+        "record_id": {"S": record.record_id},
         "cohort_id": {"S": record.cohort_id},
         "scheme_id": {"S": record.scheme_id},
         "role": {"S": record.role.value},
