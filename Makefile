@@ -90,9 +90,11 @@ bench: setup
 bench-load: setup
 	$(BIN)/python -m bench.load --submissions $(LOAD_SUBMISSIONS)
 
-# Regenerates the JSON Schema that editors use for scheme definition files.
+# Regenerates the JSON Schema that editors use for scheme definition files, and the README's
+# account of where each scheme's rules and figures come from.
 schema: setup
 	$(BIN)/python -m mentoring.scheme > shared/mentoring/schemes/scheme.schema.json
+	$(BIN)/python -m mentoring.scheme --readme README.md
 
 # Regenerates the lock files from pyproject.toml (needs uv: pip install uv).
 lock:

@@ -142,7 +142,7 @@ def _person(
         "self_identification": (
             {"minority_ethnic_background": minority, "staff_group": "professional_services"}
             if role == "mentee"
-            else {}
+            else {"staff_group": "professional_services"}
         ),
         "profile": {
             "skills": rng.sample(SKILLS, 3),

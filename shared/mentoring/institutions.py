@@ -14,6 +14,8 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from mentoring.sources import Basis
+
 INSTITUTIONS_FILE = Path(__file__).parent / "institutions.yaml"
 
 GradeLabel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
@@ -26,6 +28,10 @@ class Institution(BaseModel):
     grade_system: str = Field(min_length=1, description="How the institution names its grades, for people.")
     grades: dict[GradeLabel, Annotated[int, Field(ge=1, le=10)]] = Field(
         min_length=1, description="Each of the institution's own grades and its place on the common scale."
+    )
+    source: Basis = Field(
+        description="Where the grades and their equivalence come from: a source's words, or this "
+        "project's default until the institution's HR team confirms it."
     )
 
     def common_grade(self, grade: str) -> int | None:

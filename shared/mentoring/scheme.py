@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from mentoring.institutions import load_institutions
 from mentoring.models import Role
+from mentoring.sources import Basis, SourceDocument
 
 SCHEMES_DIR = Path(__file__).parent / "schemes"
 SCHEMES_DIR_VARIABLE = "MENTORING_SCHEMES_DIR"
@@ -62,6 +63,7 @@ class Question(Definition):
     required: bool = False
     min: int | None = Field(default=None, description="number: the smallest value")
     max: int | None = Field(default=None, description="number: the largest value; lists: most items")
+    source: Basis = Field(description="Why the scheme asks this, and where its choices come from.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Question:
@@ -92,6 +94,9 @@ class RuleText(Definition):
     passed: str = Field(default="", description="Shown to an applicant who meets the rule.")
     failed: str = Field(
         default="", description="Shown to an applicant who does not, saying what the rule asks."
+    )
+    source: Basis | None = Field(
+        default=None, description="Required on every rule of a role (inside any_of, on the any_of)."
     )
 
 
@@ -163,6 +168,7 @@ class PairingRule(Definition):
         "shares_answer",
     ]
     description: str
+    source: Basis
     question: QuestionId | None = None
     mentee_question: QuestionId | None = None
     mentor_question: QuestionId | None = None
@@ -189,12 +195,14 @@ class ScoringCriterion(Definition):
     mentor_question: QuestionId
     weight: float = Field(gt=0)
     label: str
+    source: Basis
 
 
 class RoleDefinition(Definition):
     label: str
     description: str
     eligibility: tuple[EligibilityRule, ...] = ()
+    source: Basis = Field(description="Who the source says takes this role.")
 
 
 class TrainingSession(Definition):
@@ -205,6 +213,7 @@ class TrainingSession(Definition):
     date: date
     starts: time
     ends: time
+    source: Basis
 
     @property
     def starts_at(self) -> datetime:
@@ -228,10 +237,19 @@ class EmailTexts(Definition):
     )
 
 
+# The scheme's figures that must each say where they come from (``sources`` in the definition).
+FIGURES = ("institutions", "max_mentees", "when_full", "mentor_capacity_max", "minimum_meetings")
+
+
 class Scheme(Definition):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str
     summary: str
+    document: SourceDocument = Field(description="The public page this definition is traced to.")
+    sources: dict[str, Basis] = Field(
+        default_factory=dict,
+        description="Where each figure comes from, by field name: " + ", ".join(FIGURES) + ".",
+    )
     institutions: tuple[str, ...] = Field(min_length=1, description="Codes from institutions.yaml.")
     eligibility_notice: str = Field(
         default="",
@@ -281,12 +299,50 @@ class Scheme(Definition):
     def questions_for(self, role: Role) -> list[Question]:
         return [q for q in self.questions if role in q.roles]
 
+    def bases(self) -> Iterator[tuple[str, str, Basis]]:
+        """Every rule and figure with what it says and where it comes from, in the file's order."""
+        for figure in FIGURES:
+            value = getattr(self, figure)
+            shown = ", ".join(value) if isinstance(value, tuple) else str(value).replace("_", " ")
+            if figure in self.sources:
+                yield figure.replace("_", " "), shown, self.sources[figure]
+        for definition in self.roles.values():
+            yield f"{definition.label}: who", definition.description, definition.source
+            for rule in definition.eligibility:
+                if rule.source is not None:
+                    yield f"{definition.label}: eligibility", rule.failed, rule.source
+        for question in self.questions:
+            choices = f" ({', '.join(c.label for c in question.choices)})" if question.choices else ""
+            yield "question", question.label + choices, question.source
+        for pairing in self.pairing_rules:
+            yield "pairing rule", pairing.description, pairing.source
+        for criterion in self.scoring:
+            yield "score", f"{criterion.label} (weight {criterion.weight:g})", criterion.source
+        for session in self.training:
+            when = f"{session.date:%d %B %Y}, {session.starts:%H:%M}-{session.ends:%H:%M}"
+            yield "training", f"{session.title} ({session.role.value}s): {when}", session.source
+
     def institution_names(self) -> dict[str, str]:
         known = load_institutions()
         return {code: known[code].name for code in self.institutions if code in known}
 
 
+def _source_problems(scheme: Scheme) -> Iterator[str]:
+    """Every rule and figure says where it comes from: a quote of the source, or the project's default."""
+    for figure in FIGURES:
+        if figure not in scheme.sources:
+            yield f"sources.{figure}: say where this figure comes from (quote, or default)"
+    for name in scheme.sources:
+        if name not in FIGURES:
+            yield f"sources.{name}: not one of the figures ({', '.join(FIGURES)})"
+    for role, definition in scheme.roles.items():
+        for j, rule in enumerate(definition.eligibility):
+            if rule.source is None:
+                yield f"roles.{role.value}.eligibility.{j}.source: say where this rule comes from"
+
+
 def _reference_problems(scheme: Scheme) -> Iterator[str]:
+    yield from _source_problems(scheme)
     known = load_institutions()
     for i, code in enumerate(scheme.institutions):
         if code not in known:
@@ -421,6 +477,44 @@ def get_scheme(scheme_id: str) -> Scheme:
         raise LookupError(f"no scheme with id {scheme_id!r}") from None
 
 
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def sources_table(schemes: Mapping[str, Scheme] | None = None) -> str:
+    """The README's account of where each scheme's rules and figures come from (``make schema``)."""
+    out = []
+    for scheme in (schemes or load_schemes()).values():
+        defaults = sum(1 for _, _, basis in scheme.bases() if basis.is_default)
+        out += [
+            f"<details><summary><b>{scheme.name}</b> ({scheme.id}.yaml): {scheme.document.title}, "
+            f"{scheme.document.publisher}; {defaults} of its rules and figures are (partly) this "
+            "project's defaults</summary>",
+            "",
+            "| rule or figure | what it says | the source's words | project default (to confirm) |",
+            "|---|---|---|---|",
+        ]
+        out += [
+            f"| {_cell(what)} | {_cell(value)} | "
+            + (f"\u201c{_cell(basis.quote)}\u201d" if basis.quote.strip() else "")
+            + f" | {_cell(basis.default)} |"
+            for what, value, basis in scheme.bases()
+        ]
+        out += ["", "</details>", ""]
+    return "\n".join(out)
+
+
+SOURCES_START = "<!-- scheme sources: generated by make schema from the definitions -->"
+SOURCES_END = "<!-- end of scheme sources -->"
+
+
+def with_sources_table(readme: str) -> str:
+    """The README with its generated account of the schemes' sources brought up to date."""
+    head, _, rest = readme.partition(SOURCES_START)
+    _, _, tail = rest.partition(SOURCES_END)
+    return f"{head}{SOURCES_START}\n{sources_table()}{SOURCES_END}{tail}"
+
+
 def json_schema() -> dict[str, Any]:
     schema = Scheme.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -442,4 +536,8 @@ def answers_of(answers: Mapping[str, object], question: str) -> set[str]:
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised by the schema test through its output
-    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+    if sys.argv[1:2] == ["--readme"]:
+        readme = Path(sys.argv[2])
+        readme.write_text(with_sources_table(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")

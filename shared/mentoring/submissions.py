@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 from pydantic import BaseModel, ValidationError
 
 from mentoring.answers import check_answers
+from mentoring.institutions import institution_name
 from mentoring.models import (
     ApplicationSubmission,
     Cohort,
@@ -38,7 +39,7 @@ from mentoring.ports import (
     IntakeQueue,
     SubmissionClaims,
 )
-from mentoring.scheme import get_scheme
+from mentoring.scheme import Scheme, get_scheme
 
 MAX_BODY_BYTES = 256 * 1024
 M = TypeVar("M", bound=BaseModel)
@@ -250,7 +251,26 @@ def check_submission(
             )
         )
     institution = partner or submission.applicant.institution
+    door = _institution_problem(scheme, institution, partner)
+    if door is not None:
+        return [*errors, door]
     return errors + check_answers(scheme, submission, institution)
+
+
+def _institution_problem(scheme: Scheme, institution: str | None, partner: str | None) -> FieldError | None:
+    """The scheme's institutions hold for every door: a partner's key, or the form's choice."""
+    if institution in scheme.institutions:
+        return None
+    names = " and ".join(scheme.institution_names().values())
+    if partner is not None:
+        message = (
+            f"your API key is for {institution_name(partner)}, and {scheme.name} is for staff of {names} only"
+        )
+    elif institution is None:
+        message = f"is required: {scheme.name} is for staff of {names}"
+    else:
+        message = f"{scheme.name} is for staff of {names} only"
+    return FieldError(field="applicant.institution", message=message)
 
 
 def claims_for(submission: ApplicationSubmission, partner: str | None, key: bytes) -> tuple[list[Claim], str]:

@@ -112,7 +112,7 @@ def applicant_submission(
         "self_identification": (
             {"minority_ethnic_background": "yes", "staff_group": "professional_services"}
             if role == "mentee"
-            else {}
+            else {"staff_group": "professional_services"}
         ),
         "profile": {
             "skills": ["budgeting", "data"],

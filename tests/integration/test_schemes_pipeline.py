@@ -147,15 +147,15 @@ def test_a_place_is_taken_once_per_mentee_whatever_the_deliveries(stack: Stack) 
 
 def test_a_full_cohort_of_a_closing_scheme_refuses_mentees_but_not_mentors(stack: Stack) -> None:
     cohort = stack.open_cohort(scheme_id="reverse-mentoring")  # 12 places, then closes
-    leader = applicant_submission(cohort, grade=10)
-    leader["self_identification"] = {"leadership_role": "board"}
+    leader = applicant_submission(cohort, institution="ICL", grade="Professorial")
+    leader["self_identification"] = {"leadership_role": "presidents_board"}
     leader["profile"] = {"topics": ["disability"]}
     messages = [intake_message(json.loads(json.dumps(leader))) for _ in range(12)]
     stack.call("IntakeFunction", sqs_event(messages[:10]))
     stack.call("IntakeFunction", sqs_event(messages[10:]))
 
     refused = stack.call("SubmitFunction", api_event("POST", "/applications", leader))
-    mentor = applicant_submission(cohort, role="mentor", grade=4)
+    mentor = applicant_submission(cohort, role="mentor", institution="ICL", grade=4)
     mentor["profile"] = {"lived_experience": ["disability"]}
     accepted = stack.call("SubmitFunction", api_event("POST", "/applications", mentor))
 

@@ -8,8 +8,9 @@ import pytest
 from mentoring.eligibility import decide
 from mentoring.models import MonitoringAnswers, Role
 from mentoring.scheme import SchemeDefinitionError, get_scheme, load_scheme_file, load_schemes
+from mentoring.submissions import check_submission
 
-from tests.unit.factories import SCHEME_ID, applicant
+from tests.unit.factories import NOW, SCHEME_ID, applicant, cohort, submission
 
 pytestmark = pytest.mark.unit
 
@@ -19,7 +20,7 @@ YES = {"minority_ethnic_background": "yes", "staff_group": "professional_service
 
 def test_b_mentor_professional_is_defined_with_its_partners_size_and_training() -> None:
     assert set(SCHEME.institutions) == {"UCL", "KCL", "QMUL", "UAL", "SGUL"}
-    assert SCHEME.training[0].starts_at.tzname() == "GMT"  # 10 February: UK winter time
+    assert SCHEME.training[0].starts_at.tzname() == "GMT"  # February: UK winter time
     assert SCHEME.max_mentees == 40
     assert {s.role for s in SCHEME.training} == {Role.MENTEE, Role.MENTOR}
     assert [r.kind for r in SCHEME.pairing_rules] == ["different_institution"]
@@ -63,7 +64,7 @@ def test_eligible_mentee_passes_every_rule_with_its_reason() -> None:
     result = decide(SCHEME, Role.MENTEE, applicant(grade=6), YES)
 
     assert result.eligible
-    assert [o.rule for o in result.outcomes] == ["answer_in", "answer_in", "grade_between", "institution_in"]
+    assert [o.rule for o in result.outcomes] == ["answer_in", "answer_in", "grade_between"]
     assert all(o.passed for o in result.outcomes)
 
 
@@ -102,19 +103,43 @@ def test_ineligible_mentee_is_told_why(grade: int, answer: str, institution: str
     assert result.reasons == [reason]
 
 
-def test_an_institution_outside_the_scheme_is_told_why_and_its_grade_cannot_be_placed() -> None:
-    result = decide(SCHEME, Role.MENTEE, applicant(grade=6, institution="LSE"), YES)
+@pytest.mark.parametrize(
+    ("institution", "partner", "message"),
+    [
+        ("LSE", None, "B-MEntor Professional is for staff of University College London and"),
+        (None, None, "is required: B-MEntor Professional is for staff of"),
+        (None, "CITY", "your API key is for City, University of London, and B-MEntor Professional is"),
+    ],
+)
+def test_an_institution_outside_the_scheme_is_refused_at_every_door(
+    institution: str | None, partner: str | None, message: str
+) -> None:
+    sub = submission(institution=institution)
 
-    assert result.reasons == [
-        "Mentees are at grade 5-7 at UCL, or the equivalent at their institution. "
-        "(We could not place grade 6 at LSE on the scheme's common scale.)",
-        "Applicants must work at one of the scheme's partner universities.",
+    errors = check_submission(sub, cohort(), partner, NOW)
+
+    assert [e.field for e in errors] == ["applicant.institution"]
+    assert errors[0].message.startswith(message)
+
+
+def test_a_partner_cannot_submit_to_a_scheme_of_another_institution() -> None:
+    """Issue 16: a QMUL key could put applicants into UCL-only schemes."""
+    sub = submission(cohort_id="pilot", institution=None)
+
+    errors = check_submission(sub, cohort("pilot", scheme_id="womens-mentoring-pilot"), "QMUL", NOW)
+
+    assert [(e.field, e.message) for e in errors] == [
+        (
+            "applicant.institution",
+            "your API key is for Queen Mary University of London, and Women's mentoring pilot "
+            "(Biomedical Sciences, PALS and Medicine) is for staff of University College London only",
+        )
     ]
 
 
 @pytest.mark.parametrize(("grade", "eligible"), [(8, True), (10, True), (7, False)])
 def test_mentors_are_grade_8_to_10_of_any_ethnicity(grade: int, eligible: bool) -> None:
-    answers = {"minority_ethnic_background": "no"}
+    answers = {"minority_ethnic_background": "no", "staff_group": "professional_services"}
 
     assert decide(SCHEME, Role.MENTOR, applicant(grade=grade), answers).eligible is eligible
 

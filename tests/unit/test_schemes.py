@@ -14,10 +14,20 @@ from typing import Any
 import pytest
 import yaml
 from mentoring.answers import check_answers
+from mentoring.eligibility import decide
+from mentoring.institutions import load_institutions
 from mentoring.intake import to_application
 from mentoring.matching import broken_rules, match_cohort
 from mentoring.models import Application, ApplicationSubmission, Role
-from mentoring.scheme import SchemeDefinitionError, get_scheme, json_schema, load_scheme_file, load_schemes
+from mentoring.scheme import (
+    SchemeDefinitionError,
+    get_scheme,
+    json_schema,
+    load_scheme_file,
+    load_schemes,
+    with_sources_table,
+)
+from mentoring.sources import normalised, sources_directory
 from mentoring.web import application_form
 
 from tests.unit.factories import cohort, intake_message
@@ -224,3 +234,141 @@ def test_an_invalid_definition_names_file_field_and_problem(
         load_scheme_file(_broken(tmp_path, old, new))
 
     assert str(error.value).startswith(expected)
+
+
+# ---------------------------------------------------------------- true to the source documents
+
+
+def test_the_readme_says_where_each_rule_and_figure_comes_from() -> None:
+    readme = (ROOT / "README.md").read_text()
+
+    assert with_sources_table(readme) == readme, "run: make schema"
+
+
+def _quotes() -> list[Any]:
+    found = [
+        pytest.param(scheme.document.file, where, basis.quote, id=f"{scheme.id}-{n}")
+        for scheme in load_schemes().values()
+        for n, (where, _, basis) in enumerate(scheme.bases())
+        if basis.quote.strip()
+    ]
+    found += [
+        pytest.param(None, code, institution.source.quote, id=f"institution-{code}")
+        for code, institution in load_institutions().items()
+        if institution.source.quote.strip()
+    ]
+    return found
+
+
+@pytest.mark.parametrize(("document", "where", "quote"), _quotes())
+def test_every_quote_is_the_source_documents_own_words(document: str | None, where: str, quote: str) -> None:
+    folder = sources_directory(ROOT)
+    if folder is None:
+        pytest.skip("the source documents are not on this machine (MENTORING_SOURCES_DIR)")
+    texts = [(folder / document).read_text()] if document else [p.read_text() for p in folder.glob("*.txt")]
+
+    assert any(normalised(quote) in normalised(text) for text in texts), f"{where}: not in {document}"
+
+
+def test_every_scheme_is_traced_to_an_existing_source_document() -> None:
+    folder = sources_directory(ROOT)
+    if folder is None:
+        pytest.skip("the source documents are not on this machine (MENTORING_SOURCES_DIR)")
+    index = (folder / "README.md").read_text()
+
+    for scheme in load_schemes().values():
+        assert scheme.document.file in index, scheme.id
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            '        source:\n          quote: "You will be a member of Professional Services staff"\n',
+            "",
+            "broken.yaml: roles.mentee.eligibility.1.source: say where this rule comes from",
+        ),
+        (
+            '  minimum_meetings:\n    quote: "At least 6 one-to-one mentoring sessions"\n',
+            "",
+            "broken.yaml: sources.minimum_meetings: say where this figure comes from",
+        ),
+        (
+            '    source:\n      quote: "through the cultivation of cross \u2013 institutional'
+            ' relationships"\n',
+            "",
+            "broken.yaml: pairing_rules.0.source: Field required",
+        ),
+        (
+            '    source:\n      quote: "strengthen their professional skills"\n'
+            "      default: Two points a shared skill.\n",
+            "    source: {}\n",
+            "broken.yaml: scoring.0.source: give the source's words (quote) or say it is this project's",
+        ),
+    ],
+)
+def test_a_rule_or_figure_without_its_source_is_refused(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    source = (ROOT / "shared/mentoring/schemes/b-mentor-professional.yaml").read_text()
+    assert old in source
+    path = tmp_path / "broken.yaml"
+    path.write_text(source.replace(old, new, 1))
+
+    with pytest.raises(SchemeDefinitionError) as error:
+        load_scheme_file(path)
+
+    assert expected in str(error.value)
+
+
+WOMAN_RESEARCHER = {"identifies_as_woman": "yes", "staff_group": "research"}
+
+
+@pytest.mark.parametrize(
+    ("area", "answers", "eligible"),
+    [
+        # "for female academic and research staff from the Faculty of Biomedical Sciences"
+        ("biomedical_sciences", WOMAN_RESEARCHER, True),
+        # "smaller pilot programmes in the Division of Psychology and Language Sciences (PALS)
+        # and the Division of Medicine"
+        ("psychology_language_sciences", WOMAN_RESEARCHER, True),
+        ("medicine", {**WOMAN_RESEARCHER, "staff_group": "academic"}, True),
+        # Engineering is only "plans ... for female post-docs in the Faculty of Engineering Sciences"
+        ("elsewhere", WOMAN_RESEARCHER, False),
+        ("biomedical_sciences", {**WOMAN_RESEARCHER, "staff_group": "professional_services"}, False),
+    ],
+)
+def test_the_ucl_pilot_takes_the_women_its_source_describes(
+    area: str, answers: dict[str, str], eligible: bool
+) -> None:
+    scheme = get_scheme("womens-mentoring-pilot")
+    person = intake(scheme.id, examples(scheme.id)[0], 90).applicant
+
+    decision = decide(scheme, Role.MENTEE, person, {**answers, "pilot_area": area})
+
+    assert decision.eligible is eligible
+
+
+def test_schemes_sit_at_the_institutions_their_sources_name() -> None:
+    schemes = load_schemes()
+
+    assert schemes["more-than-mentoring"].institutions == ("KCL",)
+    assert schemes["mutual-mentoring"].institutions == ("KCL",)
+    assert schemes["reverse-mentoring"].institutions == ("ICL",)
+    assert schemes["reciprocal-mentoring"].institutions == ("CITY",)
+    assert schemes["womens-mentoring-pilot"].institutions == ("UCL",)
+    assert set(schemes["b-mentor-professional"].institutions) == {"UCL", "KCL", "QMUL", "UAL", "SGUL"}
+
+
+def test_a_professor_of_chemistry_is_not_a_b_mentor_professional_mentor() -> None:
+    scheme = get_scheme("b-mentor-professional")
+    professor = next(
+        e for e in examples(scheme.id) if e["applicant"]["job_title"] == "Professor of Chemistry"
+    )
+
+    decision = intake(scheme.id, professor, 91).eligibility
+
+    assert not decision.eligible
+    assert decision.reasons == [
+        "Mentors in this scheme are professional-services staff; B-MEntor for academics has academic mentors."
+    ]

@@ -430,7 +430,7 @@ def test_matched_mentee_email_introduces_the_mentor_and_why(store: MemoryStore) 
     assert email.subject.endswith("meet your mentor")
     assert guide.applicant.email in email.text
     assert match.explanation[0] in email.text
-    assert "Mentee induction" in email.text
+    assert "Mentee training" in email.text
 
 
 def test_html_escapes_what_applicants_typed(store: MemoryStore) -> None:
