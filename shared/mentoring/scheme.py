@@ -245,7 +245,9 @@ class Scheme(Definition):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str
     summary: str
-    document: SourceDocument = Field(description="The public page this definition is traced to.")
+    document: SourceDocument | None = Field(
+        default=None, description="The public page this definition is traced to; without one, all is default."
+    )
     sources: dict[str, Basis] = Field(
         default_factory=dict,
         description="Where each figure comes from, by field name: " + ", ".join(FIGURES) + ".",
@@ -339,6 +341,8 @@ def _source_problems(scheme: Scheme) -> Iterator[str]:
         for j, rule in enumerate(definition.eligibility):
             if rule.source is None:
                 yield f"roles.{role.value}.eligibility.{j}.source: say where this rule comes from"
+    if scheme.document is None and any(basis.quote.strip() for _, _, basis in scheme.bases()):
+        yield "document: a quote needs the source document it comes from"
 
 
 def _reference_problems(scheme: Scheme) -> Iterator[str]:
@@ -486,10 +490,11 @@ def sources_table(schemes: Mapping[str, Scheme] | None = None) -> str:
     out = []
     for scheme in (schemes or load_schemes()).values():
         defaults = sum(1 for _, _, basis in scheme.bases() if basis.is_default)
+        document = scheme.document
+        source = f"{document.title}, {document.publisher}" if document else "no source document"
         out += [
-            f"<details><summary><b>{scheme.name}</b> ({scheme.id}.yaml): {scheme.document.title}, "
-            f"{scheme.document.publisher}; {defaults} of its rules and figures are (partly) this "
-            "project's defaults</summary>",
+            f"<details><summary><b>{scheme.name}</b> ({scheme.id}.yaml): {source}; {defaults} of its "
+            "rules and figures are (partly) this project's defaults</summary>",
             "",
             "| rule or figure | what it says | the source's words | project default (to confirm) |",
             "|---|---|---|---|",

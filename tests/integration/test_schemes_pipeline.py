@@ -24,36 +24,48 @@ from tests.integration.helpers import (
 pytestmark = pytest.mark.integration
 
 # An eighth scheme, written as a coordinator would: peer mentoring for technicians, across
-# institutions, matched on their technical areas.
+# institutions, matched on their technical areas. It has no source document, so every rule and
+# figure says it is the coordinator's own choice.
 TECHNICIANS = """
 id: technician-peer-mentoring
 name: Technician peer mentoring
 summary: Technicians mentored by experienced technicians at another partner.
 institutions: [UCL, KCL]
+sources:
+  institutions: {default: The two partners of the pilot.}
+  max_mentees: {default: One place in the pilot.}
+  when_full: {default: A waiting list.}
+  mentor_capacity_max: {default: One mentee each.}
+  minimum_meetings: {default: Once a month.}
 roles:
   mentee:
     label: Technician
     description: A technician at grade 4-7.
+    source: {default: Technicians.}
     eligibility:
       - kind: answer_in
         question: job_family
         values: [technical]
         passed: You are in the technical job family.
         failed: This scheme is for the technical job family.
+        source: {default: The technical job family.}
       - kind: grade_between
         min: 4
         max: 7
         passed: Your grade is 4-7.
         failed: Mentees are at grade 4-7.
+        source: {default: Grades 4-7.}
   mentor:
     label: Senior technician
     description: A senior technician at grade 7 and above.
+    source: {default: Senior technicians.}
     eligibility:
       - kind: grade_between
         min: 7
         max: 10
         passed: Your grade is 7 or above.
         failed: Mentors are at grade 7 and above.
+        source: {default: Grade 7 and above.}
 questions:
   - id: job_family
     purpose: eligibility
@@ -62,21 +74,26 @@ questions:
     type: choice
     required: true
     choices: [{value: technical, label: Technical}, {value: other, label: Other}]
+    source: {default: The job families.}
   - id: areas
     purpose: matching
     label: Technical areas
     type: multi_choice
     required: true
     choices: [{value: microscopy, label: Microscopy}, {value: workshop, label: Workshop}]
+    source: {default: The technical areas.}
 pairing_rules:
   - kind: different_institution
     description: Mentor and mentee work at different partners.
+    source: {default: Across the partners.}
   - kind: shares_answer
     mentee_question: areas
     mentor_question: areas
     description: They share a technical area.
+    source: {default: A shared area.}
 scoring:
-  - {criterion: areas, mentee_question: areas, mentor_question: areas, weight: 1, label: technical areas}
+  - {criterion: areas, mentee_question: areas, mentor_question: areas, weight: 1, label: technical areas,
+     source: {default: One point a shared area.}}
 max_mentees: 1
 when_full: waiting_list
 emails:
@@ -156,6 +173,7 @@ def test_a_full_cohort_of_a_closing_scheme_refuses_mentees_but_not_mentors(stack
 
     refused = stack.call("SubmitFunction", api_event("POST", "/applications", leader))
     mentor = applicant_submission(cohort, role="mentor", institution="ICL", grade=4)
+    mentor["self_identification"] = {}
     mentor["profile"] = {"lived_experience": ["disability"]}
     accepted = stack.call("SubmitFunction", api_event("POST", "/applications", mentor))
 

@@ -247,7 +247,9 @@ def test_the_readme_says_where_each_rule_and_figure_comes_from() -> None:
 
 def _quotes() -> list[Any]:
     found = [
-        pytest.param(scheme.document.file, where, basis.quote, id=f"{scheme.id}-{n}")
+        pytest.param(
+            scheme.document.file if scheme.document else None, where, basis.quote, id=f"{scheme.id}-{n}"
+        )
         for scheme in load_schemes().values()
         for n, (where, _, basis) in enumerate(scheme.bases())
         if basis.quote.strip()
@@ -277,6 +279,7 @@ def test_every_scheme_is_traced_to_an_existing_source_document() -> None:
     index = (folder / "README.md").read_text()
 
     for scheme in load_schemes().values():
+        assert scheme.document is not None
         assert scheme.document.file in index, scheme.id
 
 
