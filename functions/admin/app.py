@@ -62,11 +62,7 @@ def open_cohort() -> Response[str]:
     except SubmissionError as problem:
         return error(HTTPStatus.UNPROCESSABLE_ENTITY, str(problem), problem.errors)
     except CohortRequestError as problem:
-        return error(
-            HTTPStatus.UNPROCESSABLE_ENTITY,
-            str(problem),
-            [FieldError(field=problem.field, message=str(problem))],
-        )
+        return error(HTTPStatus.UNPROCESSABLE_ENTITY, str(problem), problem.errors)
     except CohortExistsError as problem:
         return error(
             HTTPStatus.CONFLICT, str(problem), [FieldError(field="cohort_id", message="already exists")]

@@ -44,13 +44,14 @@ from mentoring.submissions import (
     field_errors,
     form_to_dict,
     header,
+    is_closed,
     load_json,
     parse_form,
     parse_json,
     partner_candidates,
     partner_status,
 )
-from mentoring.web import accepted_page, application_form, cohort_question_page, message_page
+from mentoring.web import accepted_page, application_form, closed_page, cohort_question_page, message_page
 from pydantic import ValidationError
 
 settings = SubmitSettings.from_env()
@@ -133,7 +134,10 @@ def application_form_page() -> Response[str]:
         return Response(
             HTTPStatus.NOT_FOUND, HTML, message_page("Cohort not found", "No cohort has this reference.")
         )
-    return Response(HTTPStatus.OK, HTML, application_form(get_scheme(cohort.scheme_id), cohort))
+    scheme = get_scheme(cohort.scheme_id)
+    if is_closed(cohort, utcnow()):
+        return Response(HTTPStatus.OK, HTML, closed_page(scheme, cohort))
+    return Response(HTTPStatus.OK, HTML, application_form(scheme, cohort))
 
 
 @app.post("/applications")

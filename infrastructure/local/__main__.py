@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mentoring.models import StaffRole
+from mentoring.programme import when
 from mentoring.scheme import get_scheme
 
 from infrastructure.local import demo_data
@@ -115,7 +116,7 @@ def serve(runtime: LocalRuntime, minutes: float) -> None:
         f"  AWS (moto)        {runtime.aws_endpoint}   "
         f"(e.g. aws --endpoint-url {runtime.aws_endpoint} sqs list-queues)"
     )
-    print(f"  demo cohort       {cohort_id}, recruitment deadline {deadline:%H:%M:%S} UTC")
+    print(f"  demo cohort       {cohort_id}, recruitment deadline {when(deadline)}")
     print(f"  emails            written to {runtime.outbox}/ as .eml files")
     print("  partner API keys  (header x-api-key on POST /partners/applications)")
     for institution, key in sorted(runtime.partner_keys().items()):
@@ -176,11 +177,12 @@ def misuse_front_doors(
     return rejected
 
 
-def open_side_cohorts(api: ApiClient) -> dict[str, list[str]]:
+def open_side_cohorts(api: ApiClient, deadlines: list[datetime]) -> dict[str, list[str]]:
     """Cohorts of other schemes beside the main one, each with its example intake."""
     side = {}
     for scheme in SIDE_SCHEMES:
-        side_id, _ = open_demo_cohort(api, minutes=10, scheme=scheme)
+        side_id, deadline = open_demo_cohort(api, minutes=10, scheme=scheme)
+        deadlines.append(deadline)
         side_accepted = []
         for submission in demo_data.example_intake(scheme, side_id):
             reply = api.apply(submission)
@@ -200,11 +202,13 @@ def demo(runtime: LocalRuntime) -> int:
     keys = {code: key["value"] for code, key in runtime.partner_keys().items()}
     accepted, rejected = submit_intake(api, intake, keys)
     rejected += misuse_front_doors(api, intake, keys, accepted)
-    side = open_side_cohorts(api)
+    deadlines = [deadline]
+    side = open_side_cohorts(api, deadlines)
 
     runtime.wait_until_drained()
     say("intake drained; firing the recruitment deadlines (their schedules, made due now)")
-    fired = runtime.fire_due(now=deadline + timedelta(minutes=1))
+    # The last deadline, however long the intake took on a busy machine.
+    fired = runtime.fire_due(now=max(deadlines) + timedelta(minutes=1))
     if len(fired) != 1 + len(side):
         raise SystemExit(f"expected {1 + len(side)} deadline schedules, found {len(fired)}")
     runtime.wait_until_drained()

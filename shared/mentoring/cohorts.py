@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from mentoring.models import Cohort, CohortProgress, NewCohort, Role
+from mentoring.models import Cohort, CohortProgress, FieldError, NewCohort, Role
 from mentoring.ports import (
     ApplicationStore,
     CohortExistsError,
@@ -12,6 +12,7 @@ from mentoring.ports import (
     CohortStore,
     DeadlineScheduler,
 )
+from mentoring.programme import calendar_problems, cohort_calendar
 from mentoring.scheme import load_schemes
 
 # A deadline closer than this could fire before the schedule exists.
@@ -19,11 +20,12 @@ MINIMUM_LEAD = timedelta(seconds=30)
 
 
 class CohortRequestError(ValueError):
-    """A request a coordinator can fix; ``field`` names what to change."""
+    """A request a coordinator can fix; ``errors`` name each field to change and why."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, errors: list[FieldError] | None = None) -> None:
         super().__init__(message)
         self.field = field
+        self.errors = errors or [FieldError(field=field, message=message)]
 
 
 def create_cohort(
@@ -34,9 +36,15 @@ def create_cohort(
         raise CohortRequestError("scheme_id", f"no scheme {request.scheme_id!r}; known schemes: {known}")
     if request.recruitment_deadline < now + MINIMUM_LEAD:
         raise CohortRequestError("recruitment_deadline", "the recruitment deadline must be in the future")
+    scheme = load_schemes()[request.scheme_id]
+    calendar = cohort_calendar(scheme, request.recruitment_deadline, request.calendar)
+    problems = calendar_problems(calendar, request.recruitment_deadline, scheme)
+    if problems:
+        first = problems[0]
+        raise CohortRequestError(first.field, f"the calendar cannot work: {first.message}", problems)
     if cohorts.get_cohort(request.cohort_id) is not None:
         raise CohortExistsError(f"cohort {request.cohort_id!r} already exists")
-    cohort = Cohort(**request.model_dump(), created_at=now)
+    cohort = Cohort(**request.model_dump(exclude={"calendar"}), calendar=calendar, created_at=now)
     scheduler.schedule_deadline(cohort.cohort_id, cohort.recruitment_deadline)
     cohorts.create_cohort(cohort)
     return cohort

@@ -1,18 +1,31 @@
 """Email rendering: each kind of email as plain text and HTML, from the stored application.
 
-The HTML is the text's paragraphs and lists, escaped; one structure renders both, so the two
-alternatives of a message always say the same thing.
+One voice for people: every email speaks to its reader's role, gives reasons in plain words with
+what the person can do next, names times in London time with the zone, and carries the dates the
+person must keep free as a diary invitation. The HTML is the text's paragraphs and lists, escaped;
+one structure renders both, so the two alternatives of a message always say the same thing.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from html import escape
-from zoneinfo import ZoneInfo
 
 from mentoring.institutions import institution_name
-from mentoring.models import Application, Cohort, EmailKind, Notification, Role
-from mentoring.ports import ApplicationStore, OutgoingEmail
+from mentoring.models import (
+    Application,
+    CalendarSession,
+    Cohort,
+    EmailKind,
+    Match,
+    Notification,
+    Role,
+    UnmatchedMentee,
+)
+from mentoring.ports import ApplicationStore, Attachment, OutgoingEmail
+from mentoring.programme import calendar_of, day, invitation, session_line, sessions_for, when
 from mentoring.scheme import Scheme, get_scheme
 
 
@@ -49,51 +62,69 @@ class Body:
         )
 
 
-LONDON = ZoneInfo("Europe/London")
-
-
 class NothingToSendError(LookupError):
     """The notification names a person or result that is not stored (yet)."""
 
 
-def _training(body: Body, scheme: Scheme, role: Role) -> None:
-    sessions = [
-        f"{s.title}: {s.starts_at.astimezone(LONDON):%A %d %B %Y, %H:%M}-{s.ends_at.astimezone(LONDON):%H:%M}"
-        " (UK time)"
-        for s in scheme.training
-        if s.role is role
-    ]
+def _calendar(body: Body, cohort: Cohort, role: Role, lead: str) -> list[CalendarSession]:
+    """The dates this person must keep free, and the programme's span; returns the sessions, which
+    travel with the email as a diary invitation."""
+    calendar = calendar_of(cohort)
+    sessions = sessions_for(calendar, role)
     if sessions:
-        body.para("Please keep these dates free for your induction training:")
-        body.bullets(sessions)
+        body.para(lead)
+        body.bullets([session_line(s) + ("" if s.compulsory else " (optional)") for s in sessions])
+    body.para(
+        f"The programme runs from {day(calendar.programme_starts)} to {day(calendar.programme_ends)}, "
+        f"and each pair meets at least {_count(calendar.minimum_meetings, 'time')}."
+    )
+    return sessions
+
+
+def _invitation(cohort: Cohort, scheme: Scheme, sessions: list[CalendarSession]) -> tuple[Attachment, ...]:
+    if not sessions:
+        return ()
+    data = invitation(cohort, scheme.name, sessions)
+    return (Attachment(filename=f"{cohort.cohort_id}-dates.ics", content_type="text/calendar", data=data),)
 
 
 def _person(a: Application) -> str:
     return f"{a.applicant.given_name} {a.applicant.family_name}"
 
 
-def _contact(a: Application, scheme: Scheme) -> str:
+def _contact(a: Application) -> str:
     institution = institution_name(a.applicant.institution)
     return f"{_person(a)}, {a.applicant.job_title}, {institution} ({a.applicant.email})"
 
 
-@dataclass(frozen=True)
+def _for_people(line: str) -> str:
+    """A match's explanation as the pair reads it: the coordinator's points left out."""
+    return re.sub(r" \(\+[0-9.]+\)$", "", line)
+
+
+def _role_name(scheme: Scheme, role: Role) -> str:
+    definition = scheme.roles.get(role)
+    return definition.label.lower() if definition else role.value
+
+
+@dataclass
 class _Context:
     cohort: Cohort
     scheme: Scheme
     store: ApplicationStore
     app: Application
+    diary: list[CalendarSession] = field(default_factory=list)
 
 
 def _acknowledgement(c: _Context, body: Body) -> str:
     app = c.app
-    role = c.scheme.roles[app.role].label.lower() if app.role in c.scheme.roles else app.role.value
+    role = _role_name(c.scheme, app.role)
     body.para(
         f"Thank you for applying to be a {role} in {c.cohort.name}. "
         f"Your application reference is {app.application_id}."
     )
     if app.eligibility.eligible:
-        body.para(c.scheme.emails.welcome)
+        body.para(c.scheme.emails.welcome_for(app.role))
         body.para("You meet the scheme's criteria:")
         body.bullets([o.reason for o in app.eligibility.outcomes])
         if app.late:
@@ -102,19 +133,46 @@ def _acknowledgement(c: _Context, body: Body) -> str:
                 "starting, so it is not part of this round. The coordinator will contact you about "
                 "the next one."
             )
-        elif app.waiting_list:
+            return f"{c.scheme.name}: we have received your application"
+        if app.waiting_list:
             body.para(c.scheme.emails.waiting_list)
         body.para(
-            f"Matching takes place after the recruitment deadline, "
-            f"{c.cohort.recruitment_deadline:%d %B %Y at %H:%M} UTC; we will email you then."
+            "We match mentors and mentees after the recruitment deadline, "
+            f"{when(c.cohort.recruitment_deadline)}, "
+            "and will email you then."
         )
+        if not app.waiting_list:
+            c.diary = _calendar(
+                body,
+                c.cohort,
+                app.role,
+                "If you are matched, you must be free on these dates (the attached invitation puts them "
+                "in your diary):",
+            )
     else:
-        body.para("Unfortunately your application does not meet the scheme's criteria, for these reasons:")
+        body.para(f"We are sorry: your application does not meet the criteria for a {role} in this scheme.")
         body.bullets(app.eligibility.reasons)
-        body.para(
-            f"If you think this is wrong, please contact the coordinator at {c.cohort.coordinator_email}."
+        body.para("What you can do next:")
+        body.bullets(
+            [
+                *c.scheme.emails.not_eligible_for(app.role),
+                f"If you think we have this wrong (a grade or an answer that was mistyped, say), email the "
+                f"coordinator at {c.cohort.coordinator_email}, who can look at your application again.",
+            ]
         )
     return f"{c.scheme.name}: we have received your application"
+
+
+def _first_contact(scheme: Scheme, reader: Role, other: Application) -> str:
+    if scheme.first_contact is reader:
+        return (
+            f"You make the first contact: please email {other.applicant.given_name} at "
+            f"{other.applicant.email} within the next week to arrange your first meeting."
+        )
+    return (
+        f"{other.applicant.given_name} will email you within the next week to arrange your first "
+        f"meeting. If you have not heard by then, please write to them at {other.applicant.email}."
+    )
 
 
 def _matched_mentee(c: _Context, body: Body) -> str:
@@ -124,46 +182,101 @@ def _matched_mentee(c: _Context, body: Body) -> str:
     mentor = c.store.get_application(c.cohort.cohort_id, match.mentor_id) if match else None
     if match is None or mentor is None:
         raise NothingToSendError(f"no stored match for mentee {c.app.application_id}")
-    body.para(f"We are delighted to tell you that your mentor in {c.cohort.name} is:")
-    body.bullets([_contact(mentor, c.scheme)])
+    mentor_name = _role_name(c.scheme, Role.MENTOR)
+    body.para(f"We are delighted to tell you that your {mentor_name} in {c.cohort.name} is:")
+    body.bullets([_contact(mentor)])
     body.para("Why we paired you:")
-    body.bullets(match.explanation)
-    body.para(c.scheme.emails.matched)
-    _training(body, c.scheme, Role.MENTEE)
-    return f"{c.scheme.name}: meet your mentor"
+    body.bullets([_for_people(line) for line in match.explanation])
+    body.para(_first_contact(c.scheme, Role.MENTEE, mentor))
+    body.para(c.scheme.emails.matched_for(Role.MENTEE))
+    c.diary = _calendar(
+        body, c.cohort, Role.MENTEE, "Your dates (the attached invitation puts them in your diary):"
+    )
+    return f"{c.scheme.name}: meet your {mentor_name}"
 
 
 def _matched_mentor(c: _Context, body: Body) -> str:
     matches = [m for m in c.store.list_matches(c.cohort.cohort_id) if m.mentor_id == c.app.application_id]
     if not matches:
         raise NothingToSendError(f"no stored match for mentor {c.app.application_id}")
-    body.para(f"Thank you for mentoring in {c.cohort.name}. You have been paired with:")
+    mentee_name = _role_name(c.scheme, Role.MENTEE)
+    plural = "s" if len(matches) > 1 else ""
+    body.para(f"Thank you for taking part in {c.cohort.name}. You have been paired with:")
+    mentees = []
     for match in matches:
         mentee = c.store.get_application(c.cohort.cohort_id, match.mentee_id)
         if mentee is None:
             raise NothingToSendError(f"mentee {match.mentee_id} is not stored")
-        body.bullets([_contact(mentee, c.scheme), *match.explanation])
-    body.para(c.scheme.emails.matched)
-    _training(body, c.scheme, Role.MENTOR)
-    return f"{c.scheme.name}: meet your mentee" + ("s" if len(matches) > 1 else "")
+        mentees.append(mentee)
+        body.bullets([_contact(mentee), *(_for_people(line) for line in match.explanation)])
+    for mentee in mentees:
+        body.para(_first_contact(c.scheme, Role.MENTOR, mentee))
+    body.para(c.scheme.emails.matched_for(Role.MENTOR))
+    c.diary = _calendar(
+        body, c.cohort, Role.MENTOR, "Your dates (the attached invitation puts them in your diary):"
+    )
+    return f"{c.scheme.name}: meet your {mentee_name}{plural}"
+
+
+UNMATCHED_WORDS = {
+    "waiting_list": "The cohort was already full when you applied, so you were on its waiting list and not "
+    "part of this round's matching.",
+    "no_mentor": "No {mentor} applied to this round who could be paired with you, so there was no one to "
+    "match you with.",
+    "mentors_taken": "There were more {mentees} than {mentor} places in this round, and the {mentors} who "
+    "could have been paired with you were each needed for someone else.",
+    "removed": "The coordinator reviewed the pairs before they were sent and could not keep yours.",
+}
+
+
+def _unmatched_words(scheme: Scheme, unmatched: UnmatchedMentee | None) -> str:
+    names = {
+        "mentor": _role_name(scheme, Role.MENTOR),
+        "mentors": _role_name(scheme, Role.MENTOR) + "s",
+        "mentees": _role_name(scheme, Role.MENTEE) + "s",
+    }
+    if unmatched is None:
+        return "We could not find a suitable {mentor} for you in this round.".format(**names)
+    if unmatched.outcome == "no_allowed_mentor":
+        rules = " ".join(unmatched.excluded_by)
+        return (
+            "None of the {mentors} in this round could be paired with you under the scheme's rules. ".format(
+                **names
+            )
+            + (f"The scheme asks: {rules}" if rules else "")
+        ).strip()
+    return UNMATCHED_WORDS[unmatched.outcome].format(**names)
 
 
 def _unmatched(c: _Context, body: Body) -> str:
     if c.app.role is Role.MENTEE:
-        unmatched = c.store.list_unmatched(c.cohort.cohort_id)
-        reason = next(
-            (u.reason for u in unmatched if u.application_id == c.app.application_id),
-            "we could not find a suitable mentor",
+        unmatched = next(
+            (
+                u
+                for u in c.store.list_unmatched(c.cohort.cohort_id)
+                if u.application_id == c.app.application_id
+            ),
+            None,
         )
-        body.para(f"We are sorry: we could not match you with a mentor in {c.cohort.name}.")
-        body.para(f"The reason: {reason}.")
+        body.para(
+            f"We are sorry: we could not match you with a {_role_name(c.scheme, Role.MENTOR)} "
+            f"in {c.cohort.name}."
+        )
+        body.para(_unmatched_words(c.scheme, unmatched))
     else:
         body.para(
-            f"Thank you for offering to mentor in {c.cohort.name}. More mentors volunteered than mentees "
-            "could be paired with you under the scheme's rules, so you have no mentee this time."
+            f"Thank you for offering to be a {_role_name(c.scheme, Role.MENTOR)} in {c.cohort.name}. More "
+            f"people offered than there were {_role_name(c.scheme, Role.MENTEE)}s to pair with them under "
+            "the scheme's rules, so you have no one to meet in this round."
         )
-    body.para(c.scheme.emails.unmatched)
-    body.para(f"The coordinator is at {c.cohort.coordinator_email}.")
+    body.para("What you can do next:")
+    body.bullets(
+        [
+            c.scheme.emails.unmatched,
+            f"The coordinator, at {c.cohort.coordinator_email}, can talk to you about the next round and "
+            "other opportunities.",
+        ]
+    )
     return f"{c.scheme.name}: the outcome of matching"
 
 
@@ -186,36 +299,137 @@ def compose(notification: Notification, cohort: Cohort, store: ApplicationStore)
         raise NothingToSendError(f"application {notification.application_id} is not stored")
     body = Body()
     body.para(f"Dear {app.applicant.given_name},")
-    subject = _PERSONAL[notification.kind](_Context(cohort, scheme, store, app), body)
+    context = _Context(cohort, scheme, store, app)
+    subject = _PERSONAL[notification.kind](context, body)
     body.para(f"With best wishes, the {scheme.name} team")
-    return OutgoingEmail(to=app.applicant.email, subject=subject, text=body.text(), html=body.html(subject))
+    return OutgoingEmail(
+        to=app.applicant.email,
+        subject=subject,
+        text=body.text(),
+        html=body.html(subject),
+        attachments=_invitation(cohort, scheme, context.diary),
+    )
+
+
+def _identity(app: Application) -> tuple[str, str]:
+    """Who an application is from, as far as a coordinator would tell two apart."""
+    name = " ".join(f"{app.applicant.given_name} {app.applicant.family_name}".casefold().split())
+    return name, app.applicant.institution or ""
+
+
+def possible_duplicates(apps: list[Application]) -> dict[tuple[str, str], list[Application]]:
+    """Applications that look like one person's (the same name at the same institution): the claims
+    already refuse a second application from one email address, so these came under two."""
+    groups: dict[tuple[str, str], list[Application]] = {}
+    for app in sorted(apps, key=lambda a: (a.received_at, a.application_id)):
+        groups.setdefault(_identity(app), []).append(app)
+    return {key: group for key, group in groups.items() if len(group) > 1}
 
 
 def _coordinator_summary(cohort: Cohort, scheme: Scheme, store: ApplicationStore) -> OutgoingEmail:
     apps = {a.application_id: a for a in store.list_applications(cohort.cohort_id)}
     matches = store.list_matches(cohort.cohort_id)
     unmatched = store.list_unmatched(cohort.cohort_id)
+    duplicates = possible_duplicates(list(apps.values()))
+    flagged = {a.application_id for group in duplicates.values() for a in group}
+    mentee, mentor = _role_name(scheme, Role.MENTEE), _role_name(scheme, Role.MENTOR)
+    counts: Counter[str] = Counter()
+    for app in apps.values():
+        role = mentee if app.role is Role.MENTEE else mentor
+        if not app.eligibility.eligible:
+            counts[f"{role}s not eligible"] += 1
+        elif app.late:
+            counts[f"{role}s who applied too late for this round"] += 1
+        else:
+            counts[f"eligible {role}s"] += 1
+    matched_mentors = {m.mentor_id for m in matches}
+    idle_mentors = [
+        a
+        for a in apps.values()
+        if a.role is Role.MENTOR
+        and a.eligibility.eligible
+        and not a.late
+        and a.application_id not in matched_mentors
+    ]
+    waiting = sum(1 for u in unmatched if u.outcome == "waiting_list")
     subject = f"{cohort.name}: matching results"
     body = Body()
     body.para(
-        f"Matching for {cohort.name} ({scheme.name}) has run: {len(apps)} applications, "
-        f"{_count(len(matches), 'pair')}, {_count(len(unmatched), 'mentee')} unmatched."
+        f"Matching for {cohort.name} ({scheme.name}) ran at the recruitment deadline, "
+        f"{when(cohort.recruitment_deadline)}."
     )
-    if matches:
-        body.para("Pairs:")
     body.bullets(
         [
-            f"{_person(apps[m.mentee_id])} with {_person(apps[m.mentor_id])} (score {m.score:g}): "
-            + "; ".join(m.explanation)
-            for m in matches
+            f"{_count(len(apps), 'application')}",
+            *(f"{label}: {n}" for label, n in sorted(counts.items())),
+            f"pairs made: {len(matches)}",
+            f"{mentee}s not matched: {len(unmatched) - waiting}",
+            f"{mentee}s on the waiting list: {waiting}",
+            f"eligible {mentor}s without a {mentee}: {len(idle_mentors)}",
+            f"possible duplicates (one person applying twice): {len(duplicates)}",
         ]
     )
-    if unmatched:
-        body.para("Mentees not matched:")
-        body.bullets([f"{_person(apps[u.application_id])}: {u.reason}" for u in unmatched])
+    listed = [m for m in matches if m.mentee_id not in flagged and m.mentor_id not in flagged]
+    if listed:
+        body.para("Pairs:")
+        body.bullets(
+            [
+                f"{_person(apps[m.mentee_id])} with {_person(apps[m.mentor_id])}: " + "; ".join(m.explanation)
+                for m in listed
+            ]
+        )
+    not_matched = [u for u in unmatched if u.application_id not in flagged]
+    if not_matched:
+        body.para(f"{mentee.capitalize()}s not matched, and why:")
+        body.bullets(
+            [
+                f"{_person(apps[u.application_id])}: {u.reason}"
+                for u in not_matched
+                if u.application_id in apps
+            ]
+        )
+    if duplicates:
+        body.para(
+            "Possible duplicates: the same name at the same institution applied more than once (under "
+            "different email addresses). Each is listed once here, with what became of each application; "
+            "check which to keep and withdraw the other:"
+        )
+        body.bullets([_duplicate_line(group, matches, unmatched, scheme) for group in duplicates.values()])
+    body.para("Next steps:")
+    body.bullets(
+        [
+            f"everyone eligible has been emailed their result; {mentee}s and {mentor}s make first contact "
+            "as the "
+            f"scheme says (the {_role_name(scheme, scheme.first_contact)} writes first)",
+            f"the pairs and their reasons: GET /cohorts/{cohort.cohort_id}/matches "
+            "(add ?format=csv for a spreadsheet)",
+            f"the cohort's progress: GET /cohorts/{cohort.cohort_id}",
+            f"the equal-opportunities report: GET /cohorts/{cohort.cohort_id}/monitoring-report?format=html",
+        ]
+    )
     return OutgoingEmail(
         to=cohort.coordinator_email, subject=subject, text=body.text(), html=body.html(subject)
     )
+
+
+def _duplicate_line(
+    group: list[Application], matches: list[Match], unmatched: list[UnmatchedMentee], scheme: Scheme
+) -> str:
+    paired = {m.mentee_id for m in matches} | {m.mentor_id for m in matches}
+    left = {u.application_id for u in unmatched}
+    outcomes = []
+    for app in group:
+        role = _role_name(scheme, app.role)
+        if not app.eligibility.eligible:
+            what = "not eligible"
+        elif app.application_id in paired:
+            what = "paired"
+        elif app.application_id in left:
+            what = "not matched"
+        else:
+            what = "eligible"
+        outcomes.append(f"as {role} ({app.applicant.email}, reference {app.application_id}): {what}")
+    return f"{_person(group[0])}, {institution_name(group[0].applicant.institution)}: " + "; ".join(outcomes)
 
 
 def _matches_to_review(cohort: Cohort, scheme: Scheme, store: ApplicationStore) -> OutgoingEmail:
@@ -224,7 +438,8 @@ def _matches_to_review(cohort: Cohort, scheme: Scheme, store: ApplicationStore) 
     body.para(
         f"Matching for {cohort.name} ({scheme.name}) has run: "
         f"{_count(len(store.list_matches(cohort.cohort_id)), 'provisional pair')} and "
-        f"{_count(len(store.list_unmatched(cohort.cohort_id)), 'mentee')} unmatched. "
+        f"{_count(len(store.list_unmatched(cohort.cohort_id)), _role_name(scheme, Role.MENTEE))} "
+        "not matched. "
         "No applicant has been told yet."
     )
     body.para(

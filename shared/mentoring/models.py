@@ -9,9 +9,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
+from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import (
@@ -355,21 +356,92 @@ class CohortStatus(StrEnum):
     MATCHED = "matched"
 
 
+# ---------------------------------------------------------------- the programme calendar
+
+LONDON: Final = ZoneInfo("Europe/London")
+
+
+class CalendarSession(Contract):
+    """A training session or an event of the programme, as it reads on a London calendar."""
+
+    title: ShortText
+    roles: list[Role] = Field(min_length=1, max_length=2, description="Who attends: mentee, mentor or both.")
+    date: date
+    starts: time = Field(
+        description="London wall-clock time, for example 10:00 (GMT or BST as the date has it)."
+    )
+    ends: time
+    where: Literal["online", "in_person"]
+    location: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = Field(
+        default="", description="Where, or how to join (optional)."
+    )
+    compulsory: bool = Field(default=True, description="Training is; a celebration may not be.")
+
+    @field_validator("starts", "ends")
+    @classmethod
+    def _wall_clock(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("give a London wall-clock time without an offset, for example 10:00")
+        return value
+
+
+class ProgrammeCalendar(Contract):
+    """A cohort's calendar after its recruitment deadline: training, the programme, events, meetings."""
+
+    training: list[CalendarSession] = Field(default_factory=list, max_length=20)
+    programme_starts: date
+    programme_ends: date
+    events: list[CalendarSession] = Field(default_factory=list, max_length=20)
+    minimum_meetings: int = Field(ge=1, le=52, description="One-to-one meetings each pair holds at least.")
+
+
+class CalendarRequest(Contract):
+    """A cohort's own calendar when it is opened: each part left out is the scheme's, moved to the
+    cohort's deadline in whole weeks (same weekdays, same London times)."""
+
+    training: list[CalendarSession] | None = Field(default=None, max_length=20)
+    programme_starts: date | None = None
+    programme_ends: date | None = None
+    events: list[CalendarSession] | None = Field(default=None, max_length=20)
+    minimum_meetings: int | None = Field(default=None, ge=1, le=52)
+
+
+def london_deadline(value: datetime) -> datetime:
+    """A deadline as a moment: with its offset as given, or without one as London wall-clock time."""
+    if value.tzinfo is not None:
+        return value.astimezone(UTC)
+    local = value.replace(tzinfo=LONDON)
+    if local.astimezone(UTC).astimezone(LONDON).replace(tzinfo=None) != value:
+        raise ValueError(
+            f"{value:%H:%M} on {value:%d %B %Y} does not exist in London (the clocks go forward that night)"
+        )
+    if local.utcoffset() != local.replace(fold=1).utcoffset():
+        raise ValueError(
+            f"{value:%H:%M} on {value:%d %B %Y} happens twice in London (the clocks go back that night); "
+            "give it with its offset"
+        )
+    return local.astimezone(UTC)
+
+
 class NewCohort(Contract):
-    """A coordinator's request to open a cohort of a scheme."""
+    """A coordinator's request to open a cohort of a scheme, with its programme calendar."""
 
     cohort_id: CohortId
     scheme_id: str = Field(min_length=1, max_length=64)
     name: ShortText
-    recruitment_deadline: datetime = Field(description="ISO 8601 with a UTC offset, in the future.")
+    recruitment_deadline: datetime = Field(
+        description="ISO 8601, in the future: with a UTC offset, or without one as London time "
+        "(2027-01-29T17:00:00 is 5pm in London, GMT or BST as the date has it)."
+    )
     coordinator_email: EmailStr
+    calendar: CalendarRequest | None = Field(
+        default=None, description="The cohort's own dates; what is left out comes from the scheme."
+    )
 
     @field_validator("recruitment_deadline")
     @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("give the deadline with its UTC offset, for example 2027-01-31T17:00:00+00:00")
-        return value.astimezone(UTC)
+    def _moment(cls, value: datetime) -> datetime:
+        return london_deadline(value)
 
 
 class Cohort(BaseModel):
@@ -378,6 +450,11 @@ class Cohort(BaseModel):
     name: str
     recruitment_deadline: datetime
     coordinator_email: str
+    calendar: ProgrammeCalendar | None = Field(
+        default=None,
+        description="Set when the cohort is opened; a cohort stored without one has its scheme's, "
+        "moved to its deadline (mentoring.programme.calendar_of).",
+    )
     status: CohortStatus = CohortStatus.OPEN
     created_at: datetime
     admitted_mentees: int = Field(default=0, description="Eligible mentees with a place in the cohort.")
@@ -463,9 +540,21 @@ class Match(BaseModel):
     explanation: list[str]
 
 
+UnmatchedOutcome = Literal["waiting_list", "no_mentor", "no_allowed_mentor", "mentors_taken", "removed"]
+
+
 class UnmatchedMentee(BaseModel):
     application_id: str
-    reason: str
+    reason: str = Field(description="Why, for the coordinator, in words.")
+    outcome: UnmatchedOutcome = Field(
+        default="mentors_taken",
+        description="waiting_list: applied when the cohort was full; no_mentor: no eligible mentor applied; "
+        "no_allowed_mentor: the scheme's pairing rules allowed none; mentors_taken: every allowed mentor "
+        "was needed for other mentees; removed: taken out by the coordinator at review.",
+    )
+    excluded_by: list[str] = Field(
+        default_factory=list, description="The pairing rules, in words, that ruled mentors out."
+    )
 
 
 class MatchingResult(BaseModel):

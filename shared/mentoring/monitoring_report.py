@@ -237,7 +237,7 @@ def _question_table(
     return QuestionTable(
         question=question,
         caption=caption,
-        rows=tuple(published(i, value, _label(value)) for i, value in enumerate(values)),
+        rows=tuple(published(i, value, _label(value, question)) for i, value in enumerate(values)),
         total=published(len(values), TOTAL, "Total"),
     )
 

@@ -122,7 +122,7 @@ def change_matches(
     if errors:
         raise ReviewError(422, "some changes break the scheme's rules; nothing was changed", errors)
     previous = {m.mentee_id: m for m in current.matches}
-    reasons = {u.application_id: u.reason for u in current.unmatched}
+    reasons = {u.application_id: u for u in current.unmatched}
     matches = []
     for mentee_id, mentor_id in sorted(mentor_of.items()):
         kept = previous.get(mentee_id)
@@ -140,7 +140,8 @@ def change_matches(
             )
         )
     unmatched = [
-        UnmatchedMentee(application_id=a.application_id, reason=reasons.get(a.application_id, REMOVED))
+        reasons.get(a.application_id)
+        or UnmatchedMentee(application_id=a.application_id, reason=REMOVED, outcome="removed")
         for a in sorted(apps.values(), key=lambda a: a.application_id)
         if a.role is Role.MENTEE
         and a.application_id not in mentor_of
@@ -150,7 +151,7 @@ def change_matches(
     return cohort_matches(cohort_id, cohorts, applications)
 
 
-def _was_in_result(app: Application, previous: dict[str, Match], reasons: dict[str, str]) -> bool:
+def _was_in_result(app: Application, previous: dict[str, Match], reasons: dict[str, UnmatchedMentee]) -> bool:
     return app.application_id in previous or app.application_id in reasons
 
 

@@ -15,18 +15,16 @@ from datetime import date, datetime, time
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mentoring.institutions import load_institutions
-from mentoring.models import Role
+from mentoring.models import CalendarSession, Role, london_deadline
 from mentoring.sources import Basis, SourceDocument
 
 SCHEMES_DIR = Path(__file__).parent / "schemes"
 SCHEMES_DIR_VARIABLE = "MENTORING_SCHEMES_DIR"
-LONDON = ZoneInfo("Europe/London")
 
 QuestionId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 RESERVED_QUESTIONS = frozenset({"about"})
@@ -205,40 +203,83 @@ class RoleDefinition(Definition):
     source: Basis = Field(description="Who the source says takes this role.")
 
 
-class TrainingSession(Definition):
-    """A training session, given as the date and times people see on a UK calendar."""
+class SessionDefinition(Definition):
+    """A training session or an event of the scheme's own cohort, on a London calendar."""
 
-    role: Role
     title: str
+    roles: tuple[Role, ...] = Field(min_length=1)
     date: date
     starts: time
     ends: time
+    where: Literal["online", "in_person"]
+    location: str = ""
+    compulsory: bool = True
     source: Basis
 
-    @property
-    def starts_at(self) -> datetime:
-        return datetime.combine(self.date, self.starts, LONDON)
+    def session(self) -> CalendarSession:
+        return CalendarSession.model_validate(self.model_dump(exclude={"source"}))
 
-    @property
-    def ends_at(self) -> datetime:
-        return datetime.combine(self.date, self.ends, LONDON)
+
+class SchemeCalendar(Definition):
+    """The calendar of the cohort the scheme's source describes; a new cohort takes it moved to its
+    own deadline (same weekdays and London times) unless it gives its own dates."""
+
+    recruitment_deadline: datetime = Field(description="London wall-clock time, without an offset.")
+    deadline_source: Basis
+    training: tuple[SessionDefinition, ...] = ()
+    programme_starts: date
+    programme_ends: date
+    programme_source: Basis
+    events: tuple[SessionDefinition, ...] = ()
+
+    def deadline_at(self) -> datetime:
+        return london_deadline(self.recruitment_deadline)
+
+
+RoleTexts = str | dict[Role, str]
 
 
 class EmailTexts(Definition):
-    """The sentences of the emails that differ between schemes; the rest is the same for all."""
+    """The sentences of the emails that differ between schemes; the rest is the same for all.
 
-    welcome: str = Field(description="Opens the acknowledgement email of an eligible applicant.")
-    matched: str = Field(description="Follows the introduction in the matched emails.")
-    unmatched: str = Field(description="Closes the email to an applicant who was not matched.")
+    ``welcome``, ``matched`` and ``not_eligible`` may be one text for everyone or one per role, so
+    that a mentor is never told about "your mentor". No figures here: dates, places and meetings
+    come from the cohort's calendar and the definition, where each says where it comes from.
+    """
+
+    welcome: RoleTexts = Field(description="Opens the acknowledgement email of an eligible applicant.")
+    matched: RoleTexts = Field(description="Follows the introduction in the matched emails.")
+    unmatched: str = Field(description="What an applicant who was not matched can do next.")
+    not_eligible: dict[Role, list[str]] = Field(
+        default_factory=dict,
+        description="What an applicant who is not eligible for a role can do next (for example, apply to "
+        "another scheme).",
+    )
     waiting_list: str = Field(
         default="The cohort is full, so your application is on its waiting list; "
         "we will contact you if a place becomes free.",
         description="Tells an eligible mentee who applied after the cohort filled up.",
     )
 
+    def welcome_for(self, role: Role) -> str:
+        return self.welcome if isinstance(self.welcome, str) else self.welcome[role]
+
+    def matched_for(self, role: Role) -> str:
+        return self.matched if isinstance(self.matched, str) else self.matched[role]
+
+    def not_eligible_for(self, role: Role) -> list[str]:
+        return list(self.not_eligible.get(role, []))
+
 
 # The scheme's figures that must each say where they come from (``sources`` in the definition).
-FIGURES = ("institutions", "max_mentees", "when_full", "mentor_capacity_max", "minimum_meetings")
+FIGURES = (
+    "institutions",
+    "max_mentees",
+    "when_full",
+    "mentor_capacity_max",
+    "minimum_meetings",
+    "first_contact",
+)
 
 
 class Scheme(Definition):
@@ -284,7 +325,10 @@ class Scheme(Definition):
         le=50,
         description="k: monitoring answers reach the store in shuffled batches of at least this many.",
     )
-    training: tuple[TrainingSession, ...] = ()
+    calendar: SchemeCalendar
+    first_contact: Role = Field(
+        default=Role.MENTEE, description="Who writes first to arrange the pair's first meeting."
+    )
     emails: EmailTexts
 
     @model_validator(mode="after")
@@ -320,9 +364,20 @@ class Scheme(Definition):
             yield "pairing rule", pairing.description, pairing.source
         for criterion in self.scoring:
             yield "score", f"{criterion.label} (weight {criterion.weight:g})", criterion.source
-        for session in self.training:
-            when = f"{session.date:%d %B %Y}, {session.starts:%H:%M}-{session.ends:%H:%M}"
-            yield "training", f"{session.title} ({session.role.value}s): {when}", session.source
+        calendar = self.calendar
+        yield (
+            "recruitment deadline",
+            f"{calendar.recruitment_deadline:%A %d %B %Y, %H:%M}",
+            calendar.deadline_source,
+        )
+        for kind, sessions in (("training", calendar.training), ("event", calendar.events)):
+            for session in sessions:
+                who = " and ".join(f"{r.value}s" for r in session.roles)
+                at = f"{session.date:%A %d %B %Y}, {session.starts:%H:%M}-{session.ends:%H:%M}"
+                place = session.where.replace("_", " ")
+                yield kind, f"{session.title} ({who}): {at}, {place}", session.source
+        span = f"{calendar.programme_starts:%d %B %Y} to {calendar.programme_ends:%d %B %Y}"
+        yield "programme", span, calendar.programme_source
 
     def institution_names(self) -> dict[str, str]:
         known = load_institutions()
@@ -345,8 +400,34 @@ def _source_problems(scheme: Scheme) -> Iterator[str]:
         yield "document: a quote needs the source document it comes from"
 
 
+def _calendar_problems(scheme: Scheme) -> Iterator[str]:
+    """The scheme's own cohort must be one a coordinator could open: the same checks as a cohort's."""
+    from mentoring.programme import calendar_problems, reference_calendar  # noqa: PLC0415 (cycle)
+
+    try:
+        deadline = scheme.calendar.deadline_at()
+    except ValueError as problem:
+        yield f"calendar.recruitment_deadline: {problem}"
+        return
+    for error in calendar_problems(reference_calendar(scheme), deadline, scheme, prefix="calendar."):
+        yield f"{error.field}: {error.message}"
+
+
+def _email_problems(scheme: Scheme) -> Iterator[str]:
+    for name in ("welcome", "matched"):
+        texts = getattr(scheme.emails, name)
+        if isinstance(texts, dict) and set(texts) != set(scheme.roles):
+            roles = ", ".join(r.value for r in scheme.roles)
+            yield f"emails.{name}: give one text, or one for each role ({roles})"
+    for role in scheme.emails.not_eligible:
+        if role not in scheme.roles:
+            yield f"emails.not_eligible.{role.value}: the scheme has no {role.value} role"
+
+
 def _reference_problems(scheme: Scheme) -> Iterator[str]:
     yield from _source_problems(scheme)
+    yield from _email_problems(scheme)
+    yield from _calendar_problems(scheme)
     known = load_institutions()
     for i, code in enumerate(scheme.institutions):
         if code not in known:

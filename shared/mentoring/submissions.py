@@ -39,6 +39,7 @@ from mentoring.ports import (
     IntakeQueue,
     SubmissionClaims,
 )
+from mentoring.programme import when
 from mentoring.scheme import Scheme, get_scheme
 
 MAX_BODY_BYTES = 256 * 1024
@@ -223,11 +224,14 @@ def _closed(cohort: Cohort | None, now: datetime) -> str | None:
     if cohort is None:
         return "no cohort has this id"
     if cohort.status is not CohortStatus.OPEN or cohort.recruitment_deadline <= now:
-        return (
-            "this cohort closed to applications at its recruitment deadline, "
-            f"{cohort.recruitment_deadline:%d %B %Y %H:%M} UTC"
-        )
+        deadline = when(cohort.recruitment_deadline)
+        return f"this cohort closed to applications at its recruitment deadline, {deadline}"
     return None
+
+
+def is_closed(cohort: Cohort, now: datetime) -> bool:
+    """Past its deadline, or matching has started: the form says so instead of offering itself."""
+    return _closed(cohort, now) is not None
 
 
 def check_submission(

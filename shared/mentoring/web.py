@@ -23,6 +23,7 @@ from mentoring.models import (
     SexualOrientation,
     YesNo,
 )
+from mentoring.programme import calendar_of, day, session_line, sessions_for, when
 from mentoring.scheme import Choice, Question, Scheme
 
 _STYLE = """
@@ -43,19 +44,77 @@ legend.question{font-size:1rem}
 button{margin-top:2rem;font-size:1.1rem;padding:.6rem 1.2rem;background:#00703c;color:#fff;border:0}
 """
 
-_LABELS = {
-    "prefer_not_to_say": "Prefer not to say",
-    "non_binary": "Non-binary",
-    "gay_woman_lesbian": "Gay woman / lesbian",
-    "white_gypsy_or_irish_traveller": "White - Gypsy or Irish Traveller",
+# The monitoring categories as the ONS (2021 Census, ethnic group) and HESA (the staff record's
+# sexual orientation, religion or belief and gender fields) word them. Labels only: the stored
+# values are unchanged, so reports across cohorts stay comparable.
+ETHNIC_GROUPS = {
+    "asian": "Asian, Asian British or Asian Welsh",
+    "black": "Black, Black British, Black Welsh, Caribbean or African",
+    "mixed": "Mixed or Multiple ethnic groups",
+    "white": "White",
+    "other": "Other ethnic group",
+}
+MONITORING_LABELS: dict[str, dict[str, str]] = {
+    "ethnicity": {
+        "asian_bangladeshi": f"{ETHNIC_GROUPS['asian']}: Bangladeshi",
+        "asian_chinese": f"{ETHNIC_GROUPS['asian']}: Chinese",
+        "asian_indian": f"{ETHNIC_GROUPS['asian']}: Indian",
+        "asian_pakistani": f"{ETHNIC_GROUPS['asian']}: Pakistani",
+        "asian_other": f"{ETHNIC_GROUPS['asian']}: Any other Asian background",
+        "black_african": f"{ETHNIC_GROUPS['black']}: African",
+        "black_caribbean": f"{ETHNIC_GROUPS['black']}: Caribbean",
+        "black_other": f"{ETHNIC_GROUPS['black']}: Any other Black, Black British or Caribbean background",
+        "mixed_white_asian": f"{ETHNIC_GROUPS['mixed']}: White and Asian",
+        "mixed_white_black_african": f"{ETHNIC_GROUPS['mixed']}: White and Black African",
+        "mixed_white_black_caribbean": f"{ETHNIC_GROUPS['mixed']}: White and Black Caribbean",
+        "mixed_other": f"{ETHNIC_GROUPS['mixed']}: Any other Mixed or Multiple ethnic background",
+        "arab": f"{ETHNIC_GROUPS['other']}: Arab",
+        "white_british": f"{ETHNIC_GROUPS['white']}: English, Welsh, Scottish, Northern Irish or British",
+        "white_irish": f"{ETHNIC_GROUPS['white']}: Irish",
+        "white_gypsy_or_irish_traveller": f"{ETHNIC_GROUPS['white']}: Gypsy or Irish Traveller",
+        "white_other": f"{ETHNIC_GROUPS['white']}: Any other White background",
+        "other": f"{ETHNIC_GROUPS['other']}: Any other ethnic group",
+    },
+    "gender": {"woman": "Woman", "man": "Man", "non_binary": "Non-binary", "other": "Other"},
+    "sexual_orientation": {
+        "bisexual": "Bisexual",
+        "gay_man": "Gay man",
+        "gay_woman_lesbian": "Gay woman/lesbian",
+        "heterosexual": "Heterosexual",
+        "other": "Other",
+    },
+    "religion": {
+        "no_religion": "No religion",
+        "buddhist": "Buddhist",
+        "christian": "Christian",
+        "hindu": "Hindu",
+        "jewish": "Jewish",
+        "muslim": "Muslim",
+        "sikh": "Sikh",
+        "spiritual": "Spiritual",
+        "other": "Any other religion or belief",
+    },
+    "age_band": {
+        "16-24": "16 to 24",
+        "25-34": "25 to 34",
+        "35-44": "35 to 44",
+        "45-54": "45 to 54",
+        "55-64": "55 to 64",
+        "65+": "65 and over",
+    },
+    "trans_history": {"yes": "Yes", "no": "No"},
+    "disability": {"yes": "Yes", "no": "No"},
 }
 
 
-def _label(value: str) -> str:
-    if value in _LABELS:
-        return _LABELS[value]
-    head, _, tail = value.partition("_")
-    return (head.capitalize() + (" - " + tail.replace("_", " ") if tail else "")) if head else value
+def _label(value: str, question: str | None = None) -> str:
+    """A monitoring answer as people read it (the ONS's and HESA's words); never the stored value."""
+    if value == "prefer_not_to_say":
+        return "Prefer not to say"
+    if question is not None:
+        return MONITORING_LABELS[question].get(value, value)
+    found = {labels[value] for labels in MONITORING_LABELS.values() if value in labels}
+    return found.pop() if len(found) == 1 else value.replace("_", " ").capitalize()
 
 
 def _page(title: str, body: str) -> str:
@@ -112,13 +171,14 @@ class _Form:
         hint: str = "",
         default: str = "",
         labels: dict[str, str] | None = None,
+        question: str | None = None,
     ) -> str:
         self.labels[name] = label
         chosen = self.values.get(name, default)
         shown = labels or {}
         opts = "".join(
             f'<option value="{escape(o)}"{" selected" if o == chosen else ""}>'
-            f"{escape(shown.get(o) or _label(o))}</option>"
+            f"{escape(shown.get(o) or _label(o, question))}</option>"
             for o in options
         )
         return (
@@ -222,6 +282,26 @@ MONITORING_QUESTIONS: list[tuple[str, str, tuple[str, ...]]] = [
 assert {q for q, _, _ in MONITORING_QUESTIONS} == set(MonitoringAnswers.model_fields)
 
 
+def _dates(scheme: Scheme, cohort: Cohort) -> str:
+    """What applicants must be free for, shown before they apply."""
+    calendar = calendar_of(cohort)
+    roles = []
+    for role, definition in scheme.roles.items():
+        sessions = sessions_for(calendar, role)
+        if sessions:
+            items = "".join(
+                f"<li>{escape(session_line(s))}{'' if s.compulsory else ' (optional)'}</li>" for s in sessions
+            )
+            roles.append(f"<h3>{escape(definition.label)}s</h3><ul>{items}</ul>")
+    free = "If you are matched, you must be free on these dates:" if roles else ""
+    return (
+        '<section aria-labelledby="dates"><h2 id="dates">Dates to keep free</h2>'
+        f"<p>The programme runs from {escape(day(calendar.programme_starts))} to "
+        f"{escape(day(calendar.programme_ends))}, and pairs meet at least {calendar.minimum_meetings} "
+        f"times. {free}</p>{''.join(roles)}</section>"
+    )
+
+
 def application_form(
     scheme: Scheme, cohort: Cohort, values: dict[str, str] | None = None, errors: Sequence[FieldError] = ()
 ) -> str:
@@ -243,7 +323,8 @@ def application_form(
     form = f"""
 <h1>Apply to {escape(cohort.name)}</h1>
 <p><strong>{escape(scheme.name)}</strong>: {escape(scheme.summary)}</p>
-<p>Applications close at the recruitment deadline, {cohort.recruitment_deadline:%d %B %Y %H:%M} UTC.</p>
+<p>Applications close at the recruitment deadline, {escape(when(cohort.recruitment_deadline))}.</p>
+{_dates(scheme, cohort)}
 <form method="post" action="applications" novalidate>
 <input type="hidden" name="cohort_id" value="{escape(cohort.cohort_id)}">
 <fieldset id="role" tabindex="-1"><legend>Your role</legend>{f._error("role")}{roles}</fieldset>
@@ -271,7 +352,7 @@ are stored separately from your application, without your name or any identifier
 report on who the scheme reaches. They are never used to decide eligibility or matching.</p>
 {
         "".join(
-            f.select(f"monitoring.{q}", label, options, default="prefer_not_to_say")
+            f.select(f"monitoring.{q}", label, options, default="prefer_not_to_say", question=q)
             for q, label, options in MONITORING_QUESTIONS
         )
     }
@@ -297,6 +378,19 @@ report on who the scheme reaches. They are never used to decide eligibility or m
     return _page(f"Apply to {cohort.name}", f'{head}{summary}<form method="post"{rest}')
 
 
+def closed_page(scheme: Scheme, cohort: Cohort) -> str:
+    """A cohort past its deadline: said plainly, and no form to fill in."""
+    return _page(
+        f"Applications to {cohort.name} are closed",
+        f"<h1>Applications to {escape(cohort.name)} are closed</h1>"
+        f"<p>{escape(scheme.name)} closed to applications at its recruitment deadline, "
+        f"{escape(when(cohort.recruitment_deadline))}, and its mentors and mentees have been or are being "
+        "matched.</p><p>The scheme runs again: to hear about its next round, write to the coordinator at "
+        f'<a href="mailto:{escape(cohort.coordinator_email)}">{escape(cohort.coordinator_email)}</a>.</p>'
+        '<p><a href="./">See the schemes open for applications</a></p>',
+    )
+
+
 def accepted_page(cohort: Cohort, submission_id: str) -> str:
     return _page(
         "Application received",
@@ -314,7 +408,7 @@ def cohort_question_page(open_cohorts: Sequence[Cohort] = ()) -> str:
     """The landing page: the cohorts open for applications, and a field for a cohort's reference."""
     listing = "".join(
         f'<li><a href="?cohort={escape(c.cohort_id)}">{escape(c.name)}</a>: applications close '
-        f"{c.recruitment_deadline:%d %B %Y %H:%M} UTC</li>"
+        f"{escape(when(c.recruitment_deadline))}</li>"
         for c in open_cohorts
     )
     intro = (

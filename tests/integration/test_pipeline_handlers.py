@@ -136,7 +136,8 @@ def test_matches_respect_the_different_institution_rule(stack: Stack) -> None:
     (match,) = stack.matches(cohort)
     assert apps[match["mentee_id"]]["applicant"]["institution"] == "KCL"
     (unmatched,) = stack.unmatched(cohort)
-    assert "different_institution" in unmatched["reason"]
+    assert "ruled out by: Mentor and mentee work at different partner universities" in unmatched["reason"]
+    assert unmatched["outcome"] == "no_allowed_mentor"
 
 
 def test_notify_sends_text_and_html_once_per_notification(stack: Stack) -> None:
@@ -154,7 +155,7 @@ def test_notify_sends_text_and_html_once_per_notification(stack: Stack) -> None:
     email: Message = message_from_bytes(sent[0])
     assert email["To"] == "ada@example.ac.uk"
     parts = {p.get_content_type(): p.get_payload(decode=True) for p in email.walk() if not p.is_multipart()}
-    assert set(parts) == {"text/plain", "text/html"}
+    assert set(parts) == {"text/plain", "text/html", "text/calendar"}  # the dates, for the diary
     assert b"You meet the scheme's criteria" in parts["text/plain"]
     assert b"You meet the scheme&#x27;s criteria" in parts["text/html"]
 
@@ -177,7 +178,7 @@ def test_opening_a_cohort_schedules_its_deadline_in_london_time(stack: Stack) ->
     [
         ({"scheme_id": "no-such-scheme"}, "scheme_id"),
         ({"recruitment_deadline": "2020-01-01T00:00:00+00:00"}, "recruitment_deadline"),
-        ({"recruitment_deadline": "2031-01-01T00:00:00"}, "recruitment_deadline"),
+        ({"recruitment_deadline": "2031-03-30T01:30:00"}, "recruitment_deadline"),  # not a London time
         ({"coordinator_email": "nobody"}, "coordinator_email"),
     ],
 )

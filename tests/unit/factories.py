@@ -19,6 +19,7 @@ from mentoring.models import (
     Role,
     SelfIdentification,
 )
+from mentoring.programme import default_calendar
 from mentoring.scheme import get_scheme
 
 from tests.unit.fakes import WrappingSeal
@@ -83,11 +84,13 @@ def cohort(
     deadline: datetime | None = None,
     scheme_id: str = SCHEME_ID,
 ) -> Cohort:
+    deadline = deadline or NOW + timedelta(days=7)
     return Cohort(
         cohort_id=cohort_id,
         scheme_id=scheme_id,
         name="Test cohort",
-        recruitment_deadline=deadline or NOW + timedelta(days=7),
+        recruitment_deadline=deadline,
+        calendar=default_calendar(get_scheme(scheme_id), deadline),
         coordinator_email="coordinator@example.ac.uk",
         status=status,  # type: ignore[arg-type]
         created_at=NOW,

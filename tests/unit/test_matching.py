@@ -40,7 +40,7 @@ def test_mentor_capacity_is_the_smaller_of_theirs_and_the_schemes() -> None:
     assert len(result.matches) == 2
     assert len(result.unmatched_mentees) == 3
     assert {u.reason for u in result.unmatched_mentees} == {
-        "every allowed mentor (1) was needed for other mentees"
+        "the one eligible mentor who could be paired with them was needed for another mentee"
     }
 
 
@@ -80,7 +80,11 @@ def test_unmatched_reasons_name_what_stood_in_the_way() -> None:
     excluded = match_cohort(SCHEME, "c", [lonely], [mentor(institution="UCL")])
 
     assert no_mentors.unmatched_mentees[0].reason == "no eligible mentor applied to this cohort"
-    assert "different_institution" in excluded.unmatched_mentees[0].reason
+    assert excluded.unmatched_mentees[0].reason == (
+        "the only eligible mentor could not be paired with them under the scheme's rules (1 eligible "
+        "mentor ruled out by: Mentor and mentee work at different partner universities.)"
+    )
+    assert excluded.unmatched_mentees[0].outcome == "no_allowed_mentor"
 
 
 def test_explanation_names_the_shared_skills_and_goals() -> None:

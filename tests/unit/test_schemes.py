@@ -224,7 +224,7 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
             "when_full: sometimes",
             "broken.yaml: when_full: Input should be 'close'",
         ),
-        ('starts: "12:00"', 'starts: "25:00"', "broken.yaml: training.0.starts:"),
+        ('starts: "12:00"', 'starts: "25:00"', "broken.yaml: calendar.training.0.starts:"),
     ],
 )
 def test_an_invalid_definition_names_file_field_and_problem(

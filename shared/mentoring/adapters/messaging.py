@@ -100,6 +100,17 @@ class SesMailer:
         message["Message-ID"] = make_msgid(domain=self.sender.rsplit("@", 1)[-1])
         message.set_content(email.text)
         message.add_alternative(email.html, subtype="html")
+        for attachment in email.attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            # A calendar invitation says it is one to add (PUBLISH), so mail clients offer "Add to calendar".
+            params = {"method": "PUBLISH"} if attachment.content_type == "text/calendar" else {}
+            message.add_attachment(
+                attachment.data,
+                maintype=maintype,
+                subtype=subtype,
+                filename=attachment.filename,
+                params=params,
+            )
         return message
 
     def send(self, email: OutgoingEmail) -> str:

@@ -104,9 +104,9 @@ def score_pair(scheme: Scheme, mentee: Application, mentor: Application) -> Scor
             )
     if not explanation:
         explanation.append(
-            "no shared answers to the matching questions; paired so that the mentee has a mentor"
+            "no answers in common to the matching questions; paired so that every mentee has a mentor"
         )
-    explanation.extend(f"hard rule met: {rule.description}" for rule in scheme.pairing_rules)
+    explanation.extend(rule.description for rule in scheme.pairing_rules)
     return ScoredPair(mentee.application_id, mentor.application_id, score, tuple(explanation))
 
 
@@ -158,17 +158,19 @@ def match_cohort(
     unmatched = [
         UnmatchedMentee(
             application_id=a.application_id,
-            reason="the cohort was full when you applied, so your application is on its waiting list",
+            reason="applied when the cohort was full, so was on its waiting list",
+            outcome="waiting_list",
         )
         for a in waiting
     ]
     allowed_count = Counter(i for i, _ in scored)
+    described: dict[str, str] = {rule.kind: rule.description for rule in scheme.pairing_rules}
     for i, mentee in enumerate(mentees):
         if solution.mentor_of[i] != engine.UNMATCHED:
             continue
-        unmatched.append(UnmatchedMentee(application_id=mentee.application_id, reason=_why_unmatched(
-            len(mentors), allowed_count[i], excluded[i]
-        )))  # fmt: skip
+        unmatched.append(
+            _why_unmatched(mentee.application_id, len(mentors), allowed_count[i], excluded[i], described)
+        )
     matched_mentors = set(solution.mentor_of[solution.mentor_of != engine.UNMATCHED].tolist())
     return MatchingResult(
         matches=matches,
@@ -179,11 +181,39 @@ def match_cohort(
     )
 
 
-def _why_unmatched(mentors: int, allowed: int, excluded: Counter[str]) -> str:
+def _why_unmatched(
+    application_id: str, mentors: int, allowed: int, excluded: Counter[str], described: dict[str, str]
+) -> UnmatchedMentee:
+    """Why a mentee has no mentor, in words: for the coordinator with the numbers, and the outcome
+    and rules that the mentee's own email turns into plain sentences."""
+    rules = [described[kind] for kind in sorted(excluded)]
+    ruled_out = "; ".join(
+        f"{_mentors(excluded[kind])} ruled out by: {described[kind]}" for kind in sorted(excluded)
+    )
     if mentors == 0:
-        return "no eligible mentor applied to this cohort"
-    rules = ", ".join(f"{rule} ({count})" for rule, count in sorted(excluded.items()))
+        return UnmatchedMentee(
+            application_id=application_id,
+            reason="no eligible mentor applied to this cohort",
+            outcome="no_mentor",
+        )
     if allowed == 0:
-        return f"no allowed mentor: the hard rules excluded every eligible mentor ({rules})"
-    others = f"; the hard rules excluded the others ({rules})" if excluded else ""
-    return f"every allowed mentor ({allowed}) was needed for other mentees{others}"
+        who = "the only eligible mentor" if mentors == 1 else f"none of the {_mentors(mentors)}"
+        return UnmatchedMentee(
+            application_id=application_id,
+            reason=f"{who} could {'not ' if mentors == 1 else ''}be paired with them under the scheme's "
+            f"rules ({ruled_out})",
+            outcome="no_allowed_mentor",
+            excluded_by=rules,
+        )
+    needed = (
+        "the one eligible mentor who could be paired with them was needed for another mentee"
+        if allowed == 1
+        else f"the {_mentors(allowed)} who could be paired with them were all needed for other mentees"
+    )
+    return UnmatchedMentee(
+        application_id=application_id, reason=needed, outcome="mentors_taken", excluded_by=rules
+    )
+
+
+def _mentors(n: int) -> str:
+    return f"{n} eligible mentor" + ("" if n == 1 else "s")
