@@ -349,11 +349,12 @@ def resolved_environment(stack: Stack, physical: dict[str, Physical], function: 
     return {k: str(resolver.resolve(v)) for k, v in stack.functions[function].environment.items()}
 
 
-def sent_emails(endpoint: str, timeout: float = 10) -> list[tuple[str, bytes]]:
+def sent_emails(endpoint: str, timeout: float = 60) -> list[tuple[str, bytes]]:
     """Every raw email moto's SES accepted, oldest first, as (message id, MIME bytes).
 
     moto keeps sent mail and publishes it in its state dump; that is how the local runtime
-    writes the outbox and how tests read what was sent.
+    writes the outbox and how tests read what was sent. The dump holds every service's state, so on
+    a busy machine late in a run it can take many seconds: the timeout only stops a dead server.
     """
     with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=timeout) as response:  # noqa: S310
         state = json.load(response)

@@ -37,6 +37,16 @@ sources:
   when_full: {default: A waiting list.}
   mentor_capacity_max: {default: One mentee each.}
   minimum_meetings: {default: Once a month.}
+  first_contact: {default: The technician writes first.}
+calendar:
+  recruitment_deadline: 2026-09-18T17:00:00
+  deadline_source: {default: Mid-September.}
+  training:
+    - {title: Peer mentoring briefing, roles: [mentee, mentor], date: 2026-10-01, starts: "12:00",
+       ends: "13:00", where: online, source: {default: A lunchtime briefing.}}
+  programme_starts: 2026-10-05
+  programme_ends: 2027-03-26
+  programme_source: {default: Two terms.}
 roles:
   mentee:
     label: Technician
