@@ -178,7 +178,8 @@ def _apply(
         return "this mentee is on the waiting list"
     broken = broken_rules(rules, mentee, mentor)
     if broken:
-        return "this pair breaks the scheme's hard rules: " + ", ".join(broken)
+        described: dict[str, str] = {rule.kind: rule.description for rule in rules}
+        return "this pair breaks the scheme's rules: " + " ".join(described[kind] for kind in broken)
     mentor_of[mentee_id] = mentor.application_id
     return None
 

@@ -82,7 +82,11 @@ def test_a_change_that_breaks_a_hard_rule_is_refused_and_changes_nothing(
 
     assert reply["statusCode"] == 422
     assert json.loads(reply["body"])["errors"] == [
-        {"field": "changes.0", "message": "this pair breaks the scheme's hard rules: not_line_manager"}
+        {
+            "field": "changes.0",
+            "message": "this pair breaks the scheme's rules: "
+            "The mentor is outside the mentee's line-management relationship.",
+        }
     ]
     assert [m["mentor_id"] for m in stack.matches(cohort)] == [ids["Hedy"]]
 

@@ -229,6 +229,27 @@ def test_partner_cannot_submit_for_another_institution(stack: Stack) -> None:
     assert queued_bodies(stack, "IntakeQueue") == []
 
 
+def test_a_partner_key_cannot_put_applicants_into_another_institutions_scheme(stack: Stack) -> None:
+    """Issue 16: the women's pilot is UCL's alone; Queen Mary's key is refused, and nothing is queued."""
+    cohort = stack.open_cohort(scheme_id="womens-mentoring-pilot")
+    submission = partner_application(cohort, "QMUL-PILOT-1", role="mentor", grade=8)
+    submission["self_identification"] = {"staff_group": "academic"}
+    submission["profile"] = {"discipline": "neuroscience"}
+
+    response = partner_call(stack, "QMUL", submission)
+
+    assert response["statusCode"] == 422
+    (result,) = json.loads(response["body"])["results"]
+    assert result["errors"] == [
+        {
+            "field": "applicant.institution",
+            "message": "your API key is for Queen Mary University of London, and Women's mentoring pilot "
+            "(Biomedical Sciences, PALS and Medicine) is for staff of University College London only",
+        }
+    ]
+    assert queued_bodies(stack, "IntakeQueue") == []
+
+
 def test_one_bad_row_does_not_block_the_rest_of_a_batch(stack: Stack) -> None:
     cohort = stack.open_cohort()
     bad = partner_application(cohort, "QM-2")
