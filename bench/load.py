@@ -5,7 +5,9 @@ malformed and a few sent twice (a double click, a partner's retry); the runtime'
 intake and notify all the while, two execution environments each. Then each cohort's deadline
 schedule fires. The run times each stage and checks the two promises an EDI team relies on:
 every accepted submission is in the Applications table or on a dead-letter queue, none twice,
-and every person has exactly the emails they should, none twice.
+and every person has exactly the emails they should, none twice. After the grace period for late
+monitoring answers (the hourly sweep, fired with the clock moved on), no monitoring answer is left
+pending and no stored group is smaller than k.
 
     python -m bench.load [--submissions 10000] [--cohorts 25]
 
@@ -27,6 +29,8 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
 from typing import Any
+
+from mentoring.scheme import get_scheme
 
 from bench.results import measured, write_section
 from infrastructure.local import demo_data
@@ -245,6 +249,34 @@ def _dead_letters(runtime: LocalRuntime) -> list[str]:
 
 
 @dataclass
+class MonitoringFindings:
+    """The Monitoring table after every deadline plus the grace period for late answers."""
+
+    stored: int
+    pending: int
+    smallest_group: int  # of stored records sharing cohort, scheme, role and outcome
+    k: int
+
+    @property
+    def ok(self) -> bool:
+        return self.pending == 0 and (self.stored == 0 or self.smallest_group >= self.k)
+
+
+def check_monitoring(runtime: LocalRuntime, k: int) -> MonitoringFindings:
+    groups: Counter[tuple[str, ...]] = Counter()
+    pending = 0
+    paginator = runtime.client("dynamodb").get_paginator("scan")
+    for page in paginator.paginate(TableName=runtime.physical["MonitoringTable"]["Ref"], ConsistentRead=True):
+        for item in page.get("Items", []):
+            if item["record_id"]["S"].startswith("PENDING#"):
+                pending += 1
+                continue
+            group = (item["cohort_id"]["S"], item["scheme_id"]["S"], str(item["role"]), str(item["eligible"]))
+            groups[group] += 1
+    return MonitoringFindings(sum(groups.values()), pending, min(groups.values(), default=0), k)
+
+
+@dataclass
 class Findings:
     stored: int
     on_dead_letter_queues: int
@@ -389,13 +421,18 @@ def main(argv: list[str] | None = None) -> int:
         fired = runtime.fire_due(now=deadline + timedelta(minutes=1))
         runtime.wait_until_drained(timeout=7200)
         deadline_run = time.perf_counter() - fire
+        # Then the hourly sweep, once the grace period for late monitoring answers is over.
+        grace = timedelta(days=int(runtime.stack.parameter_defaults()["LateAnswersGraceDays"]))
+        runtime.fire_rate_schedules(now=deadline + grace + timedelta(hours=1))
+        runtime.wait_until_drained(timeout=7200)
+        monitoring = check_monitoring(runtime, get_scheme(SCHEME).monitoring_batch)
         stop.set()
         watcher.join()
         intake_done = timeline.first_empty_after("IntakeQueue", submitted) or drained
         print(f"deadline run done in {deadline_run:.0f} s; checking the stores", flush=True)
         findings = check(runtime, tally, cohort_ids, api)
     timed_out = (LOGS / "runtime.log").read_text(encoding="utf-8").count(" timed out after ")
-    ok = findings.ok and not tally.wrong
+    ok = findings.ok and not tally.wrong and monitoring.ok
     accepted = len(tally.accepted)
     acknowledgements = findings.stored
     results = findings.eligible + len(cohort_ids)
@@ -448,6 +485,11 @@ def main(argv: list[str] | None = None) -> int:
         f"| invocations stopped at their timeout | {timed_out} |",
         f"| **emails duplicated** (same person, same email, twice) | **{findings.emails_duplicated}** |",
         f"| **emails missing** | **{findings.emails_missing}** |",
+        f"| monitoring answers stored (after every deadline plus the {grace.days}-day grace period) "
+        f"| {monitoring.stored:,} |",
+        f"| **monitoring answers left pending** | **{monitoring.pending}** |",
+        f"| **smallest stored group** (cohort, scheme, role, outcome; k = {monitoring.k}) "
+        f"| **{monitoring.smallest_group}** |",
         "",
         "Result: " + ("**zero lost, zero duplicated.**" if ok else "**PROBLEMS.**"),
     ]

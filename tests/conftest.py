@@ -30,6 +30,11 @@ def free_port() -> int:
 def moto_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
+    from infrastructure.local.moto_server import adjust
+
+    # The local runtime's moto: DynamoDB requests one at a time, so a conditional write is atomic
+    # as in DynamoDB (moto's threads could otherwise let two deadline runs both claim a cohort).
+    adjust()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -13,7 +13,7 @@ from mentoring.adapters.dynamodb import DynamoApplications
 from mentoring.adapters.messaging import EventBridgeDeadlines, SqsQueue
 from mentoring.cohorts import CohortRequestError, create_cohort, progress
 from mentoring.models import ErrorBody, FieldError, MatchChanges, NewCohort, utcnow
-from mentoring.observability import logger, metrics, tracer
+from mentoring.observability import logger, metrics, traced
 from mentoring.ports import CohortExistsError, CohortNotFoundError
 from mentoring.review import ReviewError, change_matches, cohort_matches, matches_csv, publish
 from mentoring.settings import AdminSettings
@@ -122,7 +122,7 @@ def publish_matches(cohort_id: str) -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

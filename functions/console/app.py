@@ -46,7 +46,7 @@ from mentoring.console.session import (
     cookies,
 )
 from mentoring.models import AuditEntry, Cohort, StaffMember, utcnow
-from mentoring.observability import logger, metrics, tracer
+from mentoring.observability import logger, metrics, traced
 from mentoring.ports import Challenge
 from mentoring.review import cohort_matches, matches_csv
 from mentoring.settings import ConsoleSettings
@@ -469,7 +469,7 @@ def matches_export(cohort_id: str) -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@traced(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -7,6 +7,7 @@ count, parked on the dead-letter queue. Idempotent per submission id, not per SQ
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -22,8 +23,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mentoring.adapters.dynamodb import DynamoApplications
 from mentoring.adapters.messaging import SqsQueue
 from mentoring.intake import process_submission
-from mentoring.models import IntakeMessage
-from mentoring.observability import logger, metrics, tracer
+from mentoring.models import IntakeMessage, utcnow
+from mentoring.observability import logger, metrics, traced
 from mentoring.settings import IntakeSettings
 from mentoring.submissions import parse_record
 
@@ -49,7 +50,14 @@ def notify_queue() -> SqsQueue:
 
 @idempotent_function(data_keyword_argument="message", config=idempotency, persistence_store=persistence)
 def take_in(message: dict[str, Any]) -> dict[str, Any]:
-    application = process_submission(IntakeMessage.model_validate(message), store(), store(), notify_queue())
+    application = process_submission(
+        IntakeMessage.model_validate(message),
+        store(),
+        store(),
+        notify_queue(),
+        now=utcnow(),
+        grace=timedelta(days=settings.late_answers_grace_days),
+    )
     # Only ids and the decision: nothing personal is logged.
     logger.info(
         "application recorded",
@@ -73,7 +81,7 @@ def record_handler(record: SqsRecordModel) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency.register_lambda_context(context)

@@ -15,7 +15,7 @@ from mentoring.adapters.dynamodb import DynamoApplications
 from mentoring.adapters.messaging import SqsQueue
 from mentoring.deadline import run_deadline
 from mentoring.models import DeadlineEvent, utcnow
-from mentoring.observability import logger, metrics, tracer
+from mentoring.observability import logger, metrics, traced
 from mentoring.settings import MatchingSettings
 
 settings = MatchingSettings.from_env()
@@ -34,7 +34,7 @@ def notify_queue() -> SqsQueue:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 @event_parser(model=DeadlineEvent)
 def handler(event: DeadlineEvent, context: LambdaContext) -> dict[str, Any]:

@@ -1,24 +1,30 @@
-"""Monitoring: at a cohort's recruitment deadline, moves its pending equal-opportunities answers
-to the Monitoring store in shuffled batches of at least k, so that the time a record was written
-cannot narrow it down to fewer than k people. Running twice moves nothing twice."""
+"""Monitoring: stores pending equal-opportunities answers in k-anonymous batches of at least k.
+
+Runs on a cohort's recruitment deadline event, and every hour on a schedule (the sweep) for answers
+that arrived late, deleting those that are still fewer than k once the grace period is over. The
+time it acts on is the event's, never a clock of its own. Running twice moves nothing twice.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mentoring.adapters.dynamodb import DynamoApplications, DynamoMonitoring
 from mentoring.adapters.kms import KmsAnswers
 from mentoring.models import DeadlineEvent
-from mentoring.monitoring import flush
-from mentoring.observability import logger, metrics, tracer
+from mentoring.monitoring import Settled, settle, sweep
+from mentoring.observability import logger, metrics, traced
 from mentoring.ports import CohortNotFoundError
 from mentoring.scheme import get_scheme
 from mentoring.settings import MonitoringSettings
 
 settings = MonitoringSettings.from_env()
+DEADLINE = "RecruitmentDeadlineReached"
 
 
 @cache
@@ -38,17 +44,40 @@ def opener() -> KmsAnswers:
     return KmsAnswers(settings.monitoring_key_id)
 
 
+def report(results: list[Settled]) -> dict[str, Any]:
+    for result in results:
+        if result.stored or result.discarded:
+            logger.info(
+                "monitoring answers settled",
+                cohort_id=result.cohort_id,
+                stored=result.stored,
+                transactions=result.transactions,
+                discarded=result.discarded,
+            )
+    metrics.add_metric(name="MonitoringAnswersStored", unit="Count", value=sum(r.stored for r in results))
+    metrics.add_metric(
+        name="MonitoringAnswersDiscarded", unit="Count", value=sum(r.discarded for r in results)
+    )
+    return {
+        "stored": sum(r.stored for r in results),
+        "discarded": sum(r.discarded for r in results),
+        "waiting": sum(r.waiting for r in results),
+    }
+
+
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
-@event_parser(model=DeadlineEvent)
-def handler(event: DeadlineEvent, context: LambdaContext) -> dict[str, Any]:
-    cohort_id = event.detail.cohort_id
-    logger.set_correlation_id(event.id)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    received = parse(event=event, model=EventBridgeModel)
+    logger.set_correlation_id(received.id)
+    grace = timedelta(days=settings.late_answers_grace_days)
+    if received.detail_type != DEADLINE:  # the hourly sweep
+        return report(sweep(received.time, grace, cohorts(), store(), opener()))
+    cohort_id = parse(event=event, model=DeadlineEvent).detail.cohort_id
     cohort = cohorts().get_cohort(cohort_id)
     if cohort is None:
         raise CohortNotFoundError(f"cohort {cohort_id!r} does not exist")
-    result = flush(cohort_id, get_scheme(cohort.scheme_id).monitoring_batch, store(), opener())
-    logger.info("monitoring answers stored", cohort_id=cohort_id, moved=result.moved, batches=result.batches)
-    metrics.add_metric(name="MonitoringAnswersStored", unit="Count", value=result.moved)
-    return {"cohort_id": cohort_id, "moved": result.moved, "batches": result.batches}
+    k = get_scheme(cohort.scheme_id).monitoring_batch
+    result = settle(cohort, k, received.time, grace, store(), opener(), deadline_reached=True)
+    return {"cohort_id": cohort_id, **report([result])}

@@ -19,7 +19,7 @@ from mentoring.adapters.dynamodb import DynamoApplications, DynamoEmailOutbox
 from mentoring.adapters.messaging import SesMailer
 from mentoring.delivery import deliver
 from mentoring.models import Notification, utcnow
-from mentoring.observability import logger, metrics, tracer
+from mentoring.observability import logger, metrics, traced
 from mentoring.settings import NotifySettings
 from mentoring.submissions import parse_record
 
@@ -86,7 +86,7 @@ def record_handler(record: SqsRecordModel, lambda_context: LambdaContext) -> dic
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency.register_lambda_context(context)

@@ -1,8 +1,8 @@
 """Report: the anonymised equal-opportunities report of a cohort or a scheme, for coordinators.
 
-The only function besides intake that may touch the Monitoring table (and only to read it). It
-publishes counts rounded and suppressed as UK higher education publishes equality data, never a
-row.
+It may only read the Monitoring table, and only stored records (never a pending answer). It
+publishes counts rounded to multiples of 5 by the records' own keys (cell-key rounding, see
+mentoring.monitoring_report), never a row.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from mentoring.console.session import KeySetCache, NotSignedInError, TokenVerifi
 from mentoring.models import ErrorBody, FieldError
 from mentoring.monitoring_report import (
     COLUMNS,
-    RULES_TEXT,
     MonitoringReport,
     ReportRow,
     build_report,
@@ -33,8 +32,8 @@ from mentoring.monitoring_report import (
     to_html,
     to_json,
 )
-from mentoring.observability import logger, metrics, tracer
-from mentoring.scheme import load_schemes
+from mentoring.observability import logger, metrics, traced
+from mentoring.scheme import get_scheme, load_schemes
 from mentoring.settings import ReportSettings
 
 settings = ReportSettings.from_env()
@@ -79,7 +78,7 @@ def cohort_report(cohort_id: str) -> Response[str]:
         return error(HTTPStatus.NOT_FOUND, "no cohort has this id", "cohortId")
     rows = [ReportRow.from_record(r) for r in monitoring().list_records(cohort_id=cohort_id)]
     logger.info("monitoring report", cohort_id=cohort_id)
-    return render(build_report(cohort.name, rows), cohort_id)
+    return render(build_report(cohort.name, rows, get_scheme(cohort.scheme_id).monitoring_batch), cohort_id)
 
 
 @cache
@@ -133,7 +132,9 @@ def console_report(cohort_id: str) -> Response[str]:
         )
         return page(html, HTTPStatus.FORBIDDEN, gate.refreshed)
     report = build_report(
-        cohort.name, [ReportRow.from_record(r) for r in monitoring().list_records(cohort_id=cohort_id)]
+        cohort.name,
+        [ReportRow.from_record(r) for r in monitoring().list_records(cohort_id=cohort_id)],
+        get_scheme(cohort.scheme_id).monitoring_batch,
     )
     logger.info("monitoring report", cohort_id=cohort_id, console=True)
     metrics.add_metric(name="ReportsRead", unit="Count", value=1)
@@ -156,7 +157,7 @@ def console_report(cohort_id: str) -> Response[str]:
         title=f"Monitoring report: {cohort.name}",
         cohort=cohort,
         report=report,
-        rules=RULES_TEXT,
+        rules=report.rules,
         columns=COLUMNS,
         charts=charts(report),
         csv_link=f"{base}/console/cohorts/{cohort_id}/report?format=csv",
@@ -171,11 +172,11 @@ def scheme_report(scheme_id: str) -> Response[str]:
         return error(HTTPStatus.NOT_FOUND, "no scheme has this id", "schemeId")
     rows = [ReportRow.from_record(r) for r in monitoring().list_records(scheme_id=scheme_id)]
     logger.info("monitoring report", scheme_id=scheme_id)
-    return render(build_report(f"{scheme.name}, every cohort", rows), scheme_id)
+    return render(build_report(f"{scheme.name}, every cohort", rows, scheme.monitoring_batch), scheme_id)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -30,7 +30,7 @@ from mentoring.models import (
     PartnerEnvelope,
     utcnow,
 )
-from mentoring.observability import logger, metrics, tracer
+from mentoring.observability import logger, metrics, traced
 from mentoring.openapi import openapi
 from mentoring.scheme import get_scheme
 from mentoring.settings import SubmitSettings
@@ -300,7 +300,7 @@ def openapi_document() -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

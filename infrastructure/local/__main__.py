@@ -7,6 +7,7 @@ demo  the same stack, scripted: a synthetic intake through the HTTP API, the dea
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import Counter
@@ -19,7 +20,7 @@ from mentoring.models import StaffRole
 from mentoring.programme import when
 from mentoring.scheme import get_scheme
 
-from infrastructure.local import demo_data
+from infrastructure.local import demo_data, usefulness
 from infrastructure.local.client import ApiClient
 from infrastructure.local.runtime import LocalRuntime
 from infrastructure.staff import add_staff_member, temporary_password
@@ -127,15 +128,17 @@ def serve(runtime: LocalRuntime, minutes: float) -> None:
 
 
 def submit_intake(
-    api: ApiClient, intake: demo_data.Intake, keys: dict[str, str]
+    api: ApiClient, intake: demo_data.Intake, keys: dict[str, str], answers: dict[str, dict[str, str]]
 ) -> tuple[list[str], list[str]]:
-    """The synthetic intake through both front doors; returns the accepted ids and the refusals."""
+    """The synthetic intake through both front doors; returns the accepted ids and the refusals,
+    and notes in ``answers`` what each accepted applicant answered (to check the report against)."""
     accepted: list[str] = []
     rejected: list[str] = []
     for submission in intake.web_form:
         reply = api.apply(submission)
         if reply.status == 202:
             accepted.append(reply.body["submission_id"])
+            answers[reply.body["submission_id"]] = submission["monitoring"]
         else:
             rejected.append(f"web form {reply.status}: {reply.body}")
     for institution, batch in sorted(intake.partner_batches.items()):
@@ -143,6 +146,10 @@ def submit_intake(
         if reply.status != 202:
             raise SystemExit(f"partner batch of {institution} refused: {reply.status} {reply.body}")
         accepted += [r["submission_id"] for r in reply.body["results"]]
+        answers.update(
+            (r["submission_id"], person["monitoring"])
+            for r, person in zip(reply.body["results"], batch, strict=True)
+        )
     say(
         f"submitted {len(accepted)} applications (web form and {len(intake.partner_batches)} partner batches)"
     )
@@ -200,7 +207,8 @@ def demo(runtime: LocalRuntime) -> int:
     say(f"opened cohort {cohort_id} of {SCHEME}")
     intake = demo_data.intake(cohort_id)
     keys = {code: key["value"] for code, key in runtime.partner_keys().items()}
-    accepted, rejected = submit_intake(api, intake, keys)
+    answers: dict[str, dict[str, str]] = {}
+    accepted, rejected = submit_intake(api, intake, keys, answers)
     rejected += misuse_front_doors(api, intake, keys, accepted)
     deadlines = [deadline]
     side = open_side_cohorts(api, deadlines)
@@ -228,7 +236,8 @@ def demo(runtime: LocalRuntime) -> int:
     say(f"the coordinator's CSV export of {cohort_id}: {export}")
     report = Path("build") / f"{cohort_id}-monitoring-report.html"
     report.write_text(api.signed("GET", f"/cohorts/{cohort_id}/monitoring-report?format=html").body)
-    say(f"the equal-opportunities report of {cohort_id} (rounded, suppressed): {report}")
+    say(f"the equal-opportunities report of {cohort_id} (cell-key rounded): {report}")
+    useful = report_usefulness(runtime, api, cohort_id, answers)
     say("delivering the deadline event a second time: matching must not run again")
     runtime.put_event(
         "mentoring.deadlines", "RecruitmentDeadlineReached", {"cohort_id": cohort_id}, wait=True
@@ -249,7 +258,29 @@ def demo(runtime: LocalRuntime) -> int:
         )
         for side_id, side_accepted in side.items()
     }
-    return summarise(runtime, cohort_id, accepted, rejected, progress, results, emails, side_results)
+    return summarise(runtime, cohort_id, accepted, rejected, progress, results, emails, side_results, useful)
+
+
+def report_usefulness(
+    runtime: LocalRuntime, api: ApiClient, cohort_id: str, answers: dict[str, dict[str, str]]
+) -> tuple[int, list[str]]:
+    """The figures of the cohort's report, and those further from the truth than documented."""
+    items = runtime.client("dynamodb").query(
+        TableName=runtime.physical["ApplicationsTable"]["Ref"],
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues={":pk": {"S": f"COHORT#{cohort_id}"}, ":p": {"S": "APPLICATION#"}},
+    )["Items"]
+    people = []
+    for item in items:
+        application = json.loads(item["data"]["S"])
+        person = usefulness.Applicant(
+            application["role"],
+            application["eligibility"]["eligible"],
+            answers[application["application_id"]],
+        )
+        people.append(person)
+    body = api.signed("GET", f"/cohorts/{cohort_id}/monitoring-report?format=json").body
+    return len(list(usefulness.figures(body))), usefulness.outside_error(body, people)
 
 
 def _first_error(body: dict[str, Any]) -> str:
@@ -266,6 +297,7 @@ def summarise(
     results: dict[str, Any],
     emails: int,
     side: dict[str, tuple[list[str], dict[str, Any], dict[str, Any]]],
+    useful: tuple[int, list[str]],
 ) -> int:
     eligible = sum(progress["eligible"].values())
     kinds = (
@@ -304,6 +336,15 @@ def summarise(
             )
         if not side_results["matches"]:
             problems.append(f"{side_id}: no pairs")
+    checked, outside = useful
+    print(
+        f"monitoring report     {checked} figures of {cohort_id}, "
+        + (
+            "all within the documented error of the true counts"
+            if not outside
+            else f"{len(outside)} outside it"
+        )
+    )
     print(f"emails sent           {emails}: {dict(kinds)}")
     dead = {k: v for k, v in runtime.dead_letter_counts().items() if v}
     print(f"dead-letter queues    {dead or 'empty'}")
@@ -325,6 +366,8 @@ def summarise(
         problems.append("some eligible mentees are neither matched nor reported unmatched")
     if dead:
         problems.append(f"messages on dead-letter queues: {dead}")
+    if outside:
+        problems.append(f"report figures outside the documented error: {outside[:3]}")
     print("result                " + ("OK" if not problems else "PROBLEMS: " + "; ".join(problems)))
     return 1 if problems else 0
 

@@ -7,6 +7,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -88,6 +89,8 @@ def _worker(
         event = conn.recv()
         if event is None:
             return
+        # Lambda sets the trace header of each invocation; X-Ray's SDK makes it the parent segment.
+        os.environ["_X_AMZN_TRACE_ID"] = _trace_header()
         try:
             conn.send(("ok", handler(event, _Context(name, arn, timeout))))
         except Exception as error:  # noqa: BLE001 - reported to the caller as Lambda reports a function error
@@ -101,6 +104,60 @@ def _worker(
                     },
                 )
             )
+
+
+def _trace_header() -> str:
+    """A sampled X-Ray trace header, as Lambda gives an invocation of a function with active tracing."""
+    return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=1"
+
+
+class TraceCollector:
+    """Plays the X-Ray daemon: a UDP listener on loopback that keeps every segment document the
+    functions' X-Ray SDK sends (``AWS_XRAY_DAEMON_ADDRESS``), so tests see what X-Ray would store."""
+
+    HEADER = b'{"format":"json","version":1}\n'
+
+    def __init__(self) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.settimeout(0.5)
+        self._documents: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._listen, name="xray", daemon=True)
+
+    @property
+    def address(self) -> str:
+        host, port = self._socket.getsockname()
+        return f"{host}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._socket.close()
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self._socket.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if data.startswith(self.HEADER):
+                with self._lock:
+                    self._documents.append(data[len(self.HEADER) :].decode("utf-8", errors="replace"))
+
+    def documents(self) -> list[str]:
+        """Every segment and subsegment received so far, as the JSON text sent."""
+        with self._lock:
+            return list(self._documents)
+
+    def segments(self) -> list[dict[str, Any]]:
+        return [json.loads(document) for document in self.documents()]
 
 
 class FunctionError(RuntimeError):
@@ -264,6 +321,11 @@ class LocalRuntime:
         self._moto: subprocess.Popen[bytes] | None = None
         self._http: ThreadingHTTPServer | None = None
         self._fired: set[str] = set()
+        self.traces = TraceCollector()
+        self._next_rate: dict[str, datetime] = {}
+        self._held: dict[str, threading.Event] = {}  # queue -> set while its pollers are held
+        self._parked = threading.Condition()
+        self._parked_pollers: dict[str, int] = {}
         self._written: set[str] = set()
         self._outbox_lock = threading.Lock()
         self._clients: dict[str, Any] = {}
@@ -299,6 +361,7 @@ class LocalRuntime:
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
         os.environ.setdefault("AWS_DEFAULT_REGION", tpl.REGION)
         self._start_moto()
+        self.traces.start()
         self.physical = provision(self.stack, self.aws_endpoint)
         common = {
             "AWS_ENDPOINT_URL": self.aws_endpoint,
@@ -306,7 +369,8 @@ class LocalRuntime:
             "AWS_REGION": tpl.REGION,
             "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"],
             "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"],
-            "POWERTOOLS_TRACE_DISABLED": "true",
+            "LAMBDA_TASK_ROOT": str(_PROJECT),
+            "AWS_XRAY_DAEMON_ADDRESS": self.traces.address,
         }
         self.logs.mkdir(parents=True, exist_ok=True)
         for name, function in self.stack.functions.items():
@@ -314,6 +378,9 @@ class LocalRuntime:
                 **common,
                 **resolved_environment(self.stack, self.physical, name),
                 "AWS_LAMBDA_FUNCTION_NAME": self.physical[name]["Ref"],
+                # Tracing as the template sets it: with Active, X-Ray's SDK runs as in Lambda and
+                # sends its segments to the collector, so tests see what X-Ray would store.
+                "POWERTOOLS_TRACE_DISABLED": "false" if function.tracing else "true",
             }
             log_file = self.logs / f"{name}.log"
             self.functions[name] = LocalFunction(
@@ -343,6 +410,7 @@ class LocalRuntime:
             thread.join(timeout=5)
         for function in self.functions.values():
             function.stop()
+        self.traces.stop()
         if self._moto is not None:
             self._moto.terminate()
             try:
@@ -428,7 +496,7 @@ class LocalRuntime:
                     out_headers[k] = ", ".join(str(v) for v in values)
             payload = response.get("body") or ""
             status = int(response.get("statusCode", 200))
-            self.log(f"{method} {parts.path} -> {status}")
+            self.log(f"{method} {route.path} -> {status}")  # the route, as API Gateway logs it
             return status, out_headers, payload.encode()
         return _json(HTTPStatus.FORBIDDEN, {"message": "Missing Authentication Token"})
 
@@ -469,7 +537,11 @@ class LocalRuntime:
         url = self.physical[source.queue]["Ref"]
         arn = self.physical[source.queue]["Arn"]
         function = self.functions[source.function]
+        held = self._held.setdefault(source.queue, threading.Event())
         while not self._stop.is_set():
+            if held.is_set():
+                self._park(source.queue, held)
+                continue
             try:
                 messages = sqs.receive_message(
                     QueueUrl=url,
@@ -487,6 +559,48 @@ class LocalRuntime:
                 continue
             with self.activity:
                 self._deliver_batch(sqs, url, arn, source, function, messages)
+
+    def _park(self, queue: str, held: threading.Event) -> None:
+        """A held poller waits, counted as parked, until the hold is released."""
+        with self._parked:
+            self._parked_pollers[queue] = self._parked_pollers.get(queue, 0) + 1
+            self._parked.notify_all()
+        while held.is_set() and not self._stop.is_set():
+            time.sleep(0.05)
+        with self._parked:
+            self._parked_pollers[queue] -= 1
+
+    def hold(self, queue: str) -> None:
+        """Stops the event source of ``queue`` (as disabling an event source mapping does): its
+        messages wait on the queue until :meth:`release`, or :meth:`step` delivers one."""
+        pollers = sum(
+            self.functions[q.function].concurrency for q in self.stack.queue_sources if q.queue == queue
+        )
+        self._held.setdefault(queue, threading.Event()).set()
+        with self._parked:
+            if not self._parked.wait_for(lambda: self._parked_pollers.get(queue, 0) >= pollers, timeout=60):
+                raise TimeoutError(f"the pollers of {queue} did not stop")
+
+    def release(self, queue: str) -> None:
+        self._held[queue].clear()
+
+    def step(self, queue: str) -> bool:
+        """Delivers one message of a held queue to its function, as a batch of one; False when the
+        queue is empty."""
+        source = next(q for q in self.stack.queue_sources if q.queue == queue)
+        sqs = self.client("sqs")
+        url = self.physical[queue]["Ref"]
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=1, AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])  # fmt: skip
+        if not messages:
+            return False
+        with self.activity:
+            self._deliver_batch(
+                sqs, url, self.physical[queue]["Arn"], source, self.functions[source.function], messages
+            )
+        return True
 
     def _deliver_batch(
         self,
@@ -522,12 +636,31 @@ class LocalRuntime:
 
     # ------------------------------------------------------------ EventBridge Scheduler and rules
     def _fire_schedules(self) -> None:
+        started = datetime.now(UTC)
+        self._next_rate = {r.name: started + r.interval for r in self.stack.schedules}
         while not self._stop.wait(1.0):
             try:
-                self.fire_due(datetime.now(UTC))
+                now = datetime.now(UTC)
+                self.fire_due(now)
+                due = [r for r in self.stack.schedules if self._next_rate[r.name] <= now]
+                for rule in due:
+                    self._next_rate[rule.name] = now + rule.interval
+                    self._spawn(self._scheduled, rule, now, name=f"rate-{rule.name}")
             except Exception as error:  # noqa: BLE001 - keep the scheduler alive
                 if not self._stop.is_set():
                     self.log(f"scheduler: {error}")
+
+    def fire_rate_schedules(self, now: datetime) -> list[str]:
+        """Delivers every ``Schedule`` event of the template once, as if its rule fired at ``now``
+        (the event's time), and waits for the functions to finish; returns the rules' names."""
+        for rule in self.stack.schedules:
+            self._scheduled(rule, now)
+        return [rule.name for rule in self.stack.schedules]
+
+    def _scheduled(self, rule: tpl.RateSchedule, now: datetime) -> None:
+        """The "Scheduled Event" an EventBridge rule with a schedule expression puts to its target."""
+        arn = f"arn:aws:events:{tpl.REGION}:{tpl.ACCOUNT}:rule/{rule.name}"
+        self._invoke_async(rule.function, _event("aws.events", "Scheduled Event", {}, [arn], now))
 
     def fire_due(self, now: datetime) -> list[str]:
         """Fires every schedule whose at() time has come; returns their names."""
@@ -551,6 +684,7 @@ class LocalRuntime:
                 json.loads(target.get("Input") or "{}"),
                 resources=[schedule["Arn"]],
                 bus_arn=target["Arn"],
+                time=now,
             )
             if schedule.get("ActionAfterCompletion") == "DELETE":
                 scheduler.delete_schedule(Name=name, GroupName=group)
@@ -565,20 +699,12 @@ class LocalRuntime:
         resources: list[str] | None = None,
         bus_arn: str | None = None,
         wait: bool = False,
+        time: datetime | None = None,
     ) -> None:
         """Delivers an event as EventBridge would: to every rule on the bus whose pattern matches,
-        asynchronously, with the function's retries and then its dead-letter queue."""
-        event = {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": detail_type,
-            "source": source,
-            "account": tpl.ACCOUNT,
-            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": tpl.REGION,
-            "resources": resources or [],
-            "detail": detail,
-        }
+        asynchronously, with the function's retries and then its dead-letter queue. ``time`` is the
+        event's time (now, unless a test moves the clock)."""
+        event = _event(source, detail_type, detail, resources or [], time or datetime.now(UTC))
         resolver = tpl.Resolver(self.stack.parameter_defaults(), self.physical)
         for rule in self.stack.rules:
             bus = resolver.resolve(rule.bus) if rule.bus else "default"
@@ -668,8 +794,10 @@ class LocalRuntime:
         return depths
 
     def wait_until_drained(self, timeout: float = 120.0) -> None:
-        """Returns once every consumed queue is empty and nothing runs, three checks in a row."""
-        consumed = {s.queue for s in self.stack.queue_sources}
+        """Returns once every consumed queue is empty and nothing runs, three checks in a row (a
+        held queue keeps its messages, and is not waited for)."""
+        held = {queue for queue, event in self._held.items() if event.is_set()}
+        consumed = {s.queue for s in self.stack.queue_sources} - held
         quiet = 0
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -689,6 +817,23 @@ class LocalRuntime:
 
 
 # ---------------------------------------------------------------- event shapes
+
+
+def _event(
+    source: str, detail_type: str, detail: dict[str, Any], resources: list[str], at: datetime
+) -> dict[str, Any]:
+    """An EventBridge event as a rule delivers it to a function."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": tpl.ACCOUNT,
+        "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": tpl.REGION,
+        "resources": resources,
+        "detail": detail,
+    }
 
 
 def _json(status: HTTPStatus, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:

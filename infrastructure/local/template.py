@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,23 @@ class EventRule:
 
 
 @dataclass(frozen=True)
+class RateSchedule:
+    """A function's ``Schedule`` event: EventBridge puts a "Scheduled Event" every ``interval``."""
+
+    name: str
+    expression: str
+    function: str
+
+    @property
+    def interval(self) -> timedelta:
+        match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", self.expression)
+        if match is None:
+            raise ValueError(f"{self.name}: only rate(...) schedules are played locally: {self.expression}")
+        unit = match.group(2).rstrip("s") + "s"
+        return timedelta(**{unit: int(match.group(1))})
+
+
+@dataclass(frozen=True)
 class Function:
     name: str
     code_uri: str
@@ -149,6 +167,7 @@ class Function:
     max_retries: int
     dead_letter_target: Any
     reserved_concurrency: int | None = None
+    tracing: bool = False  # Tracing: Active
 
     @property
     def module(self) -> str:
@@ -170,6 +189,7 @@ class Stack:
     routes: list[Route] = field(default_factory=list)
     queue_sources: list[QueueSource] = field(default_factory=list)
     rules: list[EventRule] = field(default_factory=list)
+    schedules: list[RateSchedule] = field(default_factory=list)
 
     @property
     def resources(self) -> dict[str, Any]:
@@ -208,8 +228,9 @@ def read(path: Path = TEMPLATE) -> Stack:
             .get("OnFailure", {})
             .get("Destination"),
             reserved_concurrency=_optional_int(props.get("ReservedConcurrentExecutions")),
+            tracing=props.get("Tracing", defaults.get("Tracing")) == "Active",
         )
-        for event in props.get("Events", {}).values():
+        for event_name, event in props.get("Events", {}).items():
             kind, eprops = event["Type"], event.get("Properties", {})
             if kind == "Api":
                 auth = eprops.get("Auth", {})
@@ -237,6 +258,8 @@ def read(path: Path = TEMPLATE) -> Stack:
                 stack.rules.append(
                     EventRule(bus=eprops.get("EventBusName"), pattern=eprops["Pattern"], function=name)
                 )
+            elif kind == "Schedule":
+                stack.schedules.append(RateSchedule(f"{name}{event_name}", eprops["Schedule"], name))
     stack.routes.sort(key=lambda r: r.greedy)  # stable: the template's order otherwise
     return stack
 

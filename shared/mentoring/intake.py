@@ -3,6 +3,8 @@ monitoring answers are held, still sealed, for their batch: intake never reads t
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from mentoring.eligibility import decide
 from mentoring.institutions import common_grade
 from mentoring.models import Application, EmailKind, IntakeMessage, Notification, PendingAnswers, Role
@@ -57,7 +59,12 @@ def process_submission(
     cohorts: CohortStore,
     applications: ApplicationStore,
     notifications: NotificationQueue,
+    *,
+    now: datetime,
+    grace: timedelta,
 ) -> Application:
+    """Records the application, and holds its sealed answers unless the cohort's deadline plus the
+    grace period for late answers has passed: then they could never be stored in a batch of k."""
     cohort = cohorts.get_cohort(message.submission.cohort_id)
     if cohort is None:
         raise CohortNotFoundError(f"cohort {message.submission.cohort_id!r} does not exist")
@@ -67,7 +74,11 @@ def process_submission(
         limit = get_scheme(cohort.scheme_id).max_mentees
         if not cohorts.take_place(cohort.cohort_id, application.application_id, limit):
             application = application.model_copy(update={"waiting_list": True})
-    monitoring = split_monitoring(message, cohort.scheme_id, application.eligibility.eligible)
+    monitoring = (
+        split_monitoring(message, cohort.scheme_id, application.eligibility.eligible)
+        if now < cohort.recruitment_deadline + grace
+        else None
+    )
     try:
         # Recorded only while the cohort is open, so matching never starts between the check
         # and the write and leaves an accepted application out in silence.

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
@@ -521,15 +522,31 @@ class PendingAnswers(BaseModel):
     sealed: SealedAnswers
 
 
+RECORD_KEY_BITS: Final = 32
+
+
+def new_record_key() -> int:
+    """A stored record's random key, fixed when it is written: the report's rounding of a figure is
+    decided by the keys of the records it counts (``mentoring.monitoring_report``)."""
+    return secrets.randbits(RECORD_KEY_BITS)
+
+
 class MonitoringRecord(BaseModel):
-    """An anonymised equal-opportunities record: a random key, the reporting group and the answers only."""
+    """An anonymised equal-opportunities record: a random key, the reporting group and the answers only.
+
+    ``role`` and ``eligible`` are None where recording them would have left fewer than k people of a
+    batch with that combination (``mentoring.monitoring.generalise``).
+    """
 
     record_id: str = Field(default_factory=new_record_id)
     cohort_id: str
     scheme_id: str
-    role: Role
-    eligible: bool = Field(description="The outcome the report counts (applied, eligible); nothing else.")
+    role: Role | None
+    eligible: bool | None = Field(
+        description="The outcome the report counts (applied, eligible); nothing else."
+    )
     answers: MonitoringAnswers
+    record_key: int = Field(default_factory=new_record_key, ge=0, lt=2**RECORD_KEY_BITS)
 
 
 class Match(BaseModel):

@@ -1,76 +1,258 @@
-"""Monitoring answers reach the store in shuffled batches, never one person at a time.
+"""Monitoring answers reach the store in batches of at least k people, never one person at a time,
+and no stored group is smaller than k.
 
-Intake holds each person's answers as a *pending* record, still sealed by submit: no identifier,
-a random key, in the same transaction as the application (so a retry never adds a second one).
-At the cohort's deadline they are opened and moved to the store in shuffled batches of at least k
-records (k per scheme, default 5), each batch in one transaction that writes the records under new
-random keys and deletes the pending ones: so the time a stored record was written narrows it down
-to no fewer than k people, and a failure part-way moves nothing. Fewer than k pending answers
-wait, still sealed.
+Intake holds each person's answers as a *pending* record, still sealed by submit: no identifier, a
+random key, in the same transaction as the application (so a retry never adds a second one). The
+report never counts a pending record. Pending answers are *settled*:
+
+- at the cohort's recruitment deadline (its deadline event), and again by a sweep that runs every
+  hour (for answers that arrive late: accepted before the deadline, processed after matching
+  started);
+- when at least k are pending, all of them are opened and stored together as one batch: each
+  gets a new random key and a random record key (``MonitoringRecord.record_key``), the batch is
+  made k-anonymous (:func:`generalise`) and written in shuffled transactions of at most
+  ``MAX_BATCH`` records that delete the pending records they replace, each transaction holding
+  every group it touches at least k times (:func:`transactions`). So a figure of the report can
+  only change by at least k people at once, and the time a stored record was written narrows it
+  down to no fewer than k people, even if a run stops part-way;
+- when fewer than k are pending, they wait, sealed, for others; once the deadline plus the grace
+  period has passed, they are deleted instead, never stored as a group smaller than k. A cohort
+  with fewer than k applicants is therefore never stored at all.
+
+Nothing here is timed by a clock of its own: the caller passes ``now`` (the event's time), so
+tests move time instead of waiting for it.
 """
 
 from __future__ import annotations
 
+import random
 import secrets
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from mentoring.models import MonitoringRecord
-from mentoring.ports import AnswerOpener, MonitoringStore
+from mentoring.models import Cohort, MonitoringRecord, PendingAnswers, Role
+from mentoring.ports import AnswerOpener, CohortStore, MonitoringStore
+from mentoring.scheme import get_scheme
 
-MAX_BATCH = 50  # records a batch: a transaction holds 100 items, a write and a delete each
+MAX_BATCH = 50  # records a transaction: a transaction holds 100 items, a write and a delete each
+
+Group = tuple[Role | None, bool | None]
 
 
 @dataclass(frozen=True)
-class Flush:
+class Settled:
+    """What one settling of a cohort did (counts only: nothing here says who or what)."""
+
     cohort_id: str
-    moved: int
-    batches: list[int]
+    stored: int = 0
+    transactions: list[int] = field(default_factory=list)
+    discarded: int = 0
+    waiting: int = 0
 
 
-def batches(count: int, k: int, largest: int = MAX_BATCH) -> list[int]:
-    """Batch sizes that add up to ``count``, each at least ``k`` (when ``count`` allows) and at
-    most ``largest``."""
+def pieces(count: int, k: int, largest: int = MAX_BATCH) -> list[int]:
+    """Sizes that split ``count`` records (``count`` >= ``k``) into pieces of at least ``k`` and at
+    most ``largest``, adding up to ``count``."""
     if count <= 0:
         return []
     if count < k:
-        return [count]
+        raise ValueError(f"a batch of {count} is smaller than k={k}: it is never written")
     sizes = [largest] * (count // largest)
     rest = count - sum(sizes)
     if rest:
         if rest >= k or not sizes:
             sizes.append(rest)
         else:
-            # Too few left for a batch of their own: share out with the last full batch.
+            # Too few left for a transaction of their own: share out with the last full one.
             last = sizes.pop() + rest
             sizes += [last - last // 2, last // 2] if last // 2 >= k else [last]
     return sizes
 
 
-def flush(cohort_id: str, k: int, store: MonitoringStore, opener: AnswerOpener) -> Flush:
-    """Moves the cohort's pending answers to the store in shuffled batches of at least ``k``,
-    opening each sealed answer only as its batch is written. Fewer than ``k`` wait."""
-    pending = store.pending(cohort_id)
-    if len(pending) < k:
-        return Flush(cohort_id, 0, [])
-    # Each pending answer with its stored record under a new random key, in a uniformly random order.
-    moves = [
-        (
-            p.record_id,
-            MonitoringRecord(
-                cohort_id=p.cohort_id,
-                scheme_id=p.scheme_id,
-                role=p.role,
-                eligible=p.eligible,
-                answers=opener.open(p.sealed, p.cohort_id),
-            ),
-        )
-        for p in pending
+def generalise(
+    records: Sequence[MonitoringRecord], k: int, rng: random.Random | None = None
+) -> list[MonitoringRecord]:
+    """The batch with every (role, outcome) group at least ``k`` strong (the batch holds >= k).
+
+    A group smaller than k loses the attribute that makes it small, and is made up to k with
+    records drawn at random from the groups that can spare them:
+
+    1. within a role with at least k people, an outcome (eligible or not) held by fewer than k
+       loses its outcome (``eligible=None``), joined by others of the role drawn at random;
+    2. a role with fewer than k people loses role and outcome (``role=None``), joined by records
+       drawn at random from the other groups.
+
+    A record drawn keeps only what the group it joins records, so the group cannot tell the
+    small group's members from those drawn. Groups are the combinations a stored record carries
+    besides the answers (the cohort and scheme are the same for the whole batch).
+    """
+    rng = rng or secrets.SystemRandom()
+    groups: dict[Group, list[MonitoringRecord]] = defaultdict(list)
+    for record in records:
+        groups[(record.role, record.eligible)].append(record)
+    for role in Role:
+        outcomes: list[Group] = [(role, True), (role, False)]
+        people = sum(len(groups[g]) for g in outcomes) + len(groups[(role, None)])
+        if 0 < people < k:
+            for group in [*outcomes, (role, None)]:
+                _merge(groups, group, (None, None))
+            continue
+        for group in outcomes:
+            if 0 < len(groups[group]) < k:
+                _merge(groups, group, (role, None))
+        _fill(groups, (role, None), outcomes, k, rng)
+    _fill(groups, (None, None), [g for g in list(groups) if g != (None, None)], k, rng)
+    return [
+        record.model_copy(update={"role": role, "eligible": eligible})
+        for (role, eligible), members in groups.items()
+        for record in members
     ]
-    secrets.SystemRandom().shuffle(moves)
-    sizes = batches(len(moves), k)
-    start = 0
-    for size in sizes:
-        batch = moves[start : start + size]
-        start += size
-        store.move_batch(cohort_id, [old for old, _ in batch], [new for _, new in batch])
-    return Flush(cohort_id, len(pending), sizes)
+
+
+def _merge(groups: dict[Group, list[MonitoringRecord]], source: Group, target: Group) -> None:
+    groups[target].extend(groups[source])
+    groups[source] = []
+
+
+def _fill(
+    groups: dict[Group, list[MonitoringRecord]],
+    pool: Group,
+    donors: Sequence[Group],
+    k: int,
+    rng: random.Random,
+) -> None:
+    """Makes a pool smaller than k up to k with records drawn at random from a donor that keeps at
+    least k; when no donor can spare enough, the smallest donor joins the pool whole."""
+    while 0 < len(groups[pool]) < k:
+        need = k - len(groups[pool])
+        spare = [d for d in donors if len(groups[d]) - need >= k]
+        if spare:
+            donor = max(spare, key=lambda d: len(groups[d]))
+            drawn = rng.sample(groups[donor], need)
+            groups[donor] = [r for r in groups[donor] if r not in drawn]
+            groups[pool].extend(drawn)
+            return
+        left = [d for d in donors if groups[d]]
+        if not left:
+            return  # the whole batch is smaller than k: the caller never writes it
+        _merge(groups, min(left, key=lambda d: len(groups[d])), pool)
+
+
+OPENING_THREADS = 8  # KMS decrypts in parallel: a national cohort's thousands within the timeout
+
+
+def _opened(pending: Iterable[PendingAnswers], opener: AnswerOpener) -> list[tuple[str, MonitoringRecord]]:
+    """Each pending answer with the record that replaces it: opened, under a new random key."""
+
+    def replace(p: PendingAnswers) -> tuple[str, MonitoringRecord]:
+        record = MonitoringRecord(
+            cohort_id=p.cohort_id,
+            scheme_id=p.scheme_id,
+            role=p.role,
+            eligible=p.eligible,
+            answers=opener.open(p.sealed, p.cohort_id),
+        )
+        return p.record_id, record
+
+    with ThreadPoolExecutor(OPENING_THREADS) as pool:
+        return list(pool.map(replace, pending))
+
+
+def settle(
+    cohort: Cohort,
+    k: int,
+    now: datetime,
+    grace: timedelta,
+    store: MonitoringStore,
+    opener: AnswerOpener,
+    deadline_reached: bool = False,
+) -> Settled:
+    """Stores the cohort's pending answers as one batch when there are at least ``k``, deletes them
+    when fewer are left after the deadline plus ``grace``, and otherwise leaves them waiting.
+
+    Before the deadline nothing moves (unless ``deadline_reached``: the deadline event itself), so
+    the report of an open cohort shows no figure at all.
+    """
+    pending = store.pending(cohort.cohort_id)
+    if not pending:
+        return Settled(cohort.cohort_id)
+    if not deadline_reached and now < cohort.recruitment_deadline:
+        return Settled(cohort.cohort_id, waiting=len(pending))
+    if len(pending) < k:
+        if now >= cohort.recruitment_deadline + grace:
+            store.discard([p.record_id for p in pending])
+            return Settled(cohort.cohort_id, discarded=len(pending))
+        return Settled(cohort.cohort_id, waiting=len(pending))
+    return _store_batch(cohort.cohort_id, pending, k, store, opener)
+
+
+def transactions(
+    records: Sequence[MonitoringRecord], k: int, rng: random.Random | None = None
+) -> list[list[MonitoringRecord]]:
+    """A generalised batch as the transactions that write it, in a random order.
+
+    Each (role, outcome) group is shuffled and cut into pieces of at least k; the pieces are packed
+    into transactions of at most ``MAX_BATCH`` records. So every transaction holds each group it
+    touches at least k times, and if the run stops part-way, what was written is k-anonymous on its
+    own and what is left (whole pieces, so at least k) is stored by the next run.
+    """
+    rng = rng or secrets.SystemRandom()
+    groups: dict[Group, list[MonitoringRecord]] = defaultdict(list)
+    for record in records:
+        groups[(record.role, record.eligible)].append(record)
+    cut: list[list[MonitoringRecord]] = []
+    for members in groups.values():
+        rng.shuffle(members)
+        start = 0
+        for size in pieces(len(members), k):
+            cut.append(members[start : start + size])
+            start += size
+    rng.shuffle(cut)
+    packed: list[list[MonitoringRecord]] = []
+    for piece in sorted(cut, key=len, reverse=True):  # first fit, largest piece first
+        home = next((t for t in packed if len(t) + len(piece) <= MAX_BATCH), None)
+        if home is None:
+            packed.append(list(piece))
+        else:
+            home.extend(piece)
+    for transaction in packed:
+        rng.shuffle(transaction)
+    rng.shuffle(packed)
+    return packed
+
+
+def _store_batch(
+    cohort_id: str, pending: Sequence[PendingAnswers], k: int, store: MonitoringStore, opener: AnswerOpener
+) -> Settled:
+    moves = _opened(pending, opener)
+    retire_for = {record.record_id: old for old, record in moves}
+    written = transactions(generalise([record for _, record in moves], k), k)
+    for batch in written:
+        store.move_batch(cohort_id, [retire_for[r.record_id] for r in batch], batch)
+    return Settled(cohort_id, stored=len(moves), transactions=[len(t) for t in written])
+
+
+def sweep(
+    now: datetime,
+    grace: timedelta,
+    cohorts: CohortStore,
+    store: MonitoringStore,
+    opener: AnswerOpener,
+) -> list[Settled]:
+    """Settles every cohort that has pending answers (the hourly sweep), each with its scheme's k.
+    Answers of a cohort that no longer exists are deleted: nothing says when they may be stored."""
+    settled = []
+    for cohort_id in store.pending_cohorts():
+        cohort = cohorts.get_cohort(cohort_id)
+        if cohort is None:
+            pending = store.pending(cohort_id)
+            store.discard([p.record_id for p in pending])
+            settled.append(Settled(cohort_id, discarded=len(pending)))
+            continue
+        settled.append(
+            settle(cohort, get_scheme(cohort.scheme_id).monitoring_batch, now, grace, store, opener)
+        )
+    return settled

@@ -1,43 +1,44 @@
-"""The equal-opportunities monitoring report, as UK higher education publishes equality data.
+"""The equal-opportunities monitoring report, published so that no reading of it, however often,
+in whatever format, beside whatever else, gives away one person's answers.
 
-Pure domain code: anonymised monitoring answers in, a publishable report out, with three
-renderers (:func:`to_json`, :func:`to_csv`, :func:`to_html`). No storage, no AWS.
+Pure domain code: stored monitoring records in, a publishable report out, with three renderers
+(:func:`to_json`, :func:`to_csv`, :func:`to_html`). No storage, no AWS.
 
 Input
-    One :class:`ReportRow` per monitoring record: the role (mentee or mentor), whether the
-    application was found eligible, and the answers. Every row counts as "applied"; eligible
-    rows also count as "eligible". The report has a title (a cohort's or a scheme's name).
+    One :class:`ReportRow` per *stored* monitoring record (pending answers are never counted): the
+    role and the outcome (either may be unrecorded, ``None``, where recording it would have left a
+    group smaller than k: ``mentoring.monitoring.generalise``), the answers, and the record's key.
 
 Tables
     One table per monitoring question (``mentoring.web.MONITORING_QUESTIONS``, same order and
-    labels as the form), one row per answer value (every value of the question's ``Literal``,
-    in order, ``prefer_not_to_say`` included, even when nobody chose it) and a total row. The
-    columns are mentees and mentors, each as applied and eligible, then all applicants
-    (mentees and mentors together) as applied and eligible. Each cell has a count and the
-    percentage of its column.
+    labels as the form), one row per answer value (every value, ``prefer_not_to_say`` included,
+    even when nobody chose it) and a total row. The columns are mentees and mentors, each as
+    applied and eligible, then all applicants as applied and eligible. A record whose role is not
+    recorded counts in the "all applicants" columns only; one whose outcome is not recorded counts
+    as applied only. Each column says how many such records it leaves out (``not_recorded``).
 
-Publication rules (after HESA's rounding and suppression methodology,
-https://www.hesa.ac.uk/about/regulation/data-protection/rounding-and-suppression-anonymise-statistics)
-    1. Rounding. Every count, totals included, is rounded to the nearest multiple of 5:
-       0, 1 and 2 become 0; 3 to 7 become 5; 8 to 12 become 10; and so on (a half cannot occur
-       with whole counts). Each total is rounded from its own unrounded value, so a rounded
-       total need not equal the sum of the rounded cells above it; that is expected.
-    2. Percentages are worked out from the unrounded counts (to one decimal place) and are not
-       shown when the column's population (its unrounded total) is under 22.5, that is, fewer
-       than 23 people.
-    3. Small cells. A cell of 1 or 2 people would be published as 0 by rounding, but its
-       percentage, or a total minus the other cells of its row or column, could give it away.
-       So such a cell is suppressed: neither its count nor its percentage is published (``*``
-       in CSV and HTML, ``null`` in JSON). Genuine zeros are published as 0.
-    4. Secondary suppression. A suppressed cell must not be recoverable by subtraction: in every
-       row (mentees + mentors = all applicants, for applied and for eligible separately) and
-       every column (the answers of a question add up to its total), whenever exactly one cell
-       is suppressed, the next smallest non-zero cell of that row or column is suppressed too
-       (a total only when nothing else is left). This is repeated until no row or column has a
-       single suppressed cell. A published ``*`` therefore never says which cells are small.
+Publication: cell-key random rounding (after the ONS's and ABS's cell-key perturbation)
+    Every record carries a random 32-bit *record key*, drawn once when it is stored and never
+    changed. A cell's key is the sum of the keys of the records it counts, modulo 2^32: uniformly
+    random, and the same whenever the cell counts the same people. A cell of ``n`` people is
+    published as ``n`` rounded to a multiple of 5: down to ``5 * (n // 5)``, or up to the next
+    multiple of 5 when ``key / 2^32 < (n % 5) / 5``. So:
 
-The report object holds only the published figures (rounded counts, permitted percentages,
-suppression marks); the unrounded counts never leave :func:`build_report`.
+    - every published count is a multiple of 5 and at most 4 away from the true count (a true 0
+      stays 0: an empty cell has no records and nothing to round); the rounding is unbiased, so
+      sums over many cells stay close to the truth;
+    - the same cell always gives the same figure: reading again, at another time, in another
+      format, in the cohort's report or the scheme's (a scheme with one cohort publishes that
+      cohort's very figures), cannot average the rounding away;
+    - a cell that counts other people (a batch added, the other columns, another breakdown) gets
+      a key independent of the first, so subtracting two figures gives the difference of the
+      true counts plus rounding noise of up to 8, never an exact small count;
+    - percentages are worked out from the published counts, so they add nothing to them, and are
+      shown only where the column's published total is at least 25.
+
+    Together with how records are stored (only in batches of at least k after the recruitment
+    deadline, each batch k-anonymous), a figure can only change when at least k people's answers
+    are added at once.
 """
 
 from __future__ import annotations
@@ -49,27 +50,44 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any, Final, Literal
 
-from mentoring.models import MonitoringAnswers, MonitoringRecord, Role
+from mentoring.models import RECORD_KEY_BITS, MonitoringAnswers, MonitoringRecord, Role
 from mentoring.web import MONITORING_QUESTIONS, _label
 
 Outcome = Literal["applied", "eligible"]
 Group = Literal["mentee", "mentor", "all"]
 
 ROUNDING_BASE: Final = 5
-SMALL_CELL_MAX: Final = 2  # raw counts 1..2 are small cells
-MIN_PERCENT_POPULATION: Final = 22.5  # percentages need a population of 23 or more
-SUPPRESSED: Final = "*"
+MAX_ERROR: Final = ROUNDING_BASE - 1  # the documented bound: |published - true| <= 4
+KEY_SPACE: Final = 1 << RECORD_KEY_BITS
+MIN_PERCENT_TOTAL: Final = 25  # percentages need a published total of at least 25
 TOTAL: Final = "total"
 
-RULES_TEXT: Final = (
-    "Counts are rounded to the nearest multiple of 5 (0, 1 and 2 are rounded to 0), and each total "
-    "is rounded on its own, so totals may differ from the sum of the rounded figures above them.",
-    "Percentages are worked out before rounding, and are not shown where the group they are a "
-    "percentage of has fewer than 23 people.",
-    "Groups of 1 or 2 people are not shown (marked *), and where a hidden figure could be worked out "
-    "by subtraction from a total, the next smallest figure is hidden too. A * does not say which "
-    "figure is the small one.",
-)
+
+def protection(k: int) -> str:
+    """The one plain sentence on how the figures are protected, shown above the report."""
+    return (
+        "To protect the people who answered, every figure is rounded to a multiple of 5, the same way "
+        f"each time (so it is at most {MAX_ERROR} away from the true number), and answers are added "
+        f"only in groups of at least {k} people after the recruitment deadline."
+    )
+
+
+def rules(k: int) -> tuple[str, ...]:
+    return (
+        "Each count is rounded to a multiple of 5, up or down, so it is at most 4 away from the true "
+        "count. The rounding is decided by the group of people counted, so the same group gives the "
+        "same figure every time: reading the report again, or another format of it, cannot undo it. "
+        "A true 0 is always shown as 0; a 0 can also stand for 1 to 4 people.",
+        "Totals are rounded on their own, so they may differ from the sum of the figures above them.",
+        f"Answers are added only after the recruitment deadline, in groups of at least {k} people. "
+        f"Answers that arrive late wait for {k - 1} others; a cohort with fewer than {k} applicants "
+        "has no figures.",
+        "Percentages are worked out from the rounded counts, and not shown where the total is under "
+        f"{MIN_PERCENT_TOTAL}.",
+        f"Where fewer than {k} people of a role, or of an outcome within a role, were added together, "
+        "their role or outcome is not recorded: they count only under all applicants, or as applied. "
+        "Each column says how many people it leaves out for this reason.",
+    )
 
 
 # ---------------------------------------------------------------- input
@@ -77,15 +95,16 @@ RULES_TEXT: Final = (
 
 @dataclass(frozen=True)
 class ReportRow:
-    """One anonymised applicant as the report sees it: role, outcome, monitoring answers."""
+    """One stored record as the report sees it: role and outcome (None: not recorded), answers, key."""
 
-    role: Role
-    eligible: bool
+    role: Role | None
+    eligible: bool | None
     answers: MonitoringAnswers
+    record_key: int
 
     @classmethod
     def from_record(cls, record: MonitoringRecord) -> ReportRow:
-        return cls(role=record.role, eligible=record.eligible, answers=record.answers)
+        return cls(record.role, record.eligible, record.answers, record.record_key)
 
 
 # ---------------------------------------------------------------- the published report
@@ -105,6 +124,18 @@ class Column:
         who = {"mentee": "Mentees", "mentor": "Mentors", "all": "All applicants"}[self.group]
         return f"{who}: {self.outcome}"
 
+    def counts(self, row: ReportRow) -> bool:
+        if self.group != "all" and (row.role is None or row.role.value != self.group):
+            return False
+        return self.outcome == "applied" or row.eligible is True
+
+    def leaves_out(self, row: ReportRow) -> bool:
+        """A record that may belong in this column, but whose role or outcome is not recorded."""
+        role_unknown = self.group != "all" and row.role is None
+        in_role = self.group == "all" or (row.role is not None and row.role.value == self.group)
+        outcome_unknown = self.outcome == "eligible" and in_role and row.eligible is None
+        return role_unknown or outcome_unknown
+
 
 COLUMNS: Final[tuple[Column, ...]] = (
     Column("mentee", "applied"),
@@ -119,11 +150,10 @@ _ROLE_COLUMNS: Final = COLUMNS[:4]
 
 @dataclass(frozen=True)
 class Cell:
-    """A published figure: ``count`` is rounded; both are None when the cell is suppressed."""
+    """A published figure: ``count`` is rounded (a multiple of 5); ``percent`` comes from it."""
 
-    count: int | None
+    count: int
     percent: float | None
-    suppressed: bool
 
 
 @dataclass(frozen=True)
@@ -147,135 +177,120 @@ class QuestionTable:
 @dataclass(frozen=True)
 class MonitoringReport:
     title: str
+    k: int
     tables: tuple[QuestionTable, ...]
+    not_recorded: tuple[int, ...]  # in COLUMNS order: records a column leaves out (role/outcome unknown)
+    has_figures: bool
+
+    @property
+    def protection(self) -> str:
+        return protection(self.k)
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return rules(self.k)
+
+    def notes(self) -> list[str]:
+        """Plain sentences for the columns that leave people out."""
+        return [
+            f"{column.label}: {n} {'person' if n == 1 else 'people'} not counted here, because their "
+            f"{'role' if column.outcome == 'applied' else 'role or outcome'} is not recorded."
+            for column, n in zip(COLUMNS, self.not_recorded, strict=True)
+            if n
+        ]
 
 
-# ---------------------------------------------------------------- the rules
+# ---------------------------------------------------------------- the rule
 
 
-def hesa_round(count: int) -> int:
-    """Round a count to the nearest multiple of 5, as HESA does: 0-2 -> 0, 3-7 -> 5, 8-12 -> 10."""
+def rounded(count: int, cell_key: int) -> int:
+    """``count`` rounded to a multiple of 5, up with probability (count mod 5)/5 as ``cell_key``
+    (uniform in [0, 2^32)) decides: unbiased, at most 4 away, the same for the same cell."""
     if count < 0:
         raise ValueError("a count cannot be negative")
-    return (count + ROUNDING_BASE // 2) // ROUNDING_BASE * ROUNDING_BASE
+    low = count - count % ROUNDING_BASE
+    return low + ROUNDING_BASE if cell_key * ROUNDING_BASE < (count % ROUNDING_BASE) * KEY_SPACE else low
 
 
-def is_small(count: int) -> bool:
-    """A cell of 1 or 2 people: suppressed in publication."""
-    return 0 < count <= SMALL_CELL_MAX
+def cell_key(rows: Iterable[ReportRow]) -> int:
+    """The key of the cell that counts these records: the sum of their record keys, mod 2^32."""
+    return sum(row.record_key for row in rows) % KEY_SPACE
 
 
-def percentage(count: int, population: int) -> float | None:
-    """The percentage of a population from unrounded counts; None under 23 people (22.5, HESA)."""
-    if population < MIN_PERCENT_POPULATION:
+def percentage(count: int, total: int) -> float | None:
+    """A published count as a percentage of its published total; None under 25."""
+    if total < MIN_PERCENT_TOTAL:
         return None
-    return round(100 * count / population, 1)
+    return round(100 * count / total, 1)
 
 
-Grid = list[list[int]]  # raw counts: rows are answer values then the total row, columns are COLUMNS
-
-
-def _lines(n_rows: int) -> list[list[tuple[int, int]]]:
-    """Every set of cells bound by a sum that is published: rows by role, and columns."""
-    applied = (0, 2, 4)  # mentee_applied + mentor_applied = all_applied
-    eligible = (1, 3, 5)
-    lines = [[(r, c) for c in cols] for r in range(n_rows) for cols in (applied, eligible)]
-    lines += [[(r, c) for r in range(n_rows)] for c in range(len(COLUMNS))]
-    return lines
-
-
-def suppression(raw: Grid) -> set[tuple[int, int]]:
-    """Cells to suppress: small cells, then secondary cells until no line has a lone suppression.
-
-    ``raw`` holds unrounded counts with the total row last and the columns in :data:`COLUMNS`
-    order. In a line with exactly one suppressed cell, the smallest non-zero other cell is
-    suppressed, preferring a non-total cell (the total row, or the "all" columns in a row line).
-    """
-    n_rows = len(raw)
-    hidden = {(r, c) for r in range(n_rows) for c in range(len(COLUMNS)) if is_small(raw[r][c])}
-    lines = _lines(n_rows)
-    changed = True
-    while changed:
-        changed = False
-        for line in lines:
-            if sum(cell in hidden for cell in line) != 1:
-                continue
-            candidates = [cell for cell in line if cell not in hidden and raw[cell[0]][cell[1]] > 0]
-            if not candidates:
-                continue
-            total = line[-1]  # the last cell of every line is its total
-            parts = [cell for cell in candidates if cell != total] or candidates
-            hidden.add(min(parts, key=lambda cell: (raw[cell[0]][cell[1]], cell)))
-            changed = True
-    return hidden
+def _publish(rows: Sequence[ReportRow]) -> int:
+    return rounded(len(rows), cell_key(rows))
 
 
 def _question_table(
     question: str, caption: str, values: Sequence[str], rows: Sequence[ReportRow]
 ) -> QuestionTable:
-    index = {value: i for i, value in enumerate(values)}
-    raw: Grid = [[0] * len(COLUMNS) for _ in range(len(values) + 1)]
-    for row in rows:
-        r = index[getattr(row.answers, question)]
-        outcomes: list[Outcome] = ["applied", "eligible"] if row.eligible else ["applied"]
-        for c, column in enumerate(COLUMNS):
-            if column.outcome in outcomes and column.group in (row.role.value, "all"):
-                raw[r][c] += 1
-                raw[-1][c] += 1
-    hidden = suppression(raw)
-    populations = raw[-1]
+    members = [[row for row in rows if column.counts(row)] for column in COLUMNS]
+    totals = [_publish(column_rows) for column_rows in members]
 
-    def published(r: int, label_value: str, label: str) -> TableRow:
-        cells = tuple(
-            Cell(None, None, True)
-            if (r, c) in hidden
-            else Cell(hesa_round(raw[r][c]), percentage(raw[r][c], populations[c]), False)
-            for c in range(len(COLUMNS))
-        )
-        return TableRow(label_value, label, cells)
+    def published(value: str | None) -> tuple[Cell, ...]:
+        cells = []
+        for c, column_rows in enumerate(members):
+            chosen = [r for r in column_rows if value is None or getattr(r.answers, question) == value]
+            count = _publish(chosen)
+            cells.append(Cell(count, percentage(count, totals[c])))
+        return tuple(cells)
 
     return QuestionTable(
         question=question,
         caption=caption,
-        rows=tuple(published(i, value, _label(value, question)) for i, value in enumerate(values)),
-        total=published(len(values), TOTAL, "Total"),
+        rows=tuple(TableRow(value, _label(value, question), published(value)) for value in values),
+        total=TableRow(TOTAL, "Total", published(None)),
     )
 
 
-def build_report(title: str, rows: Iterable[ReportRow]) -> MonitoringReport:
-    """The publishable report: one table per monitoring question, rounded and suppressed."""
+def build_report(title: str, rows: Iterable[ReportRow], k: int) -> MonitoringReport:
+    """The publishable report: one table per monitoring question, every figure cell-key rounded."""
     listed = list(rows)
     return MonitoringReport(
         title=title,
+        k=k,
         tables=tuple(
             _question_table(question, caption, values, listed)
             for question, caption, values in MONITORING_QUESTIONS
         ),
+        not_recorded=tuple(sum(1 for row in listed if column.leaves_out(row)) for column in COLUMNS),
+        has_figures=bool(listed),
     )
 
 
 # ---------------------------------------------------------------- renderers
 
 
-def _cell_json(cell: Cell) -> dict[str, Any]:
-    return {"count": cell.count, "percent": cell.percent, "suppressed": cell.suppressed}
-
-
 def _row_json(row: TableRow) -> dict[str, Any]:
     return {
         "value": row.value,
         "label": row.label,
-        "cells": {column.key: _cell_json(cell) for column, cell in zip(COLUMNS, row.cells, strict=True)},
+        "cells": {
+            column.key: {"count": cell.count, "percent": cell.percent}
+            for column, cell in zip(COLUMNS, row.cells, strict=True)
+        },
     }
 
 
 def to_json(report: MonitoringReport) -> dict[str, Any]:
-    """The report as JSON-serialisable data; suppressed counts and percentages are null."""
+    """The report as JSON-serialisable data."""
     return {
         "title": report.title,
-        "rules": list(RULES_TEXT),
+        "protection": report.protection,
+        "rules": list(report.rules),
+        "k": report.k,
+        "has_figures": report.has_figures,
+        "max_error": MAX_ERROR,
         "columns": [
-            {"key": c.key, "group": c.group, "outcome": c.outcome, "label": c.label} for c in COLUMNS
+            {"key": c.key, "group": c.group, "outcome": c.outcome, "label": c.label, "not_recorded": n}
+            for c, n in zip(COLUMNS, report.not_recorded, strict=True)
         ],
         "questions": [
             {
@@ -289,14 +304,8 @@ def to_json(report: MonitoringReport) -> dict[str, Any]:
     }
 
 
-def csv_count(cell: Cell) -> str:
-    return SUPPRESSED if cell.count is None else str(cell.count)
-
-
 def csv_percent(cell: Cell) -> str:
-    """``*`` for a suppressed cell, empty when the population is too small, else one decimal."""
-    if cell.suppressed:
-        return SUPPRESSED
+    """Empty when the total is too small for a percentage, else one decimal."""
     return "" if cell.percent is None else f"{cell.percent:.1f}"
 
 
@@ -313,7 +322,7 @@ def to_csv(report: MonitoringReport) -> str:
         for row in (*table.rows, table.total):
             writer.writerow(
                 [table.question, table.caption, row.value, row.label]
-                + [csv_count(cell) for cell in row.cells]
+                + [str(cell.count) for cell in row.cells]
                 + [csv_percent(cell) for cell in row.cells]
             )
     return out.getvalue()
@@ -322,6 +331,7 @@ def to_csv(report: MonitoringReport) -> str:
 _STYLE = """
 body{font-family:Arial,sans-serif;line-height:1.5;max-width:60rem;margin:0 auto;padding:1rem;color:#0b0c0c}
 h1{font-size:1.8rem}h2{font-size:1.4rem;margin-top:2.5rem}
+.protection{border-left:5px solid #1d70b8;padding:.5rem 1rem;background:#f3f2f1}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;font-size:.9rem;min-width:100%}
 caption{text-align:left;font-weight:bold;padding:.3rem 0}
@@ -342,15 +352,7 @@ tfoot th,tfoot td{font-weight:bold;border-top:2px solid #0b0c0c}
 """
 
 
-def _html_count(cell: Cell) -> str:
-    if cell.suppressed:
-        return '<span aria-hidden="true">*</span><span class="vh">suppressed</span>'
-    return escape(str(cell.count))
-
-
 def _html_percent(cell: Cell) -> str:
-    if cell.suppressed:
-        return '<span aria-hidden="true">*</span><span class="vh">suppressed</span>'
     if cell.percent is None:
         return '<span aria-hidden="true">—</span><span class="vh">not shown</span>'
     return escape(f"{cell.percent:.1f}%")
@@ -362,7 +364,7 @@ def _html_table(table: QuestionTable, n: int) -> str:
     )
 
     def line(row: TableRow) -> str:
-        counts = "".join(f"<td>{_html_count(cell)}</td>" for cell in row.cells)
+        counts = "".join(f"<td>{cell.count}</td>" for cell in row.cells)
         percents = "".join(f"<td>{_html_percent(cell)}</td>" for cell in row.cells)
         return f'<tr><th scope="row">{escape(row.label)}</th>{counts}{percents}</tr>'
 
@@ -378,25 +380,18 @@ def _html_table(table: QuestionTable, n: int) -> str:
 def _html_chart(table: QuestionTable) -> str:
     """Horizontal bars of the rounded counts of mentees and mentors, applied and eligible."""
     keys = [c.key for c in COLUMNS]
-    top = max(
-        (cell.count or 0 for row in table.rows for cell in row.cells[: len(_ROLE_COLUMNS)]),
-        default=0,
-    )
+    top = max((cell.count for row in table.rows for cell in row.cells[: len(_ROLE_COLUMNS)]), default=0)
     items = []
     for row in table.rows:
         bars = []
         for column in _ROLE_COLUMNS:
             cell = row.cells[keys.index(column.key)]
-            if cell.count is None:
-                fill, figure = "", "suppressed"
-            else:
-                width = 0.0 if top == 0 else 100 * cell.count / top
-                fill = f'<span class="fill" style="width:{width:.1f}%"></span>' if cell.count else ""
-                figure = str(cell.count)
+            width = 0.0 if top == 0 else 100 * cell.count / top
+            fill = f'<span class="fill" style="width:{width:.1f}%"></span>' if cell.count else ""
             bars.append(
                 f'<li class="bar {escape(column.group)}"><span class="name">{escape(column.label)}</span>'
                 f'<span class="track" aria-hidden="true">{fill}</span>'
-                f'<span class="figure">{escape(figure)}</span></li>'
+                f'<span class="figure">{cell.count}</span></li>'
             )
         items.append(f'<li class="value">{escape(row.label)}<ul>{"".join(bars)}</ul></li>')
     return (
@@ -406,12 +401,20 @@ def _html_chart(table: QuestionTable) -> str:
 
 
 def to_html(report: MonitoringReport) -> str:
-    """A standalone, accessible HTML page: rules for readers, then a table and a chart per question."""
-    rules = "".join(f"<li>{escape(text)}</li>" for text in RULES_TEXT)
+    """A standalone, accessible HTML page: how the figures are protected, then a table and a chart
+    per question."""
+    rules_html = "".join(f"<li>{escape(text)}</li>" for text in report.rules)
+    notes = "".join(f"<li>{escape(note)}</li>" for note in report.notes())
     sections = "".join(
         f'<section aria-labelledby="q-{n}"><h2 id="q-{n}">{escape(table.caption)}</h2>'
         f"{_html_table(table, n)}{_html_chart(table)}</section>"
         for n, table in enumerate(report.tables, start=1)
+    )
+    empty = (
+        ""
+        if report.has_figures
+        else "<p><strong>No figures yet.</strong> Answers are added after the recruitment deadline, "
+        f"once at least {report.k} people's answers can be added together.</p>"
     )
     title = f"Equal-opportunities monitoring: {report.title}"
     return (
@@ -419,10 +422,12 @@ def to_html(report: MonitoringReport) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body><main>"
         f"<h1>{escape(title)}</h1>"
+        f'<p class="protection">{escape(report.protection)}</p>'
         "<p>Who applied to the scheme and who was found eligible, from the optional monitoring "
         "questions, which every applicant could answer &quot;Prefer not to say&quot;.</p>"
-        f'<h2 id="rules">How to read these figures</h2><ul>{rules}</ul>'
-        "<p>In the tables, * means not shown to protect small numbers, and — means the group is too "
-        "small for a percentage.</p>"
+        f"{empty}"
+        f'<h2 id="rules">How to read these figures</h2><ul>{rules_html}</ul>'
+        + (f"<ul>{notes}</ul>" if notes else "")
+        + "<p>In the tables, — means the total is too small for a percentage.</p>"
         f"{sections}</main></body></html>"
     )

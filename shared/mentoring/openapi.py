@@ -102,7 +102,8 @@ def _report(summary: str, parameter: str) -> dict[str, Any]:
             ],
             "responses": {
                 "200": {
-                    "description": "Counts rounded to 5 and suppressed, as UK universities publish them.",
+                    "description": "Counts rounded to multiples of 5 by cell key (at most 4 from the "
+                    "truth, the same at every reading), from answers stored in batches of at least k.",
                     "content": {
                         JSON: {"schema": {"type": "object"}},
                         "text/csv": {"schema": {"type": "string"}},

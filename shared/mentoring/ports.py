@@ -211,14 +211,20 @@ class OutboxEntry:
 
 
 class MonitoringStore(Protocol):
-    """The Monitoring table: pending answers (held by intake) and stored ones (written in batches)."""
+    """The Monitoring table: pending answers (sealed, held by intake) and stored ones (in batches)."""
 
     def pending(self, cohort_id: str) -> list[PendingAnswers]: ...
+
+    def pending_cohorts(self) -> list[str]:
+        """The cohorts that have pending answers."""
 
     def stored(self, cohort_id: str) -> list[MonitoringRecord]: ...
 
     def move_batch(self, cohort_id: str, retire: Sequence[str], write: Sequence[MonitoringRecord]) -> None:
-        """In one transaction: deletes the records ``retire`` names and writes ``write``."""
+        """In one transaction: deletes the pending answers ``retire`` names and writes ``write``."""
+
+    def discard(self, pending: Sequence[str]) -> None:
+        """Deletes these pending answers unread (fewer than k after the grace period)."""
 
 
 class StaffDirectory(Protocol):

@@ -33,6 +33,8 @@ class SubmitSettings(Settings):
 
 class IntakeSettings(Settings):
     monitoring_table: str
+    late_answers_grace_days: int
+    """After a cohort's deadline plus this, monitoring answers are no longer held (never stored)."""
     idempotency_table: str
     notify_queue_url: str
 
@@ -73,3 +75,5 @@ class ConsoleSettings(AdminSettings, SignInSettings):
 class MonitoringSettings(Settings):
     monitoring_table: str
     monitoring_key_id: str
+    late_answers_grace_days: int
+    """Pending answers still fewer than k this long after the deadline are deleted."""

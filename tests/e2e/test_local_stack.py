@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -28,6 +29,25 @@ class Run:
     deadline: datetime
     accepted: list[str]
     eligible: int
+    form: dict[str, Any]  # posted with a mistake, refused
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """A submission as the applicant form posts it (``applicant.email=...``)."""
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out |= _flat(value, f"{prefix}{key}.")
+        elif isinstance(value, list):
+            out[f"{prefix}{key}"] = ", ".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            out[f"{prefix}{key}"] = "yes" if value else ""
+        else:
+            out[f"{prefix}{key}"] = str(value)
+    return out
 
 
 def subjects(runtime: LocalRuntime) -> list[str]:
@@ -69,10 +89,20 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         reply = api.partner_batch(runtime.partner_keys()["KCL"]["value"], [partner_mentor])
         assert reply.status == 202, reply.body
         accepted += [r["submission_id"] for r in reply.body["results"]]
+        # A form post with a mistake: the page sent back holds the name, the email and every
+        # monitoring answer chosen, so that the applicant need not type them again.
+        form = applicant_submission(cohort_id, role="mentee", grade=6)
+        form["applicant"]["email"] = "not-an-email"
+        reply = api._send("POST", "/applications", urlencode(_flat(form)), {"Content-Type": FORM})
+        assert reply.status == 422
+        assert form["applicant"]["given_name"] in reply.body
         runtime.wait_until_drained()
         assert runtime.fire_due(now=deadline) == [f"deadline-{cohort_id}"]
         runtime.wait_until_drained()
-        yield Run(runtime, api, cohort_id, deadline, accepted, eligible=4)
+        # The coordinator's export: names and emails of every pair.
+        export = api.signed("GET", f"/cohorts/{cohort_id}/matches?format=csv")
+        assert "@example.ac.uk" in export.body
+        yield Run(runtime, api, cohort_id, deadline, accepted, eligible=4, form=form)
 
 
 def test_malformed_submission_gets_422_naming_each_bad_field(run: Run) -> None:
@@ -181,6 +211,31 @@ def test_no_monitoring_answer_appears_in_any_functions_logs(run: Run) -> None:
         for answer in answers:
             assert answer not in text, f"{answer!r} in {name}"
         assert not re.search(r"\bwoman\b", text), name
+
+
+def test_no_trace_holds_a_name_an_email_or_a_monitoring_answer(run: Run) -> None:
+    """Tracing is on, as in the template (Active), and X-Ray's SDK sends what it records to the
+    runtime's stand-in for the X-Ray daemon. The whole run went through it: applications from both
+    doors, a refused form whose page holds a name and the answers chosen, intake, the deadline,
+    matching, every email, and the coordinator's export of names and emails."""
+    documents = run.runtime.traces.documents()
+    segments = run.runtime.traces.segments()
+    applications = _applications(run)
+    personal = {
+        value
+        for person in [*(a["applicant"] for a in applications), run.form["applicant"]]
+        for value in (person["given_name"], person["family_name"], person["email"], person["department"])
+    }
+
+    services = {s.get("annotations", {}).get("Service") for s in segments if s["name"] == "## handler"}
+    assert {"submit", "intake", "matching", "notify", "admin", "monitoring"} <= services
+    assert {s["name"] for s in segments} >= {"dynamodb", "sqs", "kms", "email"}  # AWS calls are traced
+    for document in documents:
+        for value in personal:
+            assert value not in document
+        for answer in ("asian_indian", "35-44"):
+            assert answer not in document
+        assert not re.search(r"\bwoman\b", document)
 
 
 def test_closed_cohort_refuses_late_applications(run: Run) -> None:

@@ -26,7 +26,8 @@ def stack(moto_endpoint: str) -> Iterator[Stack]:
         physical_ids=physical,
         handler_modules={name: f.module for name, f in template.functions.items()},
         api_key_ids={code: key["id"] for code, key in partner_api_keys(template, physical).items()},
-        sent=lambda: [raw for _, raw in sent_emails(moto_endpoint)],
+        # moto dumps its whole state to give the emails: slow on a busy machine late in the suite.
+        sent=lambda: [raw for _, raw in sent_emails(moto_endpoint, timeout=120)],
     )
     os.environ.clear()
     os.environ.update(saved)

@@ -3,6 +3,8 @@ cloud-only: nothing is dropped in silence."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from infrastructure.local.provision import CLOUD_ONLY, CREATORS, PLAYED_BY_RUNTIME
@@ -54,6 +56,7 @@ def test_the_runtime_reads_every_route_queue_and_rule_from_the_template() -> Non
         ("NotifyQueue", "NotifyFunction", 10),
     }
     assert sorted(r.function for r in stack.rules) == ["MatchingFunction", "MonitoringFunction"]
+    assert [(s.function, s.interval) for s in stack.schedules] == [("MonitoringFunction", timedelta(hours=1))]
 
 
 def test_a_specific_route_wins_over_a_greedy_one_as_in_api_gateway() -> None:

@@ -245,6 +245,37 @@ def test_deadline_rule_and_matching_have_retries_and_dead_letters(resources: dic
     assert on_failure == {"Type": "SQS", "Destination": {"Fn::GetAtt": ["DeadlineDeadLetterQueue", "Arn"]}}
 
 
+def test_late_answers_are_swept_hourly_with_retries_and_dead_letters_one_run_at_a_time(
+    resources: dict[str, Any],
+) -> None:
+    monitoring = resources["MonitoringFunction"]["Properties"]
+    sweep = monitoring["Events"]["LateAnswersSweep"]
+    assert sweep["Type"] == "Schedule"
+    assert sweep["Properties"]["Schedule"] == "rate(1 hour)"
+    assert sweep["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert sweep["Properties"]["DeadLetterConfig"]["Arn"] == {
+        "Fn::GetAtt": ["DeadlineDeadLetterQueue", "Arn"]
+    }
+    assert (
+        monitoring["Events"]["RecruitmentDeadline"]["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    )
+    # A deadline and a sweep never split one cohort's answers between two runs.
+    assert monitoring["ReservedConcurrentExecutions"] == 1
+    grace = {"Ref": "LateAnswersGraceDays"}
+    assert monitoring["Environment"]["Variables"]["LATE_ANSWERS_GRACE_DAYS"] == grace
+    assert (
+        resources["IntakeFunction"]["Properties"]["Environment"]["Variables"]["LATE_ANSWERS_GRACE_DAYS"]
+        == grace
+    )
+
+
+def test_traces_never_hold_a_response_or_an_error(globals_: dict[str, Any]) -> None:
+    assert globals_["Tracing"] == "Active"
+    variables = globals_["Environment"]["Variables"]
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+    assert variables["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
+
+
 def test_functions_with_a_downstream_limit_have_reserved_concurrency(resources: dict[str, Any]) -> None:
     """Notify is held under the SES sending rate; matching runs one cohort at a time."""
     for name, limit in {"NotifyFunction": 10, "MatchingFunction": 2}.items():

@@ -45,6 +45,9 @@ from tests.unit.fakes import MemoryClaims, MemoryQueue, MemoryScheduler, MemoryS
 
 pytestmark = pytest.mark.unit
 
+KEY = b"the submission id key"
+GRACE = timedelta(days=14)  # for late monitoring answers
+
 
 @pytest.fixture
 def store() -> MemoryStore:
@@ -62,7 +65,7 @@ def test_intake_stores_the_application_and_holds_the_answers_sealed_without_iden
     sent = submission(staff_number="S-123")
     message = intake_message(sent)
 
-    application = process_submission(message, store, store, MemoryQueue())
+    application = process_submission(message, store, store, MemoryQueue(), now=NOW, grace=GRACE)
 
     (record,) = store.monitoring
     assert application.eligibility.eligible
@@ -86,7 +89,7 @@ def test_intake_stores_the_application_and_holds_the_answers_sealed_without_iden
 def test_partner_applicants_belong_to_the_partner(store: MemoryStore) -> None:
     message = intake_message(submission(institution=None), partner="SGUL")
 
-    application = process_submission(message, store, store, MemoryQueue())
+    application = process_submission(message, store, store, MemoryQueue(), now=NOW, grace=GRACE)
 
     assert application.applicant.institution == "SGUL"
     assert application.partner == "SGUL"
@@ -96,8 +99,8 @@ def test_a_redelivered_submission_is_stored_once_and_acknowledged_under_one_key(
     message = intake_message(submission())
     queue = MemoryQueue()
 
-    process_submission(message, store, store, queue)
-    process_submission(message, store, store, queue)
+    process_submission(message, store, store, queue, now=NOW, grace=GRACE)
+    process_submission(message, store, store, queue, now=NOW, grace=GRACE)
 
     assert len(store.applications) == 1
     assert len(store.monitoring) == 1
@@ -106,9 +109,23 @@ def test_a_redelivered_submission_is_stored_once_and_acknowledged_under_one_key(
     }
 
 
+def test_answers_arriving_after_the_grace_period_are_not_held(store: MemoryStore) -> None:
+    """They could never be stored in a batch of k: the application is kept, the answers are not."""
+    deadline = store.cohorts["cohort-a"].recruitment_deadline
+
+    application = process_submission(
+        intake_message(submission()), store, store, MemoryQueue(), now=deadline + GRACE, grace=GRACE
+    )
+
+    assert (application.cohort_id, application.application_id) in store.applications
+    assert store.monitoring == []
+
+
 def test_intake_for_an_unknown_cohort_fails_loudly(store: MemoryStore) -> None:
     with pytest.raises(CohortNotFoundError):
-        process_submission(intake_message(submission("gone-cohort")), store, store, MemoryQueue())
+        process_submission(
+            intake_message(submission("gone-cohort")), store, store, MemoryQueue(), now=NOW, grace=GRACE
+        )
 
 
 # ---------------------------------------------------------------- the deadline
@@ -249,9 +266,6 @@ def test_a_form_post_becomes_the_same_submission_as_json() -> None:
     assert parsed.profile.capacity == 2
     assert parsed.applicant.staff_number is None
     assert form_to_dict("role=mentee")["consent"] is False
-
-
-KEY = b"the submission id key"
 
 
 def door(store: MemoryStore, claims: MemoryClaims, queue: MemoryQueue, key: bytes = KEY) -> FrontDoor:
@@ -452,7 +466,7 @@ def test_a_mentee_after_the_cohort_is_full_waits_and_is_told_so(store: MemorySto
     store.places["cohort-a"] = {f"earlier-{n}" for n in range(40)}  # B-MEntor Professional: 40 places
     message = intake_message(submission())
 
-    application = process_submission(message, store, store, MemoryQueue())
+    application = process_submission(message, store, store, MemoryQueue(), now=NOW, grace=GRACE)
     note = Notification(
         cohort_id="cohort-a", kind=EmailKind.ACKNOWLEDGEMENT, application_id=application.application_id
     )

@@ -44,6 +44,7 @@ MATCH = "MATCH#"
 UNMATCHED = "UNMATCHED#"
 PLACE = "PLACE#"
 PENDING = "PENDING#"
+TRANSACTION_ITEMS = 100  # DynamoDB's most items a transaction
 
 
 class Retention:
@@ -694,14 +695,19 @@ class DynamoAuditLog(_Table):
 class DynamoMonitoring(_Table):
     """The Monitoring table: answers pending their batch (sealed), and stored ones (in batches)."""
 
-    def _scan(self, expression: str, values: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _scan(
+        self, expression: str, values: dict[str, Any], projection: str | None = None
+    ) -> Iterator[dict[str, Any]]:
         paginator = self.db.get_paginator("scan")
-        for page in paginator.paginate(
-            TableName=self.table,
-            FilterExpression=expression,
-            ExpressionAttributeValues=values,
-            ConsistentRead=True,
-        ):
+        arguments: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": expression,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        if projection:
+            arguments["ProjectionExpression"] = projection
+        for page in paginator.paginate(**arguments):
             yield from page.get("Items", [])
 
     def list_records(
@@ -722,8 +728,21 @@ class DynamoMonitoring(_Table):
         )
         return [_pending(item) for item in items]
 
+    def pending_cohorts(self) -> list[str]:
+        items = self._scan("begins_with(record_id, :p)", {":p": {"S": PENDING}}, projection="cohort_id")
+        return sorted({item["cohort_id"]["S"] for item in items})
+
     def stored(self, cohort_id: str) -> list[MonitoringRecord]:
         return self.list_records(cohort_id=cohort_id)
+
+    def discard(self, pending: Sequence[str]) -> None:
+        for start in range(0, len(pending), TRANSACTION_ITEMS):
+            self.db.transact_write_items(
+                TransactItems=[
+                    {"Delete": {"TableName": self.table, "Key": {"record_id": {"S": PENDING + record_id}}}}
+                    for record_id in pending[start : start + TRANSACTION_ITEMS]
+                ]
+            )
 
     def move_batch(self, cohort_id: str, retire: Sequence[str], write: Sequence[MonitoringRecord]) -> None:
         items: list[Any] = [
@@ -772,13 +791,15 @@ def _pending(item: dict[str, Any]) -> PendingAnswers:
 
 
 def monitoring_item(record: MonitoringRecord) -> dict[str, Any]:
-    """A stored record: the random key, the reporting group, the outcome and the answers."""
+    """A stored record: the random key, the reporting group (null where not recorded, to keep every
+    group at least k), the outcome, the answers and the record key the report's rounding uses."""
     return {
         "record_id": {"S": record.record_id},
         "cohort_id": {"S": record.cohort_id},
         "scheme_id": {"S": record.scheme_id},
-        "role": {"S": record.role.value},
-        "eligible": {"BOOL": record.eligible},
+        "role": {"NULL": True} if record.role is None else {"S": record.role.value},
+        "eligible": {"NULL": True} if record.eligible is None else {"BOOL": record.eligible},
+        "record_key": {"N": str(record.record_key)},
         **{name: {"S": str(value)} for name, value in record.answers.model_dump().items()},
     }
 
@@ -789,7 +810,8 @@ def _monitoring_record(item: dict[str, Any]) -> MonitoringRecord:
         record_id=item["record_id"]["S"],
         cohort_id=item["cohort_id"]["S"],
         scheme_id=item["scheme_id"]["S"],
-        role=Role(item["role"]["S"]),
-        eligible=item.get("eligible", {}).get("BOOL", False),
+        role=Role(item["role"]["S"]) if "S" in item["role"] else None,
+        eligible=item["eligible"].get("BOOL"),
         answers=MonitoringAnswers.model_validate(answers),
+        record_key=int(item["record_key"]["N"]),
     )

@@ -1,5 +1,5 @@
-"""The report's bar charts for the console page: drawn from the published (rounded, suppressed)
-figures only, as SVG rectangles whose widths are attributes, so the page needs no inline style."""
+"""The report's bar charts for the console page: drawn from the published (rounded) figures only,
+as SVG rectangles whose widths are attributes, so the page needs no inline style."""
 
 from __future__ import annotations
 
@@ -34,12 +34,12 @@ def charts(report: MonitoringReport) -> list[Chart]:
             for row in table.rows
             for group in ("mentee", "mentor")
         ]
-        top = max((cell.count or 0 for _, _, cell in cells), default=0)
+        top = max((cell.count for _, _, cell in cells), default=0)
         bars = []
         for n, (label, group, cell) in enumerate(cells):
             count = cell.count
             width = 0 if not count or top == 0 else max(1, round(BAR_SPACE * count / top))
-            figure = "not shown" if cell.suppressed else str(count)
+            figure = str(count)
             bars.append(Bar(label if group == "mentee" else "", group, 4 + n * 16, width, figure))
         found.append(Chart(bars, 8 + len(cells) * 16))
     return found
