@@ -41,6 +41,7 @@ _PROJECT = Path(__file__).resolve().parents[2]
 MOTO_SERVER = "infrastructure.local.moto_server"
 MAX_API_BODY = 10 * 1024 * 1024
 INIT_LIMIT = 60  # seconds for an environment to import its handler (Lambda allows 10; moto is slower)
+MOTO_START_LIMIT = 120  # seconds
 TIMEOUT_GRACE = 2  # seconds beyond the function's timeout for the answer to cross the pipe
 Log = Callable[[str], None]
 
@@ -433,7 +434,9 @@ class LocalRuntime:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for _ in range(100):
+        # Generous: importing moto takes seconds, and many more on a busy machine.
+        deadline = time.monotonic() + MOTO_START_LIMIT
+        while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(f"{self.aws_endpoint}/moto-api/", timeout=1):  # noqa: S310
                     return
@@ -441,7 +444,7 @@ class LocalRuntime:
                 if self._moto.poll() is not None:
                     raise RuntimeError(f"moto server could not start on port {self.aws_port}") from None
                 time.sleep(0.1)
-        raise RuntimeError("moto server did not answer within 10 s")
+        raise RuntimeError(f"moto server did not answer within {MOTO_START_LIMIT} s")
 
     # ------------------------------------------------------------ API Gateway
     def partner_keys(self) -> dict[str, Physical]:
