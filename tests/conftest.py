@@ -34,7 +34,7 @@ def moto_endpoint() -> Iterator[str]:
 
     # The local runtime's moto: DynamoDB requests one at a time, so a conditional write is atomic
     # as in DynamoDB (moto's threads could otherwise let two deadline runs both claim a cohort).
-    adjust()
+    adjust()  # which also keeps the state dump (where sent emails are read) small
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -20,6 +20,10 @@ keep the behaviour the pipeline relies on, and are tested in
   looks at the partition only (the requests are serialised, so the table can be narrowed for
   the call).
 - moto lists its own package folder on every request to route it; the list is read once.
+- moto keeps every DynamoDB item and table object it ever made (each read and each transaction's
+  copies too) for its state dump, ``/moto-api/data.json``, which is where sent emails are read:
+  the dump took longer with every request (8 s after the integration suite's console tests).
+  Items and tables are no longer kept for it; they are still stored as ever.
 
 SIGTERM ends the process at once, without unwinding: the state is in memory only.
 """
@@ -172,6 +176,23 @@ def adjust() -> None:
     _replace(sqs_models, "unix_time", _unix_time)
     _replace(sqs_models, "unix_time_millis", _unix_time_millis)
     _replace(backends, "list_of_moto_modules", _listed_once(backends.list_of_moto_modules))
+    untrack_stored_items()
+
+
+class _NotKept(list[Any]):
+    """A model's list of instances for the state dump that keeps none."""
+
+    def append(self, _: Any) -> None:
+        return
+
+
+def untrack_stored_items() -> None:
+    """DynamoDB's items and tables leave the state dump (idempotent)."""
+    from moto.dynamodb.models.dynamo_type import Item
+
+    for model in (Item, Table):
+        if not isinstance(model.instances_tracked, _NotKept):  # type: ignore[attr-defined]
+            model.instances_tracked = _NotKept()  # type: ignore[attr-defined]
 
 
 def _exit_now(*_: object) -> None:

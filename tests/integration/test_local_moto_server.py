@@ -6,6 +6,7 @@ at once are still atomic; and SQS still hides a received message for its visibil
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -259,3 +260,22 @@ def test_a_query_on_a_secondary_index_still_reads_the_whole_table(endpoint: str)
     )
 
     assert sorted(item["pk"]["S"] for item in red["Items"]) == ["item-0", "item-2", "item-3"]
+
+
+def test_the_state_dump_keeps_no_dynamodb_items(moto_endpoint: str) -> None:
+    """Sent emails are read from moto's state dump; items in it made it slower with every request."""
+    db = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="eu-west-2")
+    db.create_table(
+        TableName="dump-check",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for n in range(30):
+        db.put_item(TableName="dump-check", Item={"pk": {"S": str(n)}})
+
+    with urllib.request.urlopen(f"{moto_endpoint}/moto-api/data.json", timeout=30) as response:
+        dump = json.load(response)
+
+    assert dump.get("dynamodb", {}).get("Item", []) == []
+    assert db.get_item(TableName="dump-check", Key={"pk": {"S": "29"}})["Item"]["pk"]["S"] == "29"
