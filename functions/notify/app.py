@@ -58,7 +58,7 @@ def outbox() -> DynamoEmailOutbox:
 @idempotent_function(data_keyword_argument="notification", config=idempotency, persistence_store=persistence)
 def send_once(notification: dict[str, Any]) -> dict[str, str]:
     note = Notification.model_validate(notification)
-    delivery = deliver(note, utcnow(), store(), store(), outbox(), mailer())
+    delivery = deliver(note, utcnow(), store(), store(), outbox(), mailer(), settings.console_url)
     if delivery.outcome == "uncertain":
         # A sender stopped between reserving and recording: SES may have sent it. Not resent.
         logger.warning(

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from mentoring.models import Cohort, CohortProgress, FieldError, NewCohort, Role
+from mentoring.models import (
+    Application,
+    Cohort,
+    CohortProgress,
+    CohortStatus,
+    FieldError,
+    NewCohort,
+    Role,
+    UnmatchedMentee,
+)
 from mentoring.ports import (
     ApplicationStore,
     CohortExistsError,
@@ -13,7 +22,7 @@ from mentoring.ports import (
     DeadlineScheduler,
 )
 from mentoring.programme import calendar_problems, cohort_calendar
-from mentoring.scheme import load_schemes
+from mentoring.scheme import get_scheme, load_schemes
 
 # A deadline closer than this could fire before the schedule exists.
 MINIMUM_LEAD = timedelta(seconds=30)
@@ -63,3 +72,77 @@ def progress(cohort_id: str, cohorts: CohortStore, applications: ApplicationStor
         ineligible={r: sum(1 for a in apps if a.role == r and not a.eligibility.eligible) for r in roles},
         matches=len(applications.list_matches(cohort_id)),
     )
+
+
+class CohortStateError(ValueError):
+    """The cohort is not in the state this step needs (409)."""
+
+
+def move_deadline(
+    cohort_id: str, deadline: datetime, now: datetime, cohorts: CohortStore, scheduler: DeadlineScheduler
+) -> Cohort:
+    """Extends or brings forward an open cohort's recruitment deadline; its schedule moves with it.
+
+    The schedule moves first: should the cohort then turn out to be closed, the moved schedule
+    finds nothing open to match, while the other order could leave a deadline with no schedule.
+    """
+    cohort = cohorts.get_cohort(cohort_id)
+    if cohort is None:
+        raise CohortNotFoundError(f"cohort {cohort_id!r} does not exist")
+    if cohort.status is not CohortStatus.OPEN or cohort.recruitment_deadline <= now:
+        raise CohortStateError("recruitment has already closed for this cohort")
+    if deadline < now + timedelta(minutes=1):
+        raise CohortRequestError(
+            "recruitment_deadline", "the new deadline must be at least a minute from now"
+        )
+    scheduler.schedule_deadline(cohort_id, deadline)
+    if not cohorts.move_deadline(cohort_id, deadline):
+        raise CohortStateError("recruitment has already closed for this cohort")
+    return cohort.model_copy(update={"recruitment_deadline": deadline})
+
+
+def close_recruitment(
+    cohort_id: str, now: datetime, cohorts: CohortStore, scheduler: DeadlineScheduler
+) -> Cohort:
+    """Closes recruitment early: the form refuses applications at once, and matching starts as soon
+    as the schedule can fire (it needs a moment to exist before its time)."""
+    cohort = cohorts.get_cohort(cohort_id)
+    if cohort is None:
+        raise CohortNotFoundError(f"cohort {cohort_id!r} does not exist")
+    if cohort.status is not CohortStatus.OPEN or cohort.recruitment_deadline <= now:
+        raise CohortStateError("recruitment has already closed for this cohort")
+    deadline = (now + MINIMUM_LEAD).replace(microsecond=0)
+    scheduler.schedule_deadline(cohort_id, deadline)
+    if not cohorts.move_deadline(cohort_id, deadline):
+        raise CohortStateError("recruitment has already closed for this cohort")
+    return cohort.model_copy(update={"recruitment_deadline": deadline})
+
+
+def admit_from_waiting_list(
+    cohort_id: str, application_id: str, cohorts: CohortStore, applications: ApplicationStore
+) -> Application:
+    """Gives a waiting-list mentee a place, if one is free; after matching, they join the mentees
+    the coordinator can pair at review."""
+    cohort = cohorts.get_cohort(cohort_id)
+    if cohort is None:
+        raise CohortNotFoundError(f"cohort {cohort_id!r} does not exist")
+    application = applications.get_application(cohort_id, application_id)
+    if application is None or not application.waiting_list or not application.eligibility.eligible:
+        raise CohortStateError("this application is not on the waiting list")
+    if cohort.status not in {CohortStatus.OPEN, CohortStatus.PROVISIONAL}:
+        raise CohortStateError(f"the cohort is {cohort.status.value}: places can no longer change")
+    limit = get_scheme(cohort.scheme_id).max_mentees
+    if not cohorts.admit(application, limit):
+        raise CohortStateError(f"all {limit} mentee places are taken: a place must be freed first")
+    admitted = application.model_copy(update={"waiting_list": False})
+    if cohort.status is CohortStatus.PROVISIONAL:
+        current = applications.list_unmatched(cohort_id)
+        applications.replace_results(
+            cohort_id,
+            applications.list_matches(cohort_id),
+            [*current, UnmatchedMentee(application_id=application_id, reason=ADMITTED)],
+        )
+    return admitted
+
+
+ADMITTED = "given a place from the waiting list after matching; pair them with a mentor who has room"

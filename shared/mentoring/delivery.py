@@ -54,11 +54,14 @@ def deliver(
     applications: ApplicationStore,
     outbox: EmailOutbox,
     mailer: Mailer,
+    console_url: str = "",
 ) -> Delivery:
     cohort = cohorts.get_cohort(note.cohort_id)
     if cohort is None:
         raise CohortNotFoundError(f"cohort {note.cohort_id!r} does not exist")
-    email = compose(note, cohort, applications)  # before reserving: a bad notification reserves nothing
+    email = compose(
+        note, cohort, applications, console_url
+    )  # before reserving: a bad notification reserves nothing
     before = outbox.reserve(note.cohort_id, note.key, now)
     if before.status == "sent":
         return Delivery("already_sent", before.message_id)

@@ -288,12 +288,16 @@ _PERSONAL = {
 }
 
 
-def compose(notification: Notification, cohort: Cohort, store: ApplicationStore) -> OutgoingEmail:
+def compose(
+    notification: Notification, cohort: Cohort, store: ApplicationStore, console_url: str = ""
+) -> OutgoingEmail:
+    """``console_url``: the console's address, which coordinators' emails link to."""
     scheme = get_scheme(cohort.scheme_id)
+    cohort_page = f"{console_url}/cohorts/{cohort.cohort_id}"
     if notification.kind is EmailKind.COORDINATOR_SUMMARY:
-        return _coordinator_summary(cohort, scheme, store)
+        return _coordinator_summary(cohort, scheme, store, cohort_page)
     if notification.kind is EmailKind.MATCHES_TO_REVIEW:
-        return _matches_to_review(cohort, scheme, store)
+        return _matches_to_review(cohort, scheme, store, cohort_page)
     app = store.get_application(cohort.cohort_id, notification.application_id or "")
     if app is None:
         raise NothingToSendError(f"application {notification.application_id} is not stored")
@@ -326,7 +330,7 @@ def possible_duplicates(apps: list[Application]) -> dict[tuple[str, str], list[A
     return {key: group for key, group in groups.items() if len(group) > 1}
 
 
-def _coordinator_summary(cohort: Cohort, scheme: Scheme, store: ApplicationStore) -> OutgoingEmail:
+def _coordinator_summary(cohort: Cohort, scheme: Scheme, store: ApplicationStore, link: str) -> OutgoingEmail:
     apps = {a.application_id: a for a in store.list_applications(cohort.cohort_id)}
     matches = store.list_matches(cohort.cohort_id)
     unmatched = store.list_unmatched(cohort.cohort_id)
@@ -401,10 +405,9 @@ def _coordinator_summary(cohort: Cohort, scheme: Scheme, store: ApplicationStore
             f"everyone eligible has been emailed their result; {mentee}s and {mentor}s make first contact "
             "as the "
             f"scheme says (the {_role_name(scheme, scheme.first_contact)} writes first)",
-            f"the pairs and their reasons: GET /cohorts/{cohort.cohort_id}/matches "
-            "(add ?format=csv for a spreadsheet)",
-            f"the cohort's progress: GET /cohorts/{cohort.cohort_id}",
-            f"the equal-opportunities report: GET /cohorts/{cohort.cohort_id}/monitoring-report?format=html",
+            f"the pairs and their reasons, and a spreadsheet of them, in the console: {link}/matches",
+            f"the cohort's progress: {link}",
+            f"the equal-opportunities report: {link}/report",
         ]
     )
     return OutgoingEmail(
@@ -432,7 +435,7 @@ def _duplicate_line(
     return f"{_person(group[0])}, {institution_name(group[0].applicant.institution)}: " + "; ".join(outcomes)
 
 
-def _matches_to_review(cohort: Cohort, scheme: Scheme, store: ApplicationStore) -> OutgoingEmail:
+def _matches_to_review(cohort: Cohort, scheme: Scheme, store: ApplicationStore, link: str) -> OutgoingEmail:
     subject = f"{cohort.name}: provisional matches to review"
     body = Body()
     body.para(
@@ -443,14 +446,8 @@ def _matches_to_review(cohort: Cohort, scheme: Scheme, store: ApplicationStore) 
         "No applicant has been told yet."
     )
     body.para(
-        "Review the pairs and their reasons, change any, then publish them; publishing emails everyone:"
-    )
-    body.bullets(
-        [
-            f"read: GET /cohorts/{cohort.cohort_id}/matches (add ?format=csv for a spreadsheet)",
-            f"change: POST /cohorts/{cohort.cohort_id}/matches/changes",
-            f"publish: POST /cohorts/{cohort.cohort_id}/publish",
-        ]
+        "Review the pairs and their reasons in the console, change any, then publish them; "
+        f"publishing emails everyone: {link}/matches"
     )
     return OutgoingEmail(
         to=cohort.coordinator_email, subject=subject, text=body.text(), html=body.html(subject)

@@ -88,10 +88,10 @@ def matches_csv(result: CohortMatches, applications: ApplicationStore) -> str:
     return out.getvalue()
 
 
-def change_matches(
+def _planned(
     cohort_id: str, request: MatchChanges, cohorts: CohortStore, applications: ApplicationStore
-) -> CohortMatches:
-    """Applies the changes in order, all or none, each checked as matching checks a pair."""
+) -> tuple[CohortMatches, dict[str, Application], dict[str, str], list[FieldError]]:
+    """The result the changes would give, and what is wrong with them (nothing is written)."""
     current = cohort_matches(cohort_id, cohorts, applications)
     if current.status is not CohortStatus.PROVISIONAL:
         raise ReviewError(409, f"the matches of this cohort are {current.status.value}, not provisional")
@@ -119,8 +119,26 @@ def change_matches(
                     message=f"mentor {mentor_id} would have {load} mentees; their capacity is {capacity}",
                 )
             )
+    return current, apps, mentor_of, errors
+
+
+def check_changes(
+    cohort_id: str, request: MatchChanges, cohorts: CohortStore, applications: ApplicationStore
+) -> list[FieldError]:
+    """What ``change_matches`` would refuse in these changes, without changing anything."""
+    return _planned(cohort_id, request, cohorts, applications)[3]
+
+
+def change_matches(
+    cohort_id: str, request: MatchChanges, cohorts: CohortStore, applications: ApplicationStore
+) -> CohortMatches:
+    """Applies the changes in order, all or none, each checked as matching checks a pair."""
+    current, apps, mentor_of, errors = _planned(cohort_id, request, cohorts, applications)
     if errors:
         raise ReviewError(422, "some changes break the scheme's rules; nothing was changed", errors)
+    cohort = cohorts.get_cohort(cohort_id)
+    assert cohort is not None
+    scheme = get_scheme(cohort.scheme_id)
     previous = {m.mentee_id: m for m in current.matches}
     reasons = {u.application_id: u for u in current.unmatched}
     matches = []

@@ -46,6 +46,8 @@ class MatchingSettings(Settings):
 class NotifySettings(Settings):
     sender_email: str
     idempotency_table: str
+    # The console's address: coordinators' emails link to its pages.
+    console_url: str = ""
 
 
 class AdminSettings(Settings):
