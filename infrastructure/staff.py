@@ -10,23 +10,13 @@ Cognito sends nothing) and their staff record; they choose their own password at
 from __future__ import annotations
 
 import argparse
-import secrets
-import string
 import sys
 from typing import Any
 
 import boto3
 from mentoring.adapters.dynamodb import DynamoStaff
+from mentoring.console.actions import temporary_password
 from mentoring.models import StaffMember, StaffRole, utcnow
-
-
-def temporary_password() -> str:
-    """Meets the pool's policy: 16 characters with each kind the policy asks for."""
-    kinds = [string.ascii_lowercase, string.ascii_uppercase, string.digits, "!#%+-=?@^_"]
-    chars = [secrets.choice(kind) for kind in kinds]
-    chars += [secrets.choice("".join(kinds)) for _ in range(12)]
-    secrets.SystemRandom().shuffle(chars)
-    return "".join(chars)
 
 
 def add_staff_member(

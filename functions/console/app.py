@@ -14,10 +14,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mentoring.adapters.cognito import CognitoIdentity, fetch_jwks, issuer, jwks_url
 from mentoring.adapters.dynamodb import DynamoApplications, DynamoAuditLog, DynamoStaff
 from mentoring.adapters.messaging import EventBridgeDeadlines, SesMailer, SqsQueue
+from mentoring.cohorts import (
+    CohortRequestError,
+    CohortStateError,
+    admit_from_waiting_list,
+    close_recruitment,
+    create_cohort,
+    move_deadline,
+)
 from mentoring.console import actions, views
 from mentoring.console.access import (
     ForbiddenError,
     require_action,
+    require_administrator,
     require_cohort,
 )
 from mentoring.console.http import (
@@ -27,6 +36,7 @@ from mentoring.console.http import (
     csrf_token,
     expired,
     form,
+    form_values,
     page,
     redirect,
     safe_next,
@@ -34,7 +44,7 @@ from mentoring.console.http import (
     signed_in_cookies,
     signed_out_cookies,
 )
-from mentoring.console.pages import render
+from mentoring.console.pages import london, london_input, render
 from mentoring.console.session import (
     SIGN_IN_COOKIE,
     CrossSiteRequestError,
@@ -45,10 +55,10 @@ from mentoring.console.session import (
     check_csrf,
     cookies,
 )
-from mentoring.models import AuditEntry, Cohort, StaffMember, utcnow
+from mentoring.models import AuditEntry, Cohort, MatchChanges, StaffMember, utcnow
 from mentoring.observability import logger, metrics, traced
-from mentoring.ports import Challenge
-from mentoring.review import cohort_matches, matches_csv
+from mentoring.ports import Challenge, CohortExistsError
+from mentoring.review import ReviewError, change_matches, check_changes, cohort_matches, matches_csv, publish
 from mentoring.settings import ConsoleSettings
 
 settings = ConsoleSettings.from_env()
@@ -466,6 +476,375 @@ def matches_export(cohort_id: str) -> Response[str]:
         "X-Content-Type-Options": "nosniff",
     }
     return Response(200, "text/csv; charset=utf-8", csv, headers, cookies=list(gate.refreshed))
+
+
+# ---------------------------------------------------------------- actions (each audited)
+
+
+def refusal(problem: Exception) -> Response[str]:
+    """A step the cohort's state does not allow now: said on a page of its own (409)."""
+    member = signed_in()
+    return screen(
+        "problem.html",
+        HTTPStatus.CONFLICT,
+        staff=member,
+        title="This cannot be done now",
+        message=str(problem).capitalize() + ".",
+    )
+
+
+def confirmation(member: StaffMember, cohort: Cohort, **context: Any) -> Response[str]:
+    context.setdefault("lines", [])
+    context.setdefault("points", [])
+    context.setdefault("warning", "")
+    context.setdefault("hidden", [])
+    context.setdefault("fields", [])
+    context.setdefault("style", "")
+    context.setdefault("back", f"{base()}/console/cohorts/{cohort.cohort_id}")
+    code = context.pop("code", HTTPStatus.OK)
+    return screen("confirm.html", code, staff=member, nav="cohorts", cohort=cohort, **context)
+
+
+@app.route("/console/cohorts/new", method=["GET", "POST"])
+def open_cohort() -> Response[str]:
+    member = signed_in()
+    schemes = views.schemes_to_open(member)
+    if not schemes:
+        raise ForbiddenError("Your role does not allow opening cohorts.")
+    if app.current_event.http_method == "GET":
+        values = {"coordinator_email": member.email}
+        return screen(
+            "open_cohort.html",
+            staff=member,
+            nav="cohorts",
+            title="Open a cohort",
+            schemes=schemes,
+            values=values,
+        )
+    fields = posted()
+    try:
+        request = actions.new_cohort_request(fields, {s.id for s in schemes})
+        cohort = create_cohort(request, utcnow(), store(), deadlines())
+    except actions.FormError as problem:
+        return screen(
+            "open_cohort.html",
+            HTTPStatus.BAD_REQUEST,
+            staff=member,
+            nav="cohorts",
+            title="Open a cohort",
+            schemes=schemes,
+            values=fields,
+            errors=problem.errors,
+        )
+    except (CohortRequestError, CohortExistsError) as problem:
+        field = getattr(problem, "field", "name")
+        message = (
+            "a cohort with this name already exists"
+            if isinstance(problem, CohortExistsError)
+            else str(problem)
+        )
+        return screen(
+            "open_cohort.html",
+            HTTPStatus.BAD_REQUEST,
+            staff=member,
+            nav="cohorts",
+            title="Open a cohort",
+            schemes=schemes,
+            values=fields,
+            errors={field: message.capitalize()},
+        )
+    audit(
+        member,
+        "opened the cohort",
+        cohort.cohort_id,
+        detail=f"{cohort.scheme_id}, deadline {london(cohort.recruitment_deadline)}",
+    )
+    metrics.add_metric(name="CohortsOpened", unit="Count", value=1)
+    return redirect(f"{base()}/console/cohorts/{cohort.cohort_id}?done=opened")
+
+
+@app.route("/console/cohorts/<cohort_id>/deadline", method=["GET", "POST"])
+def change_deadline(cohort_id: str) -> Response[str]:
+    member = signed_in()
+    cohort = cohort_for(member, cohort_id)
+    require_action(member, cohort)
+    field = {
+        "name": "recruitment_deadline",
+        "label": "New recruitment deadline (London time)",
+        "type": "datetime-local",
+        "hint": f"Now {london(cohort.recruitment_deadline)}. Matching starts at the new time.",
+        "value": london_input(cohort.recruitment_deadline),
+    }
+    action = f"{base()}/console/cohorts/{cohort_id}/deadline"
+    if app.current_event.http_method == "GET":
+        return confirmation(
+            member,
+            cohort,
+            title="Change the recruitment deadline",
+            action=action,
+            fields=[field],
+            button="Change the deadline",
+        )
+    fields = posted()
+    try:
+        deadline = actions.london_time(fields.get("recruitment_deadline", ""))
+        moved = move_deadline(cohort_id, deadline, utcnow(), store(), deadlines())
+    except (actions.FormError, CohortRequestError) as problem:
+        message = (
+            problem.errors["recruitment_deadline"]
+            if isinstance(problem, actions.FormError)
+            else str(problem).capitalize()
+        )
+        field["value"] = fields.get("recruitment_deadline", "")
+        return confirmation(
+            member,
+            cohort,
+            code=HTTPStatus.BAD_REQUEST,
+            title="Change the recruitment deadline",
+            action=action,
+            fields=[field],
+            button="Change the deadline",
+            errors={"recruitment_deadline": message},
+        )
+    except CohortStateError as problem:
+        return refusal(problem)
+    audit(
+        member,
+        "moved the recruitment deadline",
+        cohort_id,
+        detail=f"from {london(cohort.recruitment_deadline)} to {london(moved.recruitment_deadline)}",
+    )
+    return redirect(f"{base()}/console/cohorts/{cohort_id}?done=deadline")
+
+
+@app.route("/console/cohorts/<cohort_id>/close", method=["GET", "POST"])
+def close_now(cohort_id: str) -> Response[str]:
+    member = signed_in()
+    cohort = cohort_for(member, cohort_id)
+    require_action(member, cohort)
+    if app.current_event.http_method == "GET":
+        return confirmation(
+            member,
+            cohort,
+            title="Close recruitment now",
+            lines=[
+                f"The deadline is {london(cohort.recruitment_deadline)}. Closing now stops applications "
+                "at once, and matching starts within a minute."
+            ],
+            warning="This cannot be undone: the form will refuse new applications.",
+            action=f"{base()}/console/cohorts/{cohort_id}/close",
+            button="Close recruitment now",
+            style="warning",
+        )
+    posted()
+    try:
+        closed = close_recruitment(cohort_id, utcnow(), store(), deadlines())
+    except CohortStateError as problem:
+        return refusal(problem)
+    audit(
+        member,
+        "closed recruitment early",
+        cohort_id,
+        detail=f"deadline {london(closed.recruitment_deadline)}",
+    )
+    return redirect(f"{base()}/console/cohorts/{cohort_id}?done=closed")
+
+
+@app.route("/console/cohorts/<cohort_id>/applications/<application_id>/admit", method=["GET", "POST"])
+def admit(cohort_id: str, application_id: str) -> Response[str]:
+    member = signed_in()
+    cohort = cohort_for(member, cohort_id)
+    require_action(member, cohort)
+    page_context = views.application_page(member, cohort, application_id, store())
+    name = page_context["row"].name
+    back = f"{base()}/console/cohorts/{cohort_id}/applications/{application_id}"
+    if app.current_event.http_method == "GET":
+        return confirmation(
+            member,
+            cohort,
+            title=f"Give {name} a place",
+            back=back,
+            lines=[
+                f"{name} is on the waiting list. "
+                f"{cohort.admitted_mentees} of {views.places(cohort)} places are taken."
+            ],
+            action=f"{back}/admit",
+            button="Give them a place",
+        )
+    posted()
+    try:
+        admit_from_waiting_list(cohort_id, application_id, store(), store())
+    except CohortStateError as problem:
+        return refusal(problem)
+    audit(member, "gave a place from the waiting list", cohort_id, subject=application_id)
+    return redirect(f"{back}?done=admitted")
+
+
+@app.post("/console/cohorts/<cohort_id>/matches/check")
+def check_change(cohort_id: str) -> Response[str]:
+    member = signed_in()
+    cohort = cohort_for(member, cohort_id)
+    require_action(member, cohort)
+    fields = posted()
+    try:
+        change = actions.match_change(fields)
+    except actions.FormError as problem:
+        return screen(
+            "matches.html",
+            HTTPStatus.BAD_REQUEST,
+            staff=member,
+            nav="cohorts",
+            title=f"Matches: {cohort.name}",
+            errors=problem.errors,
+            **views.matches_page(member, cohort, store()),
+        )
+    try:
+        problems = check_changes(cohort_id, MatchChanges(changes=[change]), store(), store())
+    except ReviewError as problem:
+        return refusal(problem)
+    back = f"{base()}/console/cohorts/{cohort_id}/matches"
+    described = views.describe_change(cohort, change, store())
+    if problems:
+        return confirmation(
+            member,
+            cohort,
+            code=HTTPStatus.UNPROCESSABLE_ENTITY,
+            title="This change breaks the scheme's rules",
+            lines=[described, "Nothing was changed."],
+            points=[p.message for p in problems],
+            back=back,
+            action="",
+        )
+    return confirmation(
+        member,
+        cohort,
+        title="Check the change",
+        back=back,
+        lines=[
+            described,
+            "The change meets the scheme's rules and the mentors' capacities. "
+            "Nobody is told until you publish.",
+        ],
+        action=f"{back}/change",
+        button="Make the change",
+        hidden=[("mentee_id", change.mentee_id), ("mentor_id", change.mentor_id or "none")],
+    )
+
+
+@app.post("/console/cohorts/<cohort_id>/matches/change")
+def make_change(cohort_id: str) -> Response[str]:
+    member = signed_in()
+    cohort = cohort_for(member, cohort_id)
+    require_action(member, cohort)
+    fields = posted()
+    try:
+        change = actions.match_change(fields)
+        change_matches(cohort_id, MatchChanges(changes=[change]), store(), store())
+    except actions.FormError:
+        return redirect(f"{base()}/console/cohorts/{cohort_id}/matches")
+    except ReviewError as problem:
+        return refusal(problem)
+    audit(
+        member,
+        "changed a provisional pair",
+        cohort_id,
+        subject=change.mentee_id,
+        detail=f"mentor {change.mentor_id}" if change.mentor_id else "left unmatched",
+    )
+    return redirect(f"{base()}/console/cohorts/{cohort_id}/matches?done=changed")
+
+
+@app.route("/console/cohorts/<cohort_id>/publish", method=["GET", "POST"])
+def publish_matches(cohort_id: str) -> Response[str]:
+    member = signed_in()
+    cohort = cohort_for(member, cohort_id)
+    require_action(member, cohort)
+    if app.current_event.http_method == "GET":
+        result = cohort_matches(cohort_id, store(), store())
+        return confirmation(
+            member,
+            cohort,
+            title="Publish the matches",
+            lines=[f"{len(result.matches)} pairs and {len(result.unmatched)} mentees without a match."],
+            warning="Publishing emails every mentee and mentor their result. It cannot be undone.",
+            action=f"{base()}/console/cohorts/{cohort_id}/publish",
+            button="Publish and email everyone",
+            back=f"{base()}/console/cohorts/{cohort_id}/matches",
+        )
+    posted()
+    try:
+        result = publish(cohort_id, utcnow(), store(), store(), notify_queue())
+    except ReviewError as problem:
+        return refusal(problem)
+    audit(member, "published the matches", cohort_id, detail=f"{len(result.matches)} pairs")
+    metrics.add_metric(name="MatchesPublished", unit="Count", value=len(result.matches))
+    return redirect(f"{base()}/console/cohorts/{cohort_id}/matches?done=published")
+
+
+# ---------------------------------------------------------------- administrators
+
+
+def console_url() -> str:
+    """The console's address as the browser sees it, for the invitation's link."""
+    event = app.current_event.raw_event
+    headers = event.get("headers") or {}
+    host = next((v for k, v in headers.items() if k.lower() == "host"), "localhost")
+    local = host.startswith(("localhost", "127.0.0.1"))
+    scheme = next(
+        (v for k, v in headers.items() if k.lower() == "x-forwarded-proto"), "http" if local else "https"
+    )
+    return f"{scheme}://{host}{base()}/console"
+
+
+@app.route("/console/staff", method=["GET", "POST"])
+def staff() -> Response[str]:
+    member = signed_in()
+    require_administrator(member)
+    context = views.staff_page(staff_directory().list_staff())
+    if app.current_event.http_method == "GET":
+        return screen(
+            "staff.html", staff=member, nav="staff", title="People with access", values={}, **context
+        )
+    event = app.current_event.raw_event
+    check_csrf(event, form(event))
+    fields = form(event)
+    chosen = form_values(event, "schemes")
+    try:
+        request = actions.new_staff_request(fields, chosen)
+        invited = actions.invite(
+            request, member, utcnow(), identity(), staff_directory(), mailer(), console_url()
+        )
+    except actions.FormError as problem:
+        return screen(
+            "staff.html",
+            HTTPStatus.BAD_REQUEST,
+            staff=member,
+            nav="staff",
+            title="People with access",
+            values=fields,
+            errors=problem.errors,
+            **{**context, "chosen_schemes": chosen},
+        )
+    except actions.InvitationError as problem:
+        return screen(
+            "staff.html",
+            HTTPStatus.BAD_REQUEST,
+            staff=member,
+            nav="staff",
+            title="People with access",
+            values=fields,
+            errors={problem.field: str(problem).capitalize()},
+            **{**context, "chosen_schemes": chosen},
+        )
+    audit(member, "invited", subject=invited.email, detail=f"as {invited.role.value}")
+    return redirect(f"{base()}/console/staff?done=invited")
+
+
+@app.get("/console/audit")
+def audit_page() -> Response[str]:
+    member = signed_in()
+    require_administrator(member)
+    return screen("audit.html", staff=member, nav="audit", title="Audit log", entries=audit_log().entries())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -16,6 +16,7 @@ from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
+from mentoring.console.actions import temporary_password
 from mentoring.models import StaffRole
 from mentoring.programme import when
 from mentoring.scheme import get_scheme
@@ -23,7 +24,7 @@ from mentoring.scheme import get_scheme
 from infrastructure.local import demo_data, usefulness
 from infrastructure.local.client import ApiClient
 from infrastructure.local.runtime import LocalRuntime
-from infrastructure.staff import add_staff_member, temporary_password
+from infrastructure.staff import add_staff_member
 
 SCHEME = "b-mentor-professional"
 # The demo runs these schemes' cohorts beside the main one, from their example intakes.

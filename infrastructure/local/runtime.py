@@ -377,7 +377,7 @@ class LocalRuntime:
         for name, function in self.stack.functions.items():
             environment = {
                 **common,
-                **resolved_environment(self.stack, self.physical, name),
+                **self._local_addresses(resolved_environment(self.stack, self.physical, name)),
                 "AWS_LAMBDA_FUNCTION_NAME": self.physical[name]["Ref"],
                 # Tracing as the template sets it: with Active, X-Ray's SDK runs as in Lambda and
                 # sends its segments to the collector, so tests see what X-Ray would store.
@@ -401,6 +401,12 @@ class LocalRuntime:
             for old in self.outbox.glob("*.eml"):
                 old.unlink()
             self._spawn(self._write_outbox, name="outbox")
+
+    def _local_addresses(self, environment: dict[str, str]) -> dict[str, str]:
+        """The API's own address (an execute-api URL with its stage) is this runtime's, locally."""
+        api = next(n for n, _ in self.stack.of_type("AWS::Serverless::Api"))
+        deployed = f"https://{self.physical[api]['Ref']}.execute-api.{tpl.REGION}.amazonaws.com/{self.physical[api]['Stage']}"
+        return {k: v.replace(deployed, f"http://localhost:{self.api_port}") for k, v in environment.items()}
 
     def stop(self) -> None:
         self._stop.set()

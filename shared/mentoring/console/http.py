@@ -106,6 +106,14 @@ def form(event: Mapping[str, Any]) -> dict[str, str]:
     return values
 
 
+def form_values(event: Mapping[str, Any], name: str) -> list[str]:
+    """Every value of a repeated field (checkboxes)."""
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode("utf-8", errors="replace")
+    return [v for k, v in parse_qsl(body, keep_blank_values=False, max_num_fields=200) if k == name]
+
+
 def safe_next(value: str, default: str = "/console") -> str:
     """Where to go after signing in: a console path only (never another site)."""
     if value.startswith("/console") and not value.startswith("//") and "\\" not in value:

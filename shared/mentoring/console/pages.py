@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from mentoring.institutions import institution_name
+from mentoring.scheme import load_schemes
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -33,6 +34,11 @@ def label(value: str) -> str:
     return value.replace("_", " ").capitalize()
 
 
+def scheme_name(scheme_id: str) -> str:
+    scheme = load_schemes().get(scheme_id)
+    return scheme.name if scheme else scheme_id
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -42,7 +48,13 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(london=london, london_input=london_input, label=label, institution=institution_name)
+    env.filters.update(
+        london=london,
+        london_input=london_input,
+        label=label,
+        institution=institution_name,
+        scheme_name=scheme_name,
+    )
     return env
 
 

@@ -15,13 +15,14 @@ from mentoring.console.access import (
     institution_of,
     visible_schemes,
 )
-from mentoring.institutions import institution_name
+from mentoring.institutions import institution_name, load_institutions
 from mentoring.models import (
     Application,
     Cohort,
     CohortMatches,
     CohortStatus,
     Match,
+    MatchChange,
     Role,
     StaffMember,
     StaffRole,
@@ -306,3 +307,27 @@ def matches_page(staff: StaffMember, cohort: Cohort, store: ApplicationStore) ->
 def store_of(store: ApplicationStore) -> CohortStore:
     """The Applications table's adapter is both stores; the page was given it as one."""
     return cast(CohortStore, store)
+
+
+def schemes_to_open(staff: StaffMember) -> list[Scheme]:
+    return sorted((s for s in load_schemes().values() if can_act_on(staff, s.id)), key=lambda s: s.name)
+
+
+def describe_change(cohort: Cohort, change: MatchChange, store: ApplicationStore) -> str:
+    apps = {a.application_id: a for a in store.list_applications(cohort.cohort_id)}
+    mentee = apps.get(change.mentee_id)
+    mentor = apps.get(change.mentor_id or "")
+    who = person(mentee) if mentee else "this mentee"
+    if change.action == "remove":
+        return f"Leave {who} without a match."
+    return f"Pair {who} with {person(mentor) if mentor else 'this mentor'}."
+
+
+def staff_page(members: list[StaffMember]) -> dict[str, Any]:
+    return {
+        "members": sorted(members, key=lambda m: (m.role.value, m.name.casefold())),
+        "roles": [(r.value, r.value.replace("_", " ").capitalize()) for r in StaffRole],
+        "schemes": sorted(load_schemes().values(), key=lambda s: s.name),
+        "institutions": sorted(((c, i.name) for c, i in load_institutions().items()), key=lambda x: x[1]),
+        "chosen_schemes": [],
+    }

@@ -1,0 +1,357 @@
+"""The console's actions: each through the domain function the JSON API uses, each confirmed by
+the person first, each written to the audit log, and each refused where the cohort's state or the
+person's role does not allow it."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+from mentoring.adapters.dynamodb import DynamoAuditLog
+from mentoring.models import StaffRole
+
+from tests.integration.console import PASSWORD, Browser, new_staff, signed_in
+from tests.integration.helpers import Stack, applicant_submission, intake_message, queued_bodies, sqs_event
+
+pytestmark = pytest.mark.integration
+
+LONDON = ZoneInfo("Europe/London")
+EXAMPLES = Path(__file__).parents[1] / "examples" / "womens-mentoring-pilot.yaml"
+
+
+def audit_actions(stack: Stack, cohort_id: str) -> list[tuple[str, str]]:
+    entries = DynamoAuditLog(stack.physical("ApplicationsTable"), stack.client("dynamodb")).entries()
+    return [(e.actor, e.action) for e in entries if e.cohort_id == cohort_id]
+
+
+def cohort_item(stack: Stack, cohort_id: str) -> dict[str, object]:
+    return next(c for c in stack_cohorts(stack) if c["cohort_id"] == cohort_id)
+
+
+def stack_cohorts(stack: Stack) -> list[dict[str, object]]:
+    from mentoring.adapters.dynamodb import DynamoApplications
+
+    store = DynamoApplications(stack.physical("ApplicationsTable"), dynamodb=stack.client("dynamodb"))
+    return [c.model_dump() for c in store.list_cohorts()]
+
+
+@pytest.fixture
+def coordinator(stack: Stack) -> tuple[Browser, str]:
+    member = new_staff(
+        stack, StaffRole.COORDINATOR, schemes=("b-mentor-professional", "womens-mentoring-pilot")
+    )
+    return signed_in(stack, member), member.email
+
+
+def test_a_coordinator_opens_a_cohort_and_its_deadline_is_scheduled_in_london_time(
+    stack: Stack, coordinator: tuple[Browser, str]
+) -> None:
+    browser, email = coordinator
+    browser.get("/console/cohorts/new")
+    deadline = (datetime.now(LONDON) + timedelta(days=30)).replace(hour=17, minute=0, second=0, microsecond=0)
+    name = f"B-MEntor console {datetime.now(UTC):%H%M%S%f}"
+
+    reply = browser.post(
+        "/console/cohorts/new",
+        {
+            "scheme_id": "b-mentor-professional",
+            "name": name,
+            "recruitment_deadline": deadline.strftime("%Y-%m-%dT%H:%M"),
+            "coordinator_email": email,
+        },
+    )
+
+    assert reply.status == 303, reply.body
+    cohort_id = reply.location.split("/cohorts/")[1].split("?")[0]
+    schedule = stack.schedule_for(cohort_id)
+    assert schedule["ScheduleExpression"] == f"at({deadline.strftime('%Y-%m-%dT%H:%M:%S')})"
+    assert schedule["ScheduleExpressionTimezone"] == "Europe/London"
+    assert (email, "opened the cohort") in audit_actions(stack, cohort_id)
+    page = browser.get(f"/console/cohorts/{cohort_id}")
+    assert "Recruitment is open" in page.body
+    assert f"{deadline.day} {deadline:%B %Y}, 5:00pm" in page.body
+
+
+def test_a_coordinator_cannot_open_a_cohort_of_a_scheme_they_do_not_run(stack: Stack) -> None:
+    browser = signed_in(stack, new_staff(stack, StaffRole.COORDINATOR, schemes=("womens-mentoring-pilot",)))
+    browser.get("/console/cohorts/new")
+    before = len(stack_cohorts(stack))
+
+    reply = browser.post(
+        "/console/cohorts/new",
+        {
+            "scheme_id": "b-mentor-professional",
+            "name": "Not mine 2030",
+            "recruitment_deadline": "2030-01-31T17:00",
+            "coordinator_email": "x@example.ac.uk",
+        },
+    )
+
+    assert reply.status == 400
+    assert "Choose one of your schemes" in reply.body
+    assert len(stack_cohorts(stack)) == before
+
+
+def test_a_form_with_mistakes_says_what_to_fix_beside_each_field(
+    stack: Stack, coordinator: tuple[Browser, str]
+) -> None:
+    browser, _ = coordinator
+    browser.get("/console/cohorts/new")
+
+    reply = browser.post(
+        "/console/cohorts/new",
+        {
+            "scheme_id": "b-mentor-professional",
+            "name": "",
+            "recruitment_deadline": "tomorrow",
+            "coordinator_email": "x",
+        },
+    )
+
+    assert reply.status == 400
+    summary = re.findall(r'<li><a href="#([^"]+)">', reply.body)
+    assert {"name", "recruitment_deadline"} <= set(summary)
+    assert 'id="name-error"' in reply.body
+    assert 'aria-invalid="true"' in reply.body
+
+
+def test_the_deadline_moves_with_its_schedule_and_closing_early_stops_applications(
+    stack: Stack, coordinator: tuple[Browser, str]
+) -> None:
+    browser, email = coordinator
+    cohort_id = stack.open_cohort()
+    browser.get(f"/console/cohorts/{cohort_id}/deadline")
+    later = (datetime.now(LONDON) + timedelta(days=3)).replace(second=0, microsecond=0)
+
+    moved = browser.post(
+        f"/console/cohorts/{cohort_id}/deadline", {"recruitment_deadline": later.strftime("%Y-%m-%dT%H:%M")}
+    )
+
+    assert moved.status == 303
+    assert stack.schedule_for(cohort_id)["ScheduleExpression"] == f"at({later.strftime('%Y-%m-%dT%H:%M:%S')})"
+    assert cohort_item(stack, cohort_id)["recruitment_deadline"] == later.astimezone(UTC)
+
+    confirm = browser.get(f"/console/cohorts/{cohort_id}/close")
+    assert "cannot be undone" in confirm.body
+    closed = browser.post(f"/console/cohorts/{cohort_id}/close", {})
+
+    assert closed.status == 303
+    deadline = cohort_item(stack, cohort_id)["recruitment_deadline"]
+    assert isinstance(deadline, datetime)
+    assert deadline - datetime.now(UTC) < timedelta(minutes=1)
+    late = stack.call("SubmitFunction", _form_post(applicant_submission(cohort_id)))
+    browser.get(f"/console/cohorts/{cohort_id}")
+    stack.deliver_deadline(cohort_id)
+    again = browser.post(f"/console/cohorts/{cohort_id}/close", {})
+    assert again.status == 409
+    assert [a for _, a in audit_actions(stack, cohort_id)] == [
+        "closed recruitment early",
+        "moved the recruitment deadline",
+    ]
+    assert all(actor == email for actor, _ in audit_actions(stack, cohort_id))
+    del late  # submit's own answer to a late applicant is tested with submit
+
+
+def _form_post(submission: dict[str, object]) -> dict[str, object]:
+    from tests.integration.helpers import api_event
+
+    return api_event("POST", "/applications", submission)
+
+
+def test_a_waiting_list_mentee_gets_a_place_only_when_one_is_free(
+    stack: Stack, coordinator: tuple[Browser, str]
+) -> None:
+    browser, _ = coordinator
+    cohort_id = stack.open_cohort()
+    mentees = [applicant_submission(cohort_id) for _ in range(41)]
+    for start in range(0, 41, 10):
+        stack.call("IntakeFunction", sqs_event([intake_message(m) for m in mentees[start : start + 10]]))
+    waiting = next(a for a in stack.applications(cohort_id) if a["waiting_list"])
+    path = f"/console/cohorts/{cohort_id}/applications/{waiting['application_id']}"
+    assert "Give a place" in browser.get(path).body
+
+    full = browser.post(f"{path}/admit", {})
+    # A place frees (as a withdrawal frees one): the counter goes down by one.
+    stack.client("dynamodb").update_item(
+        TableName=stack.physical("ApplicationsTable"),
+        Key={"pk": {"S": f"COHORT#{cohort_id}"}, "sk": {"S": "COHORT"}},
+        UpdateExpression="SET admitted_mentees = admitted_mentees - :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
+    admitted = browser.post(f"{path}/admit", {})
+
+    assert full.status == 409
+    assert "40 mentee places are taken" in full.body
+    assert admitted.status == 303
+    after = next(a for a in stack.applications(cohort_id) if a["application_id"] == waiting["application_id"])
+    assert after["waiting_list"] is False
+    assert "Give a place" not in browser.get(path).body
+
+
+@pytest.fixture
+def provisional(stack: Stack) -> tuple[str, dict[str, str]]:
+    cohort = stack.open_cohort(scheme_id="womens-mentoring-pilot")
+    examples = yaml.safe_load(EXAMPLES.read_text())["applications"]
+    submissions = [
+        {"cohort_id": cohort, "consent": True, **{k: v for k, v in e.items() if k != "expect"}}
+        for e in examples
+    ]
+    stack.call("IntakeFunction", sqs_event([intake_message(s) for s in submissions]))
+    stack.purge("NotifyQueue")
+    assert stack.deliver_deadline(cohort)["ran"] is True
+    return cohort, {a["applicant"]["given_name"]: a["application_id"] for a in stack.applications(cohort)}
+
+
+def test_the_review_email_links_to_the_console_page_of_the_matches(
+    stack: Stack, provisional: tuple[str, dict[str, str]]
+) -> None:
+    cohort, _ = provisional
+    before = len(stack.sent_emails())
+    stack.call("NotifyFunction", sqs_event([{"cohort_id": cohort, "kind": "matches_to_review"}]))
+
+    email = message_from_bytes(stack.sent_emails()[before])
+    text = next(
+        p.get_payload(decode=True).decode() for p in email.walk() if p.get_content_type() == "text/plain"
+    )
+
+    assert f"/console/cohorts/{cohort}/matches" in text
+    assert "POST /cohorts" not in text
+
+
+def test_a_change_that_breaks_a_rule_is_shown_and_nothing_changes(
+    stack: Stack, provisional: tuple[str, dict[str, str]], coordinator: tuple[Browser, str]
+) -> None:
+    cohort, ids = provisional
+    browser, _ = coordinator
+    browser.get(f"/console/cohorts/{cohort}/matches")
+    before = stack.matches(cohort)
+
+    reply = browser.post(
+        f"/console/cohorts/{cohort}/matches/check", {"mentee_id": ids["Ada"], "mentor_id": ids["Grace"]}
+    )
+
+    assert reply.status == 422
+    assert "breaks the scheme" in reply.body
+    assert stack.matches(cohort) == before
+
+
+def test_a_coordinator_re_pairs_a_mentee_after_checking_then_publishes_once(
+    stack: Stack, provisional: tuple[str, dict[str, str]], coordinator: tuple[Browser, str]
+) -> None:
+    cohort, ids = provisional
+    browser, email = coordinator
+    page = browser.get(f"/console/cohorts/{cohort}/matches")
+    assert "Review the provisional matches" in page.body
+    assert "with room for more" in page.body
+
+    check = browser.post(
+        f"/console/cohorts/{cohort}/matches/check", {"mentee_id": ids["Ada"], "mentor_id": "none"}
+    )
+    assert check.status == 200
+    assert "Leave Ada Brown without a match." in check.body
+    changed = browser.post(
+        f"/console/cohorts/{cohort}/matches/change", {"mentee_id": ids["Ada"], "mentor_id": "none"}
+    )
+    assert changed.status == 303
+    assert stack.matches(cohort) == []
+    repaired = browser.post(
+        f"/console/cohorts/{cohort}/matches/change", {"mentee_id": ids["Ada"], "mentor_id": ids["Hedy"]}
+    )
+    assert repaired.status == 303
+    assert [(m["mentee_id"], m["mentor_id"]) for m in stack.matches(cohort)] == [(ids["Ada"], ids["Hedy"])]
+    stack.purge("NotifyQueue")
+
+    assert "cannot be undone" in browser.get(f"/console/cohorts/{cohort}/publish").body
+    published = browser.post(f"/console/cohorts/{cohort}/publish", {})
+    again = browser.post(f"/console/cohorts/{cohort}/publish", {})
+
+    assert published.status == 303
+    assert again.status == 409
+    kinds = sorted(n["kind"] for n in queued_bodies(stack, "NotifyQueue"))
+    assert "matched_mentee" in kinds
+    assert [a for _, a in audit_actions(stack, cohort)] == [
+        "published the matches",
+        "changed a provisional pair",
+        "changed a provisional pair",
+    ]
+    assert {actor for actor, _ in audit_actions(stack, cohort)} == {email}
+
+
+def test_an_administrator_invites_a_coordinator_who_signs_in_and_chooses_a_password(stack: Stack) -> None:
+    admin = signed_in(stack, new_staff(stack, StaffRole.ADMINISTRATOR))
+    admin.get("/console/staff")
+    invitee = f"new-coordinator-{datetime.now(UTC):%H%M%S%f}@example.ac.uk"
+    before = len(stack.sent_emails())
+
+    reply = admin.post(
+        "/console/staff",
+        {
+            "name": "New Coordinator",
+            "email": invitee,
+            "role": "coordinator",
+            "schemes": "womens-mentoring-pilot",
+        },
+    )
+
+    assert reply.status == 303, reply.body
+    email = message_from_bytes(stack.sent_emails()[before])
+    assert email["To"] == invitee
+    text = next(
+        p.get_payload(decode=True).decode() for p in email.walk() if p.get_content_type() == "text/plain"
+    )
+    assert f"https://{'abc123.execute-api.eu-west-2.amazonaws.com'}/dev/console/sign-in" in text
+    temporary = re.search(r"temporary password: (\S+)", text).group(1)
+
+    browser = Browser(stack)
+    browser.get("/console/sign-in")
+    first = browser.post("/console/sign-in", {"email": invitee, "password": temporary})
+    assert first.location == "/dev/console/sign-in/new-password"
+    weak = browser.post("/console/sign-in/new-password", {"new_password": "short"})
+    assert weak.status == 400
+    chosen = browser.post("/console/sign-in/new-password", {"new_password": PASSWORD})
+    assert chosen.status == 303
+    home = browser.get("/console")
+    assert home.status == 200
+    assert "New Coordinator" in home.body
+    assert browser.get("/console/staff").status == 403
+    assert browser.get("/console/audit").status == 403
+    log = admin.get("/console/audit")
+    assert invitee in log.body
+    assert "invited" in log.body
+
+
+def test_an_invitation_needs_the_scope_of_the_role(stack: Stack) -> None:
+    admin = signed_in(stack, new_staff(stack, StaffRole.ADMINISTRATOR))
+    admin.get("/console/staff")
+
+    reply = admin.post(
+        "/console/staff", {"name": "No Schemes", "email": "no-schemes@example.ac.uk", "role": "coordinator"}
+    )
+
+    assert reply.status == 400
+    assert "choose their schemes" in reply.body
+
+
+def test_two_step_sign_in_asks_for_a_code_once_set_up(stack: Stack) -> None:
+    member = new_staff(stack, StaffRole.COORDINATOR, schemes=("womens-mentoring-pilot",))
+    browser = signed_in(stack, member)
+    browser.get("/console/account")
+    setup = browser.post("/console/account/authenticator", {})
+    assert 'class="secret"' in setup.body
+    confirmed = browser.post("/console/account/authenticator/confirm", {"code": "123456"})
+    assert confirmed.status == 303
+
+    again = Browser(stack)
+    again.get("/console/sign-in")
+    first = again.post("/console/sign-in", {"email": member.email, "password": PASSWORD})
+
+    assert first.location == "/dev/console/sign-in/code"
+    assert "__Host-mentoring-session" not in again.jar
+    done = again.post("/console/sign-in/code", {"code": "123456"})
+    assert done.status == 303
+    assert again.get("/console").status == 200
