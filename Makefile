@@ -6,8 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 API_PORT ?= 3000
 AWS_PORT ?= 5000
+# axe-core for the accessibility checks of the browser test: the npm package, pinned by its integrity.
+AXE_VERSION := 4.14.1
+AXE_INTEGRITY := sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==
 
-.PHONY: redrive bench bench-load browser schema setup run demo test test-unit test-integration test-e2e lint ruff mypy cfn-lint validate format lock deploy clean ci
+.PHONY: axe redrive bench bench-load browser schema setup run demo test test-unit test-integration test-e2e lint ruff mypy cfn-lint validate format lock deploy clean ci
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +30,7 @@ run: setup
 demo: setup
 	$(BIN)/python -m infrastructure.local demo --api-port $(API_PORT) --aws-port $(AWS_PORT)
 
-test: setup browser
+test: setup browser axe
 	$(BIN)/python -m pytest
 
 # Debian's Chromium and ChromeDriver, for the browser test of the applicant form. Installed with
@@ -42,13 +45,22 @@ browser:
 	       chromium chromium-driver >/dev/null; }; \
 	else echo "make browser: install Debian's chromium and chromium-driver to run the browser test"; fi
 
+# axe-core's axe.min.js into build/axe (fetched with npm, checked against AXE_INTEGRITY). Without npm
+# it says what to install, and the accessibility checks are skipped (they fail instead when CI is set).
+axe: setup
+	@if command -v npm >/dev/null 2>&1; then $(BIN)/python -m infrastructure.fetch_axe $(AXE_VERSION) $(AXE_INTEGRITY) >/dev/null; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null \
+	  && $(BIN)/python -m infrastructure.fetch_axe $(AXE_VERSION) $(AXE_INTEGRITY) >/dev/null; \
+	else echo "make axe: install npm to run the accessibility checks"; fi
+
 test-unit: setup
 	$(BIN)/python -m pytest -m unit
 
 test-integration: setup
 	$(BIN)/python -m pytest -m integration
 
-test-e2e: setup browser
+test-e2e: setup browser axe
 	$(BIN)/python -m pytest -m e2e
 
 lint: ruff mypy cfn-lint
