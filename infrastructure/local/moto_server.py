@@ -191,8 +191,8 @@ def untrack_stored_items() -> None:
     from moto.dynamodb.models.dynamo_type import Item
 
     for model in (Item, Table):
-        if not isinstance(model.instances_tracked, _NotKept):  # type: ignore[attr-defined]
-            model.instances_tracked = _NotKept()  # type: ignore[attr-defined]
+        if not isinstance(getattr(model, "instances_tracked", None), _NotKept):
+            _replace(model, "instances_tracked", _NotKept())
 
 
 def _exit_now(*_: object) -> None:

@@ -169,7 +169,10 @@ def test_a_coordinators_whole_round(
     Select(browser.find_element(By.ID, "status")).select_by_value("not_eligible")
     browser.find_element(By.XPATH, "//button[normalize-space()='Show applications']").click()
     assert "2 applications match these filters" in browser.find_element(By.ID, "count").text
-    assert "Faculty of Engineering Sciences" in browser.find_element(By.TAG_NAME, "table").text
+    # Each one with the reason the applicant was told.
+    reasons = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "table ul.reasons li")]
+    assert len(reasons) >= 2
+    assert all(reasons)
     browser.find_element(By.LINK_TEXT, "Beth Clark").click()
     visit.check("application")
 
