@@ -21,7 +21,7 @@ from mentoring.ports import (
     CohortStore,
     DeadlineScheduler,
 )
-from mentoring.programme import calendar_problems, cohort_calendar
+from mentoring.programme import calendar_of, calendar_problems, cohort_calendar
 from mentoring.scheme import get_scheme, load_schemes
 
 # A deadline closer than this could fire before the schedule exists.
@@ -95,6 +95,7 @@ def move_deadline(
         raise CohortRequestError(
             "recruitment_deadline", "the new deadline must be at least a minute from now"
         )
+    _check_calendar(cohort, deadline)
     scheduler.schedule_deadline(cohort_id, deadline)
     if not cohorts.move_deadline(cohort_id, deadline):
         raise CohortStateError("recruitment has already closed for this cohort")
@@ -112,10 +113,23 @@ def close_recruitment(
     if cohort.status is not CohortStatus.OPEN or cohort.recruitment_deadline <= now:
         raise CohortStateError("recruitment has already closed for this cohort")
     deadline = (now + MINIMUM_LEAD).replace(microsecond=0)
+    _check_calendar(cohort, deadline)
     scheduler.schedule_deadline(cohort_id, deadline)
     if not cohorts.move_deadline(cohort_id, deadline):
         raise CohortStateError("recruitment has already closed for this cohort")
     return cohort.model_copy(update={"recruitment_deadline": deadline})
+
+
+def _check_calendar(cohort: Cohort, deadline: datetime) -> None:
+    """The programme still follows the deadline: its training and events come after it."""
+    moved = cohort.model_copy(update={"recruitment_deadline": deadline})
+    problems = calendar_problems(calendar_of(moved), deadline, get_scheme(cohort.scheme_id))
+    if problems:
+        raise CohortRequestError(
+            "recruitment_deadline",
+            f"the cohort's calendar cannot work with this deadline: {problems[0].message}",
+            problems,
+        )
 
 
 def admit_from_waiting_list(
@@ -131,7 +145,7 @@ def admit_from_waiting_list(
         raise CohortStateError("this application is not on the waiting list")
     if cohort.status not in {CohortStatus.OPEN, CohortStatus.PROVISIONAL}:
         raise CohortStateError(f"the cohort is {cohort.status.value}: places can no longer change")
-    limit = get_scheme(cohort.scheme_id).max_mentees
+    limit = cohort.places or get_scheme(cohort.scheme_id).max_mentees
     if not cohorts.admit(application, limit):
         raise CohortStateError(f"all {limit} mentee places are taken: a place must be freed first")
     admitted = application.model_copy(update={"waiting_list": False})

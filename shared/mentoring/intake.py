@@ -71,7 +71,7 @@ def process_submission(
     application = to_application(message, cohort.scheme_id)
     if application.role is Role.MENTEE and application.eligibility.eligible:
         # Places are counted as eligible mentees arrive; later ones wait, and are told so.
-        limit = get_scheme(cohort.scheme_id).max_mentees
+        limit = cohort.places or get_scheme(cohort.scheme_id).max_mentees
         if not cohorts.take_place(cohort.cohort_id, application.application_id, limit):
             application = application.model_copy(update={"waiting_list": True})
     monitoring = (

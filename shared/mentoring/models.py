@@ -435,6 +435,12 @@ class NewCohort(Contract):
         "(2027-01-29T17:00:00 is 5pm in London, GMT or BST as the date has it)."
     )
     coordinator_email: EmailStr
+    places: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        description="Mentee places in this cohort; the scheme's max_mentees if not given.",
+    )
     calendar: CalendarRequest | None = Field(
         default=None, description="The cohort's own dates; what is left out comes from the scheme."
     )
@@ -451,6 +457,7 @@ class Cohort(BaseModel):
     name: str
     recruitment_deadline: datetime
     coordinator_email: str
+    places: int | None = Field(default=None, description="Mentee places; None: the scheme's max_mentees.")
     calendar: ProgrammeCalendar | None = Field(
         default=None,
         description="Set when the cohort is opened; a cohort stored without one has its scheme's, "

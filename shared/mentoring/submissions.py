@@ -246,12 +246,12 @@ def check_submission(
     if (
         submission.role is Role.MENTEE
         and scheme.when_full == "close"
-        and cohort.admitted_mentees >= scheme.max_mentees
+        and cohort.admitted_mentees >= (limit := cohort.places or scheme.max_mentees)
     ):
         errors.append(
             FieldError(
                 field="cohort_id",
-                message=f"this cohort is full: all {scheme.max_mentees} mentee places are taken",
+                message=f"this cohort is full: all {limit} mentee places are taken",
             )
         )
     institution = partner or submission.applicant.institution

@@ -77,6 +77,31 @@ def test_a_coordinator_opens_a_cohort_and_its_deadline_is_scheduled_in_london_ti
     assert f"{deadline.day} {deadline:%B %Y}, 5:00pm" in page.body
 
 
+def test_a_cohort_opened_with_its_own_number_of_places_keeps_to_it(
+    stack: Stack, coordinator: tuple[Browser, str]
+) -> None:
+    browser, email = coordinator
+    browser.get("/console/cohorts/new")
+    deadline = (datetime.now(LONDON) + timedelta(days=30)).strftime("%Y-%m-%dT17:00")
+    reply = browser.post(
+        "/console/cohorts/new",
+        {
+            "scheme_id": "b-mentor-professional",
+            "name": f"Two places {datetime.now(UTC):%H%M%S%f}",
+            "recruitment_deadline": deadline,
+            "coordinator_email": email,
+            "places": "2",
+        },
+    )
+    cohort_id = reply.location.split("/cohorts/")[1].split("?")[0]
+
+    mentees = [applicant_submission(cohort_id) for _ in range(3)]
+    stack.call("IntakeFunction", sqs_event([intake_message(m) for m in mentees]))
+
+    assert sorted(a["waiting_list"] for a in stack.applications(cohort_id)) == [False, False, True]
+    assert "2 of 2 taken" in browser.get(f"/console/cohorts/{cohort_id}").body
+
+
 def test_a_coordinator_cannot_open_a_cohort_of_a_scheme_they_do_not_run(stack: Stack) -> None:
     browser = signed_in(stack, new_staff(stack, StaffRole.COORDINATOR, schemes=("womens-mentoring-pilot",)))
     browser.get("/console/cohorts/new")

@@ -186,11 +186,14 @@ def new_cohort_request(fields: dict[str, str], schemes: set[str]) -> NewCohort:
         "name": fields["name"],
         "recruitment_deadline": deadline,
         "coordinator_email": fields.get("coordinator_email", "").strip(),
+        "places": fields.get("places", "").strip() or None,
     }
     try:
         return NewCohort.model_validate(values)
     except ValidationError as error:
         found = _field_errors(error, {k: str(v) for k, v in values.items()})
+        if "places" in found:
+            found["places"] = "Enter the number of mentee places as a whole number, for example 30"
         if "cohort_id" in found:
             found["name"] = "Give the cohort a name of at least three letters or digits"
             del found["cohort_id"]

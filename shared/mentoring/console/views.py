@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any, cast
 
 from mentoring.console.access import (
@@ -18,6 +18,7 @@ from mentoring.console.access import (
 from mentoring.institutions import institution_name, load_institutions
 from mentoring.models import (
     Application,
+    CalendarSession,
     Cohort,
     CohortMatches,
     CohortStatus,
@@ -28,6 +29,7 @@ from mentoring.models import (
     StaffRole,
 )
 from mentoring.ports import ApplicationStore, CohortStore
+from mentoring.programme import calendar_of, day, session_line
 from mentoring.review import cohort_matches
 from mentoring.scheme import Scheme, get_scheme, load_schemes
 
@@ -198,7 +200,7 @@ ROLE_STATUS_ORDER = list(STATUSES)
 
 
 def places(cohort: Cohort) -> int:
-    return get_scheme(cohort.scheme_id).max_mentees
+    return cohort.places or get_scheme(cohort.scheme_id).max_mentees
 
 
 def scheme_names(staff: StaffMember) -> list[str]:
@@ -220,6 +222,7 @@ def dashboard(staff: StaffMember, cohort: Cohort, store: ApplicationStore, now: 
     apps = applications_for(staff, store.list_applications(cohort.cohort_id))
     results_known = cohort.status in {CohortStatus.PROVISIONAL, CohortStatus.MATCHED}
     matches = store.list_matches(cohort.cohort_id) if results_known else []
+    calendar = calendar_of(cohort)
     return {
         "cohort": cohort,
         "scheme": scheme,
@@ -229,7 +232,14 @@ def dashboard(staff: StaffMember, cohort: Cohort, store: ApplicationStore, now: 
         "may_act": may_act(staff, cohort),
         "rerun_possible": False,
         "now": now,
+        "calendar": calendar,
+        "sessions": [session_line(s) for s in sorted([*calendar.training, *calendar.events], key=_when)],
+        "programme": f"{day(calendar.programme_starts)} to {day(calendar.programme_ends)}",
     }
+
+
+def _when(session: CalendarSession) -> tuple[date, time]:
+    return session.date, session.starts
 
 
 def applications_page(
