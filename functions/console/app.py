@@ -156,6 +156,14 @@ def cohort_for(member: StaffMember, cohort_id: str) -> Cohort:
     return require_cohort(member, store().get_cohort(cohort_id))
 
 
+def acting_on(cohort_id: str) -> tuple[StaffMember, Cohort]:
+    """The signed-in person and the cohort, when their role lets them act on it (else 403)."""
+    member = signed_in()
+    cohort = cohort_for(member, cohort_id)
+    require_action(member, cohort)
+    return member, cohort
+
+
 def audit(
     member: StaffMember,
     action: str,
@@ -451,9 +459,7 @@ def application(cohort_id: str, application_id: str) -> Response[str]:
 
 @app.get("/console/cohorts/<cohort_id>/matches")
 def matches(cohort_id: str) -> Response[str]:
-    member = signed_in()
-    cohort = cohort_for(member, cohort_id)
-    require_action(member, cohort)
+    member, cohort = acting_on(cohort_id)
     return screen(
         "matches.html",
         staff=member,
@@ -465,9 +471,7 @@ def matches(cohort_id: str) -> Response[str]:
 
 @app.get("/console/cohorts/<cohort_id>/matches.csv")
 def matches_export(cohort_id: str) -> Response[str]:
-    member = signed_in()
-    cohort = cohort_for(member, cohort_id)
-    require_action(member, cohort)
+    member, cohort = acting_on(cohort_id)
     csv = matches_csv(cohort_matches(cohort.cohort_id, store(), store()), store())
     audit(member, "downloaded the matches (CSV)", cohort_id)
     headers = {
@@ -565,9 +569,7 @@ def open_cohort() -> Response[str]:
 
 @app.route("/console/cohorts/<cohort_id>/deadline", method=["GET", "POST"])
 def change_deadline(cohort_id: str) -> Response[str]:
-    member = signed_in()
-    cohort = cohort_for(member, cohort_id)
-    require_action(member, cohort)
+    member, cohort = acting_on(cohort_id)
     field = {
         "name": "recruitment_deadline",
         "label": "New recruitment deadline (London time)",
@@ -619,9 +621,7 @@ def change_deadline(cohort_id: str) -> Response[str]:
 
 @app.route("/console/cohorts/<cohort_id>/close", method=["GET", "POST"])
 def close_now(cohort_id: str) -> Response[str]:
-    member = signed_in()
-    cohort = cohort_for(member, cohort_id)
-    require_action(member, cohort)
+    member, cohort = acting_on(cohort_id)
     if app.current_event.http_method == "GET":
         return confirmation(
             member,
@@ -639,7 +639,7 @@ def close_now(cohort_id: str) -> Response[str]:
     posted()
     try:
         closed = close_recruitment(cohort_id, utcnow(), store(), deadlines())
-    except CohortStateError as problem:
+    except (CohortStateError, CohortRequestError) as problem:
         return refusal(problem)
     audit(
         member,
@@ -652,9 +652,7 @@ def close_now(cohort_id: str) -> Response[str]:
 
 @app.route("/console/cohorts/<cohort_id>/applications/<application_id>/admit", method=["GET", "POST"])
 def admit(cohort_id: str, application_id: str) -> Response[str]:
-    member = signed_in()
-    cohort = cohort_for(member, cohort_id)
-    require_action(member, cohort)
+    member, cohort = acting_on(cohort_id)
     page_context = views.application_page(member, cohort, application_id, store())
     name = page_context["row"].name
     back = f"{base()}/console/cohorts/{cohort_id}/applications/{application_id}"
@@ -682,9 +680,7 @@ def admit(cohort_id: str, application_id: str) -> Response[str]:
 
 @app.post("/console/cohorts/<cohort_id>/matches/check")
 def check_change(cohort_id: str) -> Response[str]:
-    member = signed_in()
-    cohort = cohort_for(member, cohort_id)
-    require_action(member, cohort)
+    member, cohort = acting_on(cohort_id)
     fields = posted()
     try:
         change = actions.match_change(fields)
@@ -733,9 +729,7 @@ def check_change(cohort_id: str) -> Response[str]:
 
 @app.post("/console/cohorts/<cohort_id>/matches/change")
 def make_change(cohort_id: str) -> Response[str]:
-    member = signed_in()
-    cohort = cohort_for(member, cohort_id)
-    require_action(member, cohort)
+    member, cohort = acting_on(cohort_id)
     fields = posted()
     try:
         change = actions.match_change(fields)
@@ -756,9 +750,7 @@ def make_change(cohort_id: str) -> Response[str]:
 
 @app.route("/console/cohorts/<cohort_id>/publish", method=["GET", "POST"])
 def publish_matches(cohort_id: str) -> Response[str]:
-    member = signed_in()
-    cohort = cohort_for(member, cohort_id)
-    require_action(member, cohort)
+    member, cohort = acting_on(cohort_id)
     if app.current_event.http_method == "GET":
         result = cohort_matches(cohort_id, store(), store())
         return confirmation(

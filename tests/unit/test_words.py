@@ -163,7 +163,7 @@ def test_the_coordinators_summary_counts_every_outcome_and_lists_one_person_once
     assert "possible duplicates (one person applying twice): 1" in text
     assert text.count("Amara Okafor") == 1
     assert "Amara Okafor, University College London: as mentee (amara@ucl.ac.uk" in text
-    assert "GET /cohorts/cohort-a/matches" in text
+    assert "in the console: /cohorts/cohort-a/matches" in text  # the console's page, under its address
 
 
 def test_a_closed_cohorts_page_says_so_and_offers_no_form() -> None:
