@@ -729,7 +729,7 @@ def check_change(cohort_id: str) -> Response[str]:
 
 @app.post("/console/cohorts/<cohort_id>/matches/change")
 def make_change(cohort_id: str) -> Response[str]:
-    member, cohort = acting_on(cohort_id)
+    member, _ = acting_on(cohort_id)
     fields = posted()
     try:
         change = actions.match_change(fields)
