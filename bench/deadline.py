@@ -52,6 +52,7 @@ def main() -> int:
             outbox=None,
             logs=Path(folder) / "logs",
             log=lambda _: None,
+            rate_limits=False,
         ) as runtime,
     ):
         api = ApiClient(runtime.api_url)

@@ -401,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             logs=LOGS,
             log=lambda line: print(f"{datetime.now(UTC):%H:%M:%S} {line}", file=events),
             concurrency=CONCURRENCY,
+            rate_limits=False,  # ten thousand requests from one address: WAF would block them, by design
         ) as runtime,
     ):
         api = ApiClient(runtime.api_url)

@@ -12,12 +12,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mentoring.adapters.dynamodb import DynamoApplications
 from mentoring.adapters.messaging import EventBridgeDeadlines, SqsQueue
 from mentoring.cohorts import CohortRequestError, create_cohort, progress
-from mentoring.models import ErrorBody, FieldError, MatchChanges, NewCohort, utcnow
+from mentoring.models import (
+    ErrorBody,
+    FieldError,
+    MatchChanges,
+    NewCohort,
+    Withdrawn,
+    WithdrawRequest,
+    utcnow,
+)
 from mentoring.observability import logger, metrics, traced
 from mentoring.ports import CohortExistsError, CohortNotFoundError
 from mentoring.review import ReviewError, change_matches, cohort_matches, matches_csv, publish
 from mentoring.settings import AdminSettings
 from mentoring.submissions import SubmissionError, parse_json
+from mentoring.withdrawal import WithdrawalError, withdraw_application
 
 settings = AdminSettings.from_env()
 app = APIGatewayRestResolver()
@@ -119,6 +128,34 @@ def publish_matches(cohort_id: str) -> Response[str]:
     logger.info("matches published", cohort_id=cohort_id, matches=len(result.matches))
     metrics.add_metric(name="MatchesPublished", unit="Count", value=len(result.matches))
     return ok(HTTPStatus.OK, result.model_dump_json())
+
+
+@app.post("/cohorts/<cohort_id>/applications/<application_id>/withdraw")
+def withdraw(cohort_id: str, application_id: str) -> Response[str]:
+    """Withdraws an application (at the applicant's request, or as not genuine): its place moves on."""
+    try:
+        request = parse_json(WithdrawRequest, app.current_event.body or "")
+        result = withdraw_application(
+            cohort_id, application_id, request, utcnow(), store(), store(), notify_queue()
+        )
+    except SubmissionError as problem:
+        return error(HTTPStatus.UNPROCESSABLE_ENTITY, str(problem), problem.errors)
+    except CohortNotFoundError as problem:
+        return error(HTTPStatus.NOT_FOUND, str(problem))
+    except WithdrawalError as problem:
+        return error(HTTPStatus(problem.status), str(problem))
+    logger.info(
+        "application withdrawn",
+        cohort_id=cohort_id,
+        application_id=application_id,
+        reason=request.reason,
+        place_given_to=result.place_given_to,
+    )
+    metrics.add_metric(name="ApplicationsWithdrawn", unit="Count", value=1)
+    body = Withdrawn(
+        application_id=application_id, reason=request.reason, place_given_to=result.place_given_to
+    )
+    return ok(HTTPStatus.OK, body.model_dump_json())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -184,7 +184,7 @@ def submit_form() -> Response[str]:
     except SubmissionError as error:
         metrics.add_metric(name="SubmissionsRefused", unit="Count", value=1)
         if cohort is None:
-            return Response(error.status, HTML, message_page("There is a problem", str(error)))
+            return Response(error.status, HTML, message_page("There is a problem", str(error), error.errors))
         page = application_form(get_scheme(cohort.scheme_id), cohort, values, error.errors)
         return Response(error.status, HTML, page)
     assert cohort is not None

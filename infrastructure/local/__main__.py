@@ -418,7 +418,13 @@ def main(argv: list[str] | None = None) -> int:
         "resources from template.yaml"
     )
     with LocalRuntime(
-        api_port=args.api_port, aws_port=args.aws_port, outbox=args.outbox, logs=args.logs, log=log
+        api_port=args.api_port,
+        aws_port=args.aws_port,
+        outbox=args.outbox,
+        logs=args.logs,
+        log=log,
+        # make run plays the WAF limits; the scripted demo sends its whole intake from this address.
+        rate_limits=args.command != "demo",
     ) as runtime:
         say(
             f"provisioned {len(runtime.physical)} resources; {len(runtime.functions)} functions ready "

@@ -309,6 +309,15 @@ def _played_layer(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
     return {"Ref": p.arn("lambda", f"layer:{p.name_for(name)}:1")}
 
 
+def _played_web_acl(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    arn = p.arn("wafv2", f"regional/webacl/{props['Name']}/{name}")
+    return {"Ref": f"{props['Name']}|{name}|REGIONAL", "Arn": arn, "Id": name}
+
+
+def _played_association(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    return {"Ref": name}
+
+
 CREATORS: dict[str, Creator] = {
     "AWS::KMS::Key": _kms_key,
     "AWS::SecretsManager::Secret": _secret,
@@ -328,12 +337,16 @@ CREATORS: dict[str, Creator] = {
     "AWS::Cognito::UserPoolClient": _user_pool_client,
     "AWS::Serverless::Function": _played_function,
     "AWS::Serverless::LayerVersion": _played_layer,
+    "AWS::WAFv2::WebACL": _played_web_acl,
+    "AWS::WAFv2::WebACLAssociation": _played_association,
 }
 
 # What the local runtime does instead of AWS for these types (a test keeps this list honest).
 PLAYED_BY_RUNTIME = {
     "AWS::Serverless::Function": "a worker process each; the runtime delivers API, SQS and rule events",
     "AWS::Serverless::LayerVersion": "the mentoring package is installed in .venv instead",
+    "AWS::WAFv2::WebACL": "the API front door plays its rate-based rules by client address",
+    "AWS::WAFv2::WebACLAssociation": "the front door's rules apply to every route of the API",
 }
 # Types that exist only in AWS: none yet. A new type must be added to CREATORS or here, with why.
 CLOUD_ONLY: dict[str, str] = {}

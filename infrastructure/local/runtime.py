@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import boto3
 
 from infrastructure.local import template as tpl
+from infrastructure.local.firewall import Firewall, rate_rules
 from infrastructure.local.provision import (
     Physical,
     partner_api_keys,
@@ -304,9 +305,12 @@ class LocalRuntime:
         log: Log | None = None,
         template_path: Path = tpl.TEMPLATE,
         concurrency: int = 1,
+        rate_limits: bool = True,
     ) -> None:
         """``concurrency``: the most execution environments of one function, and SQS pollers of one
-        queue, on this machine; a function's reserved concurrency lowers it, as it caps Lambda."""
+        queue, on this machine; a function's reserved concurrency lowers it, as it caps Lambda.
+        ``rate_limits``: whether the front door plays the template's WAF rate-based rules (off for
+        runs that send thousands of requests from this one address on purpose: tests, the load run)."""
         self.api_port = api_port
         self.concurrency = concurrency
         self.aws_port = aws_port
@@ -314,6 +318,7 @@ class LocalRuntime:
         self.logs = logs
         self.log: Log = log or (lambda _: None)
         self.stack = tpl.read(template_path)
+        self.firewall = Firewall(rate_rules(self.stack)) if rate_limits else None
         self.physical: dict[str, Physical] = {}
         self.functions: dict[str, LocalFunction] = {}
         self.activity = Activity()
@@ -470,9 +475,17 @@ class LocalRuntime:
         return None
 
     def handle_http(
-        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, client: str = "127.0.0.1"
     ) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(raw_path)
+        blocked = self.firewall.check(client, method, parts.path) if self.firewall else None
+        if blocked is not None:  # WAF answers in front of API Gateway, before any route
+            self.log(f"{method} {parts.path} -> {blocked.status} (WAF rule {blocked.name})")
+            return (
+                blocked.status,
+                {"Content-Type": blocked.content_type, **dict(blocked.headers)},
+                blocked.body.encode(),
+            )
         for route in self.stack.routes:
             params = route.matches(method, parts.path)
             if params is None:
@@ -517,7 +530,7 @@ class LocalRuntime:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 status, headers, payload = runtime.handle_http(
-                    self.command, self.path, dict(self.headers), body
+                    self.command, self.path, dict(self.headers), body, self.client_address[0]
                 )
                 self.send_response(status)
                 for k, v in headers.items():

@@ -63,7 +63,8 @@ def progress(cohort_id: str, cohorts: CohortStore, applications: ApplicationStor
     cohort = cohorts.get_cohort(cohort_id)
     if cohort is None:
         raise CohortNotFoundError(f"cohort {cohort_id!r} does not exist")
-    apps = applications.list_applications(cohort_id)
+    every = applications.list_applications(cohort_id)
+    apps = [a for a in every if a.withdrawn is None]
     roles = [r.value for r in Role]
     return CohortProgress(
         cohort=cohort,
@@ -71,6 +72,8 @@ def progress(cohort_id: str, cohorts: CohortStore, applications: ApplicationStor
         eligible={r: sum(1 for a in apps if a.role == r and a.eligibility.eligible) for r in roles},
         ineligible={r: sum(1 for a in apps if a.role == r and not a.eligibility.eligible) for r in roles},
         matches=len(applications.list_matches(cohort_id)),
+        withdrawn=len(every) - len(apps),
+        possible_duplicates=applications.possible_duplicates(cohort_id),
     )
 
 

@@ -57,9 +57,8 @@ def run_deadline(
     try:
         scheme = get_scheme(cohort.scheme_id)
         # Late applications (processed after the claim) are not part of this round; intake told them.
-        eligible = [
-            a for a in applications.list_applications(cohort_id) if a.eligibility.eligible and not a.late
-        ]
+        # Withdrawn ones are never matched.
+        eligible = [a for a in applications.list_applications(cohort_id) if a.counts]
         mentees = [a for a in eligible if a.role is Role.MENTEE]
         mentors = [a for a in eligible if a.role is Role.MENTOR]
         result = match_cohort(scheme, cohort_id, mentees, mentors)

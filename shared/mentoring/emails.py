@@ -4,6 +4,8 @@ One voice for people: every email speaks to its reader's role, gives reasons in 
 what the person can do next, names times in London time with the zone, and carries the dates the
 person must keep free as a diary invitation. The HTML is the text's paragraphs and lists, escaped;
 one structure renders both, so the two alternatives of a message always say the same thing.
+Every paragraph, list item and subject is made one line (:func:`mentoring.text.one_line`): whatever
+was stored, nothing a person typed can start a new line or a header in someone else's email.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from mentoring.models import (
 from mentoring.ports import ApplicationStore, Attachment, OutgoingEmail
 from mentoring.programme import calendar_of, day, invitation, session_line, sessions_for, when
 from mentoring.scheme import Scheme, get_scheme
+from mentoring.text import one_line
 
 
 @dataclass
@@ -36,11 +39,11 @@ class Body:
     blocks: list[str | list[str]] = field(default_factory=list)
 
     def para(self, text: str) -> None:
-        self.blocks.append(text)
+        self.blocks.append(one_line(text))
 
     def bullets(self, items: list[str]) -> None:
         if items:
-            self.blocks.append(items)
+            self.blocks.append([one_line(i) for i in items])
 
     def text(self) -> str:
         parts = [b if isinstance(b, str) else "\n".join(f"  - {i}" for i in b) for b in self.blocks]
@@ -280,7 +283,30 @@ def _unmatched(c: _Context, body: Body) -> str:
     return f"{c.scheme.name}: the outcome of matching"
 
 
+def _withdrawn(c: _Context, body: Body) -> str:
+    body.para(
+        f"As you asked, your application to {c.cohort.name} (reference {c.app.application_id}) has been "
+        "withdrawn. It will not be matched, and any place it held has gone to someone waiting."
+    )
+    body.para(
+        "You can apply again while applications are open. If you did not ask for this, please contact "
+        f"the coordinator at {c.cohort.coordinator_email}."
+    )
+    return f"{c.scheme.name}: your application has been withdrawn"
+
+
+def _place_offered(c: _Context, body: Body) -> str:
+    body.para(
+        f"Good news: a place has become free in {c.cohort.name}, and as the first on its waiting list "
+        "you now have it. Your application will be matched at the recruitment deadline, "
+        f"{when(c.cohort.recruitment_deadline)}; we will email you then."
+    )
+    return f"{c.scheme.name}: a place for you"
+
+
 _PERSONAL = {
+    EmailKind.WITHDRAWN: _withdrawn,
+    EmailKind.PLACE_OFFERED: _place_offered,
     EmailKind.ACKNOWLEDGEMENT: _acknowledgement,
     EmailKind.MATCHED_MENTEE: _matched_mentee,
     EmailKind.MATCHED_MENTOR: _matched_mentor,
@@ -298,6 +324,8 @@ def compose(
         return _coordinator_summary(cohort, scheme, store, cohort_page)
     if notification.kind is EmailKind.MATCHES_TO_REVIEW:
         return _matches_to_review(cohort, scheme, store, cohort_page)
+    if notification.kind is EmailKind.POSSIBLE_DUPLICATE:
+        return _possible_duplicate(cohort, scheme, store, notification.application_id or "")
     app = store.get_application(cohort.cohort_id, notification.application_id or "")
     if app is None:
         raise NothingToSendError(f"application {notification.application_id} is not stored")
@@ -306,13 +334,7 @@ def compose(
     context = _Context(cohort, scheme, store, app)
     subject = _PERSONAL[notification.kind](context, body)
     body.para(f"With best wishes, the {scheme.name} team")
-    return OutgoingEmail(
-        to=app.applicant.email,
-        subject=subject,
-        text=body.text(),
-        html=body.html(subject),
-        attachments=_invitation(cohort, scheme, context.diary),
-    )
+    return _email(app.applicant.email, subject, body, _invitation(cohort, scheme, context.diary))
 
 
 def _identity(app: Application) -> tuple[str, str]:
@@ -410,9 +432,7 @@ def _coordinator_summary(cohort: Cohort, scheme: Scheme, store: ApplicationStore
             f"the equal-opportunities report: {link}/report",
         ]
     )
-    return OutgoingEmail(
-        to=cohort.coordinator_email, subject=subject, text=body.text(), html=body.html(subject)
-    )
+    return _email(cohort.coordinator_email, subject, body)
 
 
 def _duplicate_line(
@@ -449,8 +469,46 @@ def _matches_to_review(cohort: Cohort, scheme: Scheme, store: ApplicationStore, 
         "Review the pairs and their reasons in the console, change any, then publish them; "
         f"publishing emails everyone: {link}/matches"
     )
+    return _email(cohort.coordinator_email, subject, body)
+
+
+def _possible_duplicate(
+    cohort: Cohort, scheme: Scheme, store: ApplicationStore, application_id: str
+) -> OutgoingEmail:
+    app = store.get_application(cohort.cohort_id, application_id)
+    if app is None or app.person_key is None:
+        raise NothingToSendError(f"application {application_id} is not stored")
+    group = [
+        store.get_application(cohort.cohort_id, i)
+        for i in store.same_person(cohort.cohort_id, app.person_key)
+    ]
+    subject = f"{cohort.name}: a possible duplicate application"
+    body = Body()
+    body.para(
+        f"{_person(app)} ({institution_name(app.applicant.institution)}) has applied to {cohort.name} "
+        f"({scheme.name}) {len(group)} times, each under a different email address:"
+    )
+    body.bullets(
+        [
+            f"{a.application_id}: {a.applicant.email}, {a.role.value}, "
+            + (f"from {a.partner}" if a.partner else "through the web form")
+            + f", received {when(a.received_at)}"
+            for a in group
+            if a is not None
+        ]
+    )
+    body.para(
+        "If they are one person, withdraw all but one so that they are matched once: "
+        f"POST /cohorts/{cohort.cohort_id}/applications/<reference>/withdraw with "
+        '{"reason": "applicant_request"}. If they are different people, nothing needs doing.'
+    )
+    return _email(cohort.coordinator_email, subject, body)
+
+
+def _email(to: str, subject: str, body: Body, attachments: tuple[Attachment, ...] = ()) -> OutgoingEmail:
+    subject = one_line(subject)
     return OutgoingEmail(
-        to=cohort.coordinator_email, subject=subject, text=body.text(), html=body.html(subject)
+        to=to, subject=subject, text=body.text(), html=body.html(subject), attachments=attachments
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from mentoring.eligibility import decide
+from mentoring.identity import person_key
 from mentoring.institutions import common_grade
 from mentoring.models import Application, EmailKind, IntakeMessage, Notification, PendingAnswers, Role
 from mentoring.ports import (
@@ -51,6 +52,9 @@ def to_application(message: IntakeMessage, scheme_id: str) -> Application:
         eligibility=decide(scheme, submission.role, applicant, answers),
         common_grade=common_grade(applicant.institution, applicant.grade),
         received_at=message.received_at,
+        partner_reference=message.reference,
+        claims=message.claims,
+        person_key=person_key(applicant.given_name, applicant.family_name, applicant.institution),
     )
 
 
@@ -87,13 +91,21 @@ def process_submission(
         application = application.model_copy(update={"late": True})
         applications.record_application(application, monitoring)
     # Sent on a redelivery too: notify's idempotency makes it one email whatever the count.
-    notifications.send_all(
-        [
+    notes = [
+        Notification(
+            cohort_id=cohort.cohort_id,
+            kind=EmailKind.ACKNOWLEDGEMENT,
+            application_id=application.application_id,
+        )
+    ]
+    if application.person_key and len(applications.same_person(cohort.cohort_id, application.person_key)) > 1:
+        # One name at one institution under two addresses (two doors, say): the coordinator decides.
+        notes.append(
             Notification(
                 cohort_id=cohort.cohort_id,
-                kind=EmailKind.ACKNOWLEDGEMENT,
+                kind=EmailKind.POSSIBLE_DUPLICATE,
                 application_id=application.application_id,
             )
-        ]
-    )
+        )
+    notifications.send_all(notes)
     return application

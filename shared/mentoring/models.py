@@ -17,28 +17,61 @@ from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     EmailStr,
     Field,
     StringConstraints,
     field_validator,
     model_validator,
 )
+from pydantic import Tag as UnionTag
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=60)]
+from mentoring.text import multi_line, single_line
+
+# Every free-text field is cleaned here, once (mentoring.text): single-line fields refuse control
+# characters, line breaks and direction overrides; multi-line fields keep only line breaks.
+SingleLine = AfterValidator(single_line)
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), SingleLine]
+LongText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(multi_line)
+]
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=60), SingleLine
+]
 CohortId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,62}$")]
 InstitutionCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,10}$")]
-GradeLabel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+GradeLabel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), SingleLine]
 QuestionKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 # An answer to a scheme question: a choice or text, a list of choices or tags, or a number.
-Answer = (
-    Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-    | Annotated[list[Tag], Field(max_length=20)]
-    | int
-)
+AnswerText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), SingleLine]
+
+
+def _answer_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "text-answer"
+    if isinstance(value, list):
+        return "list-answer"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "number-answer"
+    return None
+
+
+# Each kind of answer is checked by its own branch, chosen by what was sent, so an error names what
+# is wrong with it rather than every type it is not. The tags cannot be question ids (a hyphen).
+Answer = Annotated[
+    Annotated[AnswerText, UnionTag("text-answer")]
+    | Annotated[list[Tag], Field(max_length=20), UnionTag("list-answer")]
+    | Annotated[int, UnionTag("number-answer")],
+    Discriminator(
+        _answer_kind,
+        custom_error_type="answer_type",
+        custom_error_message="must be text, a list of text, or a whole number",
+    ),
+]
+ANSWER_BRANCHES = frozenset({"text-answer", "list-answer", "number-answer"})
 
 
 class Role(StrEnum):
@@ -261,7 +294,7 @@ class PartnerBatchResult(BaseModel):
 
 
 ApplicationProgress = Literal[
-    "received", "not_eligible", "eligible", "waiting_list", "late", "matched", "not_matched"
+    "received", "not_eligible", "eligible", "waiting_list", "late", "matched", "not_matched", "withdrawn"
 ]
 
 
@@ -273,7 +306,8 @@ class PartnerApplicationStatus(BaseModel):
     cohort_id: str
     status: ApplicationProgress = Field(
         description="received: not yet processed; then not_eligible, eligible or waiting_list (or late: "
-        "processed after matching had started); after the deadline, matched or not_matched."
+        "processed after matching had started); after the deadline, matched or not_matched; withdrawn: "
+        "withdrawn by the scheme's coordinator."
     )
     reasons: list[str] = Field(default_factory=list, description="Why the application is or is not eligible.")
 
@@ -309,8 +343,13 @@ class IntakeMessage(BaseModel):
     received_at: datetime
     channel: Literal["web_form", "partner"]
     partner: InstitutionCode | None = None
+    reference: str | None = Field(default=None, description="A partner's reference for the application.")
     submission: ApplicationDetails
     monitoring: SealedAnswers
+    claims: list[str] = Field(
+        default_factory=list,
+        description="The keys of the claims that made it unique (keyed hashes, never an address).",
+    )
 
 
 class EmailKind(StrEnum):
@@ -320,6 +359,9 @@ class EmailKind(StrEnum):
     UNMATCHED = "unmatched"
     COORDINATOR_SUMMARY = "coordinator_summary"
     MATCHES_TO_REVIEW = "matches_to_review"
+    POSSIBLE_DUPLICATE = "possible_duplicate"  # to the coordinator: one name at one institution twice
+    WITHDRAWN = "withdrawn"  # to an applicant whose application was withdrawn at their request
+    PLACE_OFFERED = "place_offered"  # to a mentee moved from the waiting list into a freed place
 
 
 class Notification(BaseModel):
@@ -485,6 +527,13 @@ class Eligibility(BaseModel):
         return [o.reason for o in self.outcomes if not o.passed]
 
 
+class Withdrawal(BaseModel):
+    """Why and when a coordinator withdrew an application."""
+
+    reason: Literal["applicant_request", "not_genuine"]
+    at: datetime
+
+
 class Application(BaseModel):
     """An applicant's application as kept for matching: identity, profile, eligibility. No monitoring."""
 
@@ -510,6 +559,42 @@ class Application(BaseModel):
         "not part of this cohort's matching, and told so.",
     )
     received_at: datetime
+    partner_reference: str | None = Field(default=None, description="The partner's reference, if any.")
+    claims: list[str] = Field(
+        default_factory=list,
+        description="The keys of the claims that made it unique (keyed hashes, never an address): "
+        "a withdrawal releases them without the key that made them.",
+    )
+    person_key: str | None = Field(
+        default=None,
+        description="A hash of the name at the institution (mentoring.identity): the same person under "
+        "two addresses shares it, and is flagged to the coordinator as a possible duplicate.",
+    )
+    withdrawn: Withdrawal | None = Field(
+        default=None, description="Withdrawn by the coordinator: holds no place, is never matched."
+    )
+
+    @property
+    def counts(self) -> bool:
+        """Whether the application takes part in this cohort's matching (eligible, on time, not withdrawn)."""
+        return self.eligibility.eligible and not self.late and self.withdrawn is None
+
+
+class Withdrawn(BaseModel):
+    """The answer to a withdrawal: the application, and who now has the place it held (if anyone)."""
+
+    application_id: str
+    reason: Literal["applicant_request", "not_genuine"]
+    place_given_to: str | None = Field(
+        default=None, description="The mentee moved from the waiting list into the freed place."
+    )
+
+
+class WithdrawRequest(Contract):
+    """A coordinator's withdrawal of an application: at the applicant's request (they are told), or
+    because it is not genuine (filed under someone else's name or address: nobody is emailed)."""
+
+    reason: Literal["applicant_request", "not_genuine"]
 
 
 def new_record_id() -> str:
@@ -634,6 +719,12 @@ class CohortProgress(BaseModel):
     eligible: dict[str, int]
     ineligible: dict[str, int]
     matches: int
+    withdrawn: int = 0
+    possible_duplicates: list[list[str]] = Field(
+        default_factory=list,
+        description="Applications under one name at one institution with different addresses, "
+        "perhaps one person applying twice: withdraw all but one if so.",
+    )
 
 
 # ---------------------------------------------------------------- the console's people and its audit log

@@ -25,6 +25,8 @@ from mentoring.models import (
     PartnerApplicationStatus,
     PartnerBatch,
     PartnerBatchResult,
+    Withdrawn,
+    WithdrawRequest,
 )
 
 _MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
@@ -33,6 +35,8 @@ _MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (PartnerBatch, "validation"),
     (NewCohort, "validation"),
     (MatchChanges, "validation"),
+    (WithdrawRequest, "validation"),
+    (Withdrawn, "serialization"),
     (Accepted, "serialization"),
     (ErrorBody, "serialization"),
     (PartnerBatchResult, "serialization"),
@@ -265,6 +269,25 @@ def _paths() -> dict[str, Any]:
                     "404": _error("No cohort has this id."),
                     "409": _error("The matches are not provisional (not matched yet, or already published)."),
                     "422": _error("A change breaks a hard rule or a capacity; nothing was changed."),
+                },
+            }
+        },
+        "/cohorts/{cohortId}/applications/{applicationId}/withdraw": {
+            "post": {
+                "summary": "Withdraw an application: it is never matched, and its place goes to the first "
+                "mentee waiting",
+                "security": SIGV4,
+                "parameters": [
+                    *cohort_id,
+                    {"name": "applicationId", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+                "requestBody": {"required": True, "content": {JSON: {"schema": _ref(WithdrawRequest)}}},
+                "responses": {
+                    "200": _json(Withdrawn, "Withdrawn (or had been); where its place went."),
+                    "403": FORBIDDEN,
+                    "404": _error("No such cohort, or no such application in it."),
+                    "409": _error("Matching has started for this cohort: change its provisional matches."),
+                    "422": _error("The request has errors; each names its field."),
                 },
             }
         },

@@ -22,6 +22,7 @@ from mentoring.models import (
     StaffMember,
     UnmatchedMentee,
 )
+from mentoring.text import unsafe
 
 
 class CohortNotFoundError(LookupError):
@@ -86,6 +87,7 @@ class Claim:
 class ClaimedSubmission:
     submission_id: str
     cohort_id: str
+    withdrawn: bool = False
 
 
 class DuplicateSubmissionError(ValueError):
@@ -136,6 +138,31 @@ class ApplicationStore(Protocol):
 
     def list_unmatched(self, cohort_id: str) -> list[UnmatchedMentee]: ...
 
+    def same_person(self, cohort_id: str, person_key: str) -> list[str]:
+        """The ids of the (not withdrawn) applications under this name at this institution."""
+
+    def possible_duplicates(self, cohort_id: str) -> list[list[str]]:
+        """Each group of two or more applications under one name at one institution."""
+
+    def withdraw(self, application: Application, release: Sequence[Claim]) -> bool:
+        """Stores the application as withdrawn (``application.withdrawn`` set), takes it out of its
+        person's group and releases its claims, all together; False when it was already withdrawn.
+
+        A released applicant claim lets the person apply again; a released reference claim stays
+        held, so a partner's retry of a withdrawn application is refused rather than let in again.
+        """
+
+    def update_application(self, application: Application) -> None:
+        """Stores a changed application (a mentee moved from the waiting list into a place)."""
+
+    def holds_place(self, cohort_id: str, application_id: str) -> bool: ...
+
+    def move_place(self, cohort_id: str, from_id: str, to_id: str | None) -> bool:
+        """Gives ``from_id``'s place to ``to_id`` (or frees it, when None) in one step.
+
+        False when ``from_id`` holds no place or ``to_id`` already holds one (nothing changes).
+        """
+
 
 class AnswerSealer(Protocol):
     """Seals monitoring answers where they are received (submit: encrypt only)."""
@@ -172,6 +199,13 @@ class OutgoingEmail:
     text: str
     html: str
     attachments: tuple[Attachment, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Refused when composed, before its outbox record is written: a header that cannot be
+        # built would otherwise fail at the mailer and leave the email uncertain, never sent.
+        for name in ("to", "subject"):
+            if any(unsafe(c) for c in getattr(self, name)):
+                raise ValueError(f"an email's {name} must be one line without control characters")
 
 
 class EmailNotSentError(RuntimeError):

@@ -25,6 +25,7 @@ from mentoring.models import (
 )
 from mentoring.ports import ApplicationStore, CohortNotFoundError, CohortStore, NotificationQueue
 from mentoring.scheme import PairingRule, get_scheme
+from mentoring.text import csv_cell
 
 REMOVED = "removed from the provisional matches by the coordinator"
 
@@ -48,11 +49,6 @@ def cohort_matches(cohort_id: str, cohorts: CohortStore, applications: Applicati
         matches=applications.list_matches(cohort_id),
         unmatched=applications.list_unmatched(cohort_id),
     )
-
-
-def _safe(cell: str) -> str:
-    """A cell a spreadsheet will not run as a formula (OWASP CSV injection)."""
-    return "'" + cell if cell[:1] in {"=", "+", "-", "@", "\t", "\r"} else cell
 
 
 def matches_csv(result: CohortMatches, applications: ApplicationStore) -> str:
@@ -81,10 +77,10 @@ def matches_csv(result: CohortMatches, applications: ApplicationStore) -> str:
             f"{match.score:g}",
             "; ".join(match.explanation),
         ]
-        writer.writerow([_safe(cell) for cell in row])
+        writer.writerow([csv_cell(cell) for cell in row])
     for unmatched in result.unmatched:
         row = ["unmatched", *who(unmatched.application_id), "", "", "", "", "", unmatched.reason]
-        writer.writerow([_safe(cell) for cell in row])
+        writer.writerow([csv_cell(cell) for cell in row])
     return out.getvalue()
 
 
@@ -98,7 +94,7 @@ def _planned(
     cohort = cohorts.get_cohort(cohort_id)
     assert cohort is not None
     scheme = get_scheme(cohort.scheme_id)
-    apps = {a.application_id: a for a in applications.list_applications(cohort_id) if a.eligibility.eligible}
+    apps = {a.application_id: a for a in applications.list_applications(cohort_id) if a.counts}
     mentor_of = {m.mentee_id: m.mentor_id for m in current.matches}
     errors = []
     for k, change in enumerate(request.changes):
@@ -216,7 +212,7 @@ def publish(
     mentors = [
         a.application_id
         for a in applications.list_applications(cohort_id)
-        if a.eligibility.eligible and a.role is Role.MENTOR
+        if a.counts and a.role is Role.MENTOR
     ]
     result = MatchingResult(
         matches=current.matches, unmatched_mentees=current.unmatched, unmatched_mentor_ids=[]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +19,10 @@ from urllib.parse import parse_qs
 from pydantic import BaseModel, ValidationError
 
 from mentoring.answers import check_answers
+from mentoring.identity import canonical_email
 from mentoring.institutions import institution_name
 from mentoring.models import (
+    ANSWER_BRANCHES,
     ApplicationSubmission,
     Cohort,
     CohortStatus,
@@ -41,6 +44,7 @@ from mentoring.ports import (
 )
 from mentoring.programme import when
 from mentoring.scheme import Scheme, get_scheme
+from mentoring.text import one_line
 
 MAX_BODY_BYTES = 256 * 1024
 M = TypeVar("M", bound=BaseModel)
@@ -55,18 +59,11 @@ class SubmissionError(ValueError):
         self.status = status
 
 
-_UNION_BRANCHES = {"constrained-str", "list[constrained-str]", "int", "str", "list[str]"}
-_TYPE_MISMATCH = {"string_type", "list_type", "int_type", "int_parsing", "int_from_float"}
-
-
 def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
-    """One error a field, named by its dotted path; an answer that may be text, a list or a number
-    is reported once, by what is wrong with it rather than by every type it is not."""
-    found: dict[str, list[tuple[str, bool]]] = {}
+    """One error a field and problem, named by its dotted path (an answer's branch left out)."""
+    out: list[FieldError] = []
     for e in error.errors(include_input=False, include_url=False):
-        parts = [str(part) for part in e["loc"]]
-        branch = any(part in _UNION_BRANCHES for part in parts)
-        loc = ".".join(part for part in parts if part not in _UNION_BRANCHES)
+        loc = ".".join(str(part) for part in e["loc"] if part not in ANSWER_BRANCHES)
         message = e["msg"]
         if e["type"] == "extra_forbidden":
             message = "is not a field of this form"
@@ -74,24 +71,10 @@ def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
             message = "is required"
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
-        mismatch = branch and e["type"] in _TYPE_MISMATCH
-        field = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "body"
-        found.setdefault(field, []).append((message, mismatch))
-    out: list[FieldError] = []
-    for field, messages in found.items():
-        real = [m for m, mismatch in messages if not mismatch]
-        if real:
-            out.extend(FieldError(field=field, message=m) for m in dict.fromkeys(real))
-        else:
-            out.append(FieldError(field=field, message="must be text, a list of text, or a whole number"))
-    # A list answer with a bad item also fails as text and as a number: keep only the item's error.
-    fields = {e.field for e in out}
-    return [
-        e
-        for e in out
-        if e.message != "must be text, a list of text, or a whole number"
-        or not any(f.startswith(e.field + ".") for f in fields)
-    ]
+        found = FieldError(field=f"{prefix}{loc}" if loc else prefix.rstrip(".") or "body", message=message)
+        if found not in out:
+            out.append(found)
+    return out
 
 
 class InvalidRecordError(ValueError):
@@ -107,14 +90,55 @@ def parse_record(model: type[M], body: str) -> M:
         raise InvalidRecordError(f"not a valid {model.__name__}: {problems}") from None
 
 
+# Bounds checked before anything is parsed: Python's JSON parser and pydantic recurse once a level,
+# so 100,000 "[" or a 1,500-level dotted form field would otherwise end in a RecursionError (a 5xx).
+# No application is deeper than 4 levels, nor has more than a few dozen fields.
+MAX_JSON_DEPTH = 16
+MAX_FORM_FIELDS = 300
+MAX_FORM_FIELD_DEPTH = 3
+MAX_FIELD_NAME = 80
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKETS = str.maketrans({"[": "(", "{": "(", "]": ")", "}": ")"})
+_OTHER = re.compile(r"[^()]+")
+_INNERMOST = re.compile(r"\(\)")
+
+
+def _too_deep(body: str, limit: int) -> bool:
+    """Whether the body nests deeper than ``limit`` (or leaves a bracket open), counted outside strings.
+
+    Every step is a C-speed pass: strings out, brackets kept, then ``limit`` rounds of removing
+    the innermost pairs; a bracket left means a deeper level (or one never closed).
+    """
+    brackets = _OTHER.sub("", _JSON_STRING.sub("", body).translate(_BRACKETS))
+    for _ in range(limit):
+        if not brackets:
+            return False
+        brackets = _INNERMOST.sub("", brackets)
+    return "(" in brackets
+
+
 def load_json(body: str) -> Any:
-    """A request body as JSON, or a SubmissionError that says where it stops being JSON."""
+    """A request body as JSON, or a SubmissionError that says where it stops being acceptable JSON."""
+    if _too_deep(body, MAX_JSON_DEPTH):
+        raise SubmissionError(
+            "the body is nested too deeply",
+            [
+                FieldError(
+                    field="body", message=f"is nested deeper than {MAX_JSON_DEPTH} levels (or not closed)"
+                )
+            ],
+        )
     try:
         return json.loads(body)
     except json.JSONDecodeError as error:
         raise SubmissionError(
             "the body is not valid JSON",
             [FieldError(field="body", message=f"invalid JSON at position {error.pos}")],
+        ) from None
+    except (ValueError, RecursionError):  # a number too long to read, say
+        raise SubmissionError(
+            "the body is not valid JSON",
+            [FieldError(field="body", message="holds a value too large to read")],
         ) from None
 
 
@@ -134,7 +158,19 @@ def form_to_dict(body: str, kinds: Mapping[str, str] | None = None) -> dict[str,
     """
     kinds = kinds or {}
     data: dict[str, Any] = {}
-    for name, values in parse_qs(body, keep_blank_values=False).items():
+    try:
+        fields = parse_qs(body, keep_blank_values=False, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise SubmissionError(
+            "the form has errors",
+            [FieldError(field="body", message=f"has more than {MAX_FORM_FIELDS} fields")],
+        ) from None
+    for name, values in fields.items():
+        if len(name) > MAX_FIELD_NAME or name.count(".") >= MAX_FORM_FIELD_DEPTH:
+            shown = name[:MAX_FIELD_NAME] + ("..." if len(name) > MAX_FIELD_NAME else "")
+            raise SubmissionError(
+                "the form has errors", [FieldError(field=one_line(shown), message="is not a field")]
+            )
         value: Any = values[-1].strip()
         if kinds.get(name) == "list":
             value = [part.strip() for v in values for part in v.replace("\n", ",").split(",") if part.strip()]
@@ -168,13 +204,9 @@ def parse_form(body: str, kinds: Mapping[str, str] | None = None) -> Application
 # recompute an id, or an applicant's claim, from an email address or a partner's reference.
 
 
-def canonical_email(email: str) -> str:
-    """The form of an email address that decides whether two applications are one person's."""
-    return email.casefold()
-
-
 def applicant_digest(email: str, key: bytes) -> str:
-    """The one place an applicant's email becomes an identifier: a keyed hash of its canonical form.
+    """The one place an applicant's email becomes an identifier: a keyed hash of its canonical form
+    (one mailbox, one applicant: mentoring.identity).
 
     Without the key it cannot be recomputed from a staff list, so neither can the claims or the
     submission ids (and logs) derived from it.
@@ -284,7 +316,9 @@ def claims_for(submission: ApplicationSubmission, partner: str | None, key: byte
     if isinstance(submission, PartnerApplication) and partner is not None:
         reference = Claim("reference", f"REFERENCE#{partner}#{submission.reference}")
         return [reference, applicant], keyed_id(key, reference.key)
-    return [applicant], keyed_id(key, applicant.key)
+    # With the body too: after a coordinator withdraws an application (a fake one, say), the
+    # person's own application under the same address is a new submission, not a retry of it.
+    return [applicant], keyed_id(key, f"{applicant.key}#{body_hash(submission, None, key)}")
 
 
 def body_hash(submission: ApplicationSubmission, partner: str | None, key: bytes) -> str:
@@ -302,6 +336,11 @@ DUPLICATE_MESSAGES = {
         "reference",
         "this reference was already used for a different application; send a new reference, "
         "or the same application unchanged to see its result",
+    ),
+    "withdrawn": (
+        "reference",
+        "the application sent under this reference was withdrawn by the scheme's coordinator; "
+        "send it under a new reference to apply again",
     ),
     "applicant": (
         "applicant.email",
@@ -373,8 +412,10 @@ def accept(
                 received_at=now,
                 channel=channel,
                 partner=partner,
+                reference=submission.reference if isinstance(submission, PartnerApplication) else None,
                 submission=submission.details(),
                 monitoring=door.sealer.seal(submission.monitoring, submission.cohort_id),
+                claims=[k.key for k in keys],
             )
         )
         results.append(
@@ -406,6 +447,9 @@ def partner_status(
     )
     application = applications.get_application(found.cohort_id, found.submission_id)
     if application is None:
+        return status
+    if application.withdrawn is not None:
+        status.status = "withdrawn"
         return status
     eligibility = application.eligibility
     status.reasons = [o.reason for o in eligibility.outcomes if o.passed == eligibility.eligible]

@@ -25,6 +25,7 @@ from mentoring.models import (
 )
 from mentoring.programme import calendar_of, day, session_line, sessions_for, when
 from mentoring.scheme import Choice, Question, Scheme
+from mentoring.text import one_line
 
 _STYLE = """
 body{font-family:Arial,sans-serif;line-height:1.5;max-width:40rem;margin:0 auto;padding:1rem;color:#0b0c0c}
@@ -127,7 +128,8 @@ def _page(title: str, body: str) -> str:
 
 class _Form:
     def __init__(self, values: dict[str, str], errors: dict[str, str]) -> None:
-        self.values = values
+        # What was sent is shown again to be corrected: as one safe line, whatever it held.
+        self.values = {name: one_line(value) for name, value in values.items()}
         self.errors = errors
         self.labels: dict[str, str] = {
             "role": "Your role",
@@ -400,8 +402,11 @@ def accepted_page(cohort: Cohort, submission_id: str) -> str:
     )
 
 
-def message_page(title: str, message: str) -> str:
-    return _page(title, f"<h1>{escape(title)}</h1><p>{escape(message)}</p>")
+def message_page(title: str, message: str, errors: Sequence[FieldError] = ()) -> str:
+    listed = "".join(f"<li>{escape(e.field)}: {escape(e.message)}</li>" for e in errors)
+    return _page(
+        title, f"<h1>{escape(title)}</h1><p>{escape(message)}</p>" + (f"<ul>{listed}</ul>" if listed else "")
+    )
 
 
 def cohort_question_page(open_cohorts: Sequence[Cohort] = ()) -> str:

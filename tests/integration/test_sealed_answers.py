@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
-from mentoring.submissions import applicant_digest, keyed_id
+from mentoring.identity import canonical_email
+from mentoring.models import ApplicationSubmission
+from mentoring.submissions import applicant_digest, body_hash, keyed_id
 
 from tests.integration.helpers import (
     Stack,
@@ -84,10 +86,13 @@ def test_submission_ids_are_keyed_hashes_under_the_templates_secret(stack: Stack
     key = secret["SecretString"].encode()
 
     digest = applicant_digest(body["applicant"]["email"], key)
-    assert message["submission_id"] == keyed_id(key, f"APPLICANT#{cohort}#{digest}")
+    # A web-form id names the application too (mentoring.submissions.claims_for).
+    application = body_hash(ApplicationSubmission.model_validate(body), None, key)
+    assert message["submission_id"] == keyed_id(key, f"APPLICANT#{cohort}#{digest}#{application}")
     public = hashlib.sha256(body["applicant"]["email"].casefold().encode()).hexdigest()
-    assert message["submission_id"] != keyed_id(b"", f"APPLICANT#{cohort}#{public}")
-    assert digest == hmac.new(key, body["applicant"]["email"].casefold().encode(), hashlib.sha256).hexdigest()
+    assert message["submission_id"] != keyed_id(b"", f"APPLICANT#{cohort}#{public}#{application}")
+    address = canonical_email(body["applicant"]["email"])
+    assert digest == hmac.new(key, address.encode(), hashlib.sha256).hexdigest()
     claims = stack.client("dynamodb").scan(TableName=stack.physical("ApplicationsTable"))["Items"]
     assert not any(public in item["pk"]["S"] for item in claims)
 

@@ -42,6 +42,7 @@ def test_the_runtime_reads_every_route_queue_and_rule_from_the_template() -> Non
         ("GET", "/cohorts/{cohortId}/matches"),
         ("POST", "/cohorts/{cohortId}/matches/changes"),
         ("POST", "/cohorts/{cohortId}/publish"),
+        ("POST", "/cohorts/{cohortId}/applications/{applicationId}/withdraw"),
         ("GET", "/cohorts/{cohortId}/monitoring-report"),
         ("GET", "/schemes/{schemeId}/monitoring-report"),
         ("GET", "/console"),

@@ -41,6 +41,8 @@ class MemoryStore:
         self.unmatched: dict[str, list[UnmatchedMentee]] = {}
         self.fail_on_results = False
         self.places: dict[str, set[str]] = {}
+        self.persons: dict[tuple[str, str], set[str]] = {}
+        self.claims: MemoryClaims | None = None  # the claims a withdrawal releases, when attached
 
     def get_cohort(self, cohort_id: str) -> Cohort | None:
         return self.cohorts.get(cohort_id)
@@ -112,6 +114,50 @@ class MemoryStore:
         self.applications[key] = application
         if monitoring is not None:
             self.monitoring.append(monitoring)
+        if application.person_key:
+            self.persons.setdefault((application.cohort_id, application.person_key), set()).add(
+                application.application_id
+            )
+        return True
+
+    def same_person(self, cohort_id: str, person_key: str) -> list[str]:
+        return sorted(self.persons.get((cohort_id, person_key), set()))
+
+    def possible_duplicates(self, cohort_id: str) -> list[list[str]]:
+        return sorted(sorted(ids) for (c, _), ids in self.persons.items() if c == cohort_id and len(ids) > 1)
+
+    def withdraw(self, application: Application, release: Sequence[Claim]) -> bool:
+        key = (application.cohort_id, application.application_id)
+        if self.applications[key].withdrawn is not None:
+            return False
+        self.applications[key] = application
+        if application.person_key:
+            self.persons.get((application.cohort_id, application.person_key), set()).discard(
+                application.application_id
+            )
+        if self.claims is not None:
+            for claim in release:
+                if claim.kind == "applicant":
+                    self.claims.held.pop(claim.key, None)
+                else:
+                    self.claims.withdrawn.add(claim.key)
+        return True
+
+    def update_application(self, application: Application) -> None:
+        self.applications[(application.cohort_id, application.application_id)] = application
+
+    def holds_place(self, cohort_id: str, application_id: str) -> bool:
+        return application_id in self.places.get(cohort_id, set())
+
+    def move_place(self, cohort_id: str, from_id: str, to_id: str | None) -> bool:
+        places = self.places.setdefault(cohort_id, set())
+        if from_id not in places or (to_id is not None and to_id in places):
+            return False
+        places.discard(from_id)
+        if to_id is not None:
+            places.add(to_id)
+        cohort = self.cohorts[cohort_id]
+        self.cohorts[cohort_id] = cohort.model_copy(update={"admitted_mentees": len(places)})
         return True
 
     def get_application(self, cohort_id: str, application_id: str) -> Application | None:
@@ -182,10 +228,13 @@ class MemoryClaims:
 
     def __init__(self) -> None:
         self.held: dict[str, tuple[str, str, str]] = {}
+        self.withdrawn: set[str] = set()
 
     def claim(self, claims: Sequence[Claim], body_hash: str, submission_id: str, cohort_id: str) -> None:
         for claim in claims:
             held = self.held.get(claim.key)
+            if claim.key in self.withdrawn:
+                raise DuplicateSubmissionError("withdrawn")
             if held is not None and held[:2] != (body_hash, submission_id):
                 raise DuplicateSubmissionError(claim.kind)
         for claim in claims:
@@ -193,7 +242,11 @@ class MemoryClaims:
 
     def find(self, claim: Claim) -> ClaimedSubmission | None:
         held = self.held.get(claim.key)
-        return ClaimedSubmission(submission_id=held[1], cohort_id=held[2]) if held else None
+        if not held:
+            return None
+        return ClaimedSubmission(
+            submission_id=held[1], cohort_id=held[2], withdrawn=claim.key in self.withdrawn
+        )
 
 
 class MemoryOutbox:

@@ -45,6 +45,9 @@ UNMATCHED = "UNMATCHED#"
 PLACE = "PLACE#"
 PENDING = "PENDING#"
 TRANSACTION_ITEMS = 100  # DynamoDB's most items a transaction
+# One item per name at an institution (mentoring.identity.person_key), with the ids of the
+# applications under it: two or more are a possible duplicate for the coordinator.
+PERSON = "PERSON#"
 
 
 class Retention:
@@ -407,6 +410,8 @@ class DynamoApplications(_Table):
                     }
                 }
             )
+        if application.person_key:
+            items.append({"Update": self._person_update(application, "ADD")})
         try:
             self.db.transact_write_items(TransactItems=items)
         except ClientError as error:
@@ -421,6 +426,153 @@ class DynamoApplications(_Table):
                 and codes[:1] != ["ConditionalCheckFailed"]
             ):
                 raise CohortClosedError(application.cohort_id) from None
+            return False
+        return True
+
+    def _person_update(self, application: Application, action: str) -> dict[str, Any]:
+        return {
+            "TableName": self.table,
+            "Key": {"pk": _pk(application.cohort_id), "sk": {"S": PERSON + (application.person_key or "")}},
+            "UpdateExpression": f"{action} application_ids :id"
+            + (" SET expires_at = :expires" if action == "ADD" and self._expiry(application) else ""),
+            "ExpressionAttributeValues": {
+                ":id": {"SS": [application.application_id]},
+                **(
+                    {":expires": self._expiry(application)}
+                    if action == "ADD" and self._expiry(application)
+                    else {}
+                ),
+            },
+        }
+
+    def _expiry(self, application: Application) -> dict[str, str] | None:
+        return self.retention.attribute(application.cohort_id).get("expires_at")
+
+    def same_person(self, cohort_id: str, person_key: str) -> list[str]:
+        item = self.db.get_item(
+            TableName=self.table,
+            Key={"pk": _pk(cohort_id), "sk": {"S": PERSON + person_key}},
+            ConsistentRead=True,
+        ).get("Item", {})
+        return sorted(item.get("application_ids", {}).get("SS", []))
+
+    def possible_duplicates(self, cohort_id: str) -> list[list[str]]:
+        paginator = self.db.get_paginator("query")
+        groups = [
+            sorted(item.get("application_ids", {}).get("SS", []))
+            for page in paginator.paginate(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues={":pk": _pk(cohort_id), ":prefix": {"S": PERSON}},
+                ConsistentRead=True,
+            )
+            for item in page.get("Items", [])
+        ]
+        return sorted(g for g in groups if len(g) > 1)
+
+    def withdraw(self, application: Application, release: Sequence[Claim]) -> bool:
+        key = {"pk": _pk(application.cohort_id), "sk": {"S": APPLICATION + application.application_id}}
+        items: list[Any] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": key,
+                    "UpdateExpression": "SET #data = :data, withdrawn = :true",
+                    "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(withdrawn)",
+                    "ExpressionAttributeNames": {"#data": "data"},
+                    "ExpressionAttributeValues": {
+                        ":data": {"S": application.model_dump_json()},
+                        ":true": {"BOOL": True},
+                    },
+                }
+            }
+        ]
+        if application.person_key:
+            items.append({"Update": self._person_update(application, "DELETE")})
+        for claim in release:
+            claim_key = {"pk": {"S": f"CLAIM#{claim.key}"}, "sk": {"S": "CLAIM"}}
+            if claim.kind == "applicant":  # the person may apply again
+                items.append({"Delete": {"TableName": self.table, "Key": claim_key}})
+            else:  # a partner's reference stays used: a retry is refused, not let in again
+                items.append(
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": claim_key,
+                            "UpdateExpression": "SET withdrawn = :true",
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "ExpressionAttributeValues": {":true": {"BOOL": True}},
+                        }
+                    }
+                )
+        try:
+            self.db.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            codes = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if codes[:1] == ["ConditionalCheckFailed"]:
+                return False
+            raise
+        return True
+
+    def update_application(self, application: Application) -> None:
+        self.db.update_item(
+            TableName=self.table,
+            Key={"pk": _pk(application.cohort_id), "sk": {"S": APPLICATION + application.application_id}},
+            UpdateExpression="SET #data = :data",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#data": "data"},
+            ExpressionAttributeValues={":data": {"S": application.model_dump_json()}},
+        )
+
+    def holds_place(self, cohort_id: str, application_id: str) -> bool:
+        item = self.db.get_item(
+            TableName=self.table,
+            Key={"pk": _pk(cohort_id), "sk": {"S": PLACE + application_id}},
+            ConsistentRead=True,
+        ).get("Item")
+        return item is not None
+
+    def move_place(self, cohort_id: str, from_id: str, to_id: str | None) -> bool:
+        """One transaction: the place item changes hands (or goes, and the count with it)."""
+        items: list[Any] = [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": {"pk": _pk(cohort_id), "sk": {"S": PLACE + from_id}},
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            }
+        ]
+        if to_id is None:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {"pk": _pk(cohort_id), "sk": {"S": COHORT}},
+                        "UpdateExpression": "SET admitted_mentees = admitted_mentees - :one",
+                        "ConditionExpression": "admitted_mentees > :zero",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}, ":zero": {"N": "0"}},
+                    }
+                }
+            )
+        else:
+            place = {"pk": _pk(cohort_id), "sk": {"S": PLACE + to_id}, **self.retention.attribute(cohort_id)}
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": place,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+        try:
+            self.db.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
             return False
         return True
 
@@ -535,9 +687,10 @@ class DynamoSubmissionClaims(_Table):
                                 "cohort_id": {"S": cohort_id},
                                 **self.retention.attribute(cohort_id),
                             },
-                            # A retry of the same application finds its own claim and goes on.
-                            "ConditionExpression": "attribute_not_exists(pk) "
-                            "OR (body_hash = :hash AND submission_id = :id)",
+                            # A retry of the same application finds its own claim and goes on,
+                            # unless the coordinator withdrew that application.
+                            "ConditionExpression": "attribute_not_exists(pk) OR (body_hash = :hash "
+                            "AND submission_id = :id AND attribute_not_exists(withdrawn))",
                             "ExpressionAttributeValues": values,
                         }
                     }
@@ -551,7 +704,11 @@ class DynamoSubmissionClaims(_Table):
             held = [
                 c for c, r in zip(claims, reasons, strict=False) if r.get("Code") == "ConditionalCheckFailed"
             ]
-            raise DuplicateSubmissionError(held[0].kind if held else claims[0].kind) from None
+            first = held[0] if held else claims[0]
+            found = self.find(first)
+            raise DuplicateSubmissionError(
+                "withdrawn" if found is not None and found.withdrawn else first.kind
+            ) from None
 
     def find(self, claim: Claim) -> ClaimedSubmission | None:
         item = self.db.get_item(
@@ -561,7 +718,11 @@ class DynamoSubmissionClaims(_Table):
         ).get("Item")
         if item is None:
             return None
-        return ClaimedSubmission(submission_id=item["submission_id"]["S"], cohort_id=item["cohort_id"]["S"])
+        return ClaimedSubmission(
+            submission_id=item["submission_id"]["S"],
+            cohort_id=item["cohort_id"]["S"],
+            withdrawn=item.get("withdrawn", {}).get("BOOL", False),
+        )
 
 
 class DynamoEmailOutbox(_Table):
