@@ -398,6 +398,8 @@ class DynamoApplications(_Table):
                     }
                 }
             )
+        if application.person_key:
+            items.append({"Update": self._person_update(application, "ADD")})
         if while_open:
             items.append(
                 {
@@ -410,8 +412,6 @@ class DynamoApplications(_Table):
                     }
                 }
             )
-        if application.person_key:
-            items.append({"Update": self._person_update(application, "ADD")})
         try:
             self.db.transact_write_items(TransactItems=items)
         except ClientError as error:
@@ -419,7 +419,7 @@ class DynamoApplications(_Table):
                 raise
             codes = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
             # Not recorded before (a redelivery would fail the first condition) and the cohort closed
-            # (the condition check is the last item).
+            # (the condition check is the last item: keep it last).
             if (
                 while_open
                 and codes[-1:] == ["ConditionalCheckFailed"]
