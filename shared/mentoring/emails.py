@@ -337,32 +337,23 @@ def compose(
     return _email(app.applicant.email, subject, body, _invitation(cohort, scheme, context.diary))
 
 
-def _identity(app: Application) -> tuple[str, str]:
-    """Who an application is from, as far as a coordinator would tell two apart."""
-    name = " ".join(f"{app.applicant.given_name} {app.applicant.family_name}".casefold().split())
-    return name, app.applicant.institution or ""
-
-
-def possible_duplicates(apps: list[Application]) -> dict[tuple[str, str], list[Application]]:
-    """Applications that look like one person's (the same name at the same institution): the claims
-    already refuse a second application from one email address, so these came under two."""
-    groups: dict[tuple[str, str], list[Application]] = {}
-    for app in sorted(apps, key=lambda a: (a.received_at, a.application_id)):
-        groups.setdefault(_identity(app), []).append(app)
-    return {key: group for key, group in groups.items() if len(group) > 1}
-
-
 def _coordinator_summary(cohort: Cohort, scheme: Scheme, store: ApplicationStore, link: str) -> OutgoingEmail:
     apps = {a.application_id: a for a in store.list_applications(cohort.cohort_id)}
     matches = store.list_matches(cohort.cohort_id)
     unmatched = store.list_unmatched(cohort.cohort_id)
-    duplicates = possible_duplicates(list(apps.values()))
-    flagged = {a.application_id for group in duplicates.values() for a in group}
+    # One person under two addresses, as intake flagged them (mentoring.identity.person_key).
+    duplicates = [
+        sorted((apps[i] for i in ids if i in apps), key=lambda a: (a.received_at, a.application_id))
+        for ids in store.possible_duplicates(cohort.cohort_id)
+    ]
+    flagged = {a.application_id for group in duplicates for a in group}
     mentee, mentor = _role_name(scheme, Role.MENTEE), _role_name(scheme, Role.MENTOR)
     counts: Counter[str] = Counter()
     for app in apps.values():
         role = mentee if app.role is Role.MENTEE else mentor
-        if not app.eligibility.eligible:
+        if app.withdrawn is not None:
+            counts[f"{role}s withdrawn by the coordinator"] += 1
+        elif not app.eligibility.eligible:
             counts[f"{role}s not eligible"] += 1
         elif app.late:
             counts[f"{role}s who applied too late for this round"] += 1
@@ -372,10 +363,7 @@ def _coordinator_summary(cohort: Cohort, scheme: Scheme, store: ApplicationStore
     idle_mentors = [
         a
         for a in apps.values()
-        if a.role is Role.MENTOR
-        and a.eligibility.eligible
-        and not a.late
-        and a.application_id not in matched_mentors
+        if a.role is Role.MENTOR and a.counts and a.application_id not in matched_mentors
     ]
     waiting = sum(1 for u in unmatched if u.outcome == "waiting_list")
     subject = f"{cohort.name}: matching results"
@@ -420,7 +408,7 @@ def _coordinator_summary(cohort: Cohort, scheme: Scheme, store: ApplicationStore
             "different email addresses). Each is listed once here, with what became of each application; "
             "check which to keep and withdraw the other:"
         )
-        body.bullets([_duplicate_line(group, matches, unmatched, scheme) for group in duplicates.values()])
+        body.bullets([_duplicate_line(group, matches, unmatched, scheme) for group in duplicates])
     body.para("Next steps:")
     body.bullets(
         [

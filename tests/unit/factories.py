@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mentoring.eligibility import decide
+from mentoring.identity import person_key
 from mentoring.institutions import common_grade
 from mentoring.models import (
     Applicant,
@@ -70,6 +71,7 @@ def application(
         eligibility=decide(scheme, role, person, answers.answers | profile.answers),
         common_grade=common_grade(person.institution, person.grade),
         received_at=NOW,
+        person_key=person_key(person.given_name, person.family_name, person.institution),
     )
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from mentoring.deadline import run_deadline
 from mentoring.emails import compose
-from mentoring.models import EmailKind, Notification, Role, UnmatchedMentee
+from mentoring.models import Application, EmailKind, Notification, Role, UnmatchedMentee
 from mentoring.scheme import load_schemes
 from mentoring.web import MONITORING_QUESTIONS, _label, application_form, closed_page
 
@@ -30,9 +30,9 @@ def store() -> MemoryStore:
     return memory
 
 
-def _keep(store: MemoryStore, *apps: object) -> None:
+def _keep(store: MemoryStore, *apps: Application) -> None:
     for app in apps:
-        store.applications[(app.cohort_id, app.application_id)] = app  # type: ignore[attr-defined]
+        store._record(app, None)  # as intake records it (with its person's group)
 
 
 def _email(store: MemoryStore, kind: EmailKind, application_id: str | None = None) -> str:
