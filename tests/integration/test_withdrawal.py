@@ -34,8 +34,8 @@ def test_a_withdrawn_mentee_frees_a_place_for_the_first_waiting(stack: Stack) ->
     cohort = stack.open_cohort(scheme_id="reverse-mentoring")  # 12 places, then closed
 
     def leader() -> dict[str, Any]:
-        body = applicant_submission(cohort, grade=10)
-        body["self_identification"] = {"leadership_role": "board"}
+        body = applicant_submission(cohort, institution="ICL", grade="Professorial")
+        body["self_identification"] = {"leadership_role": "presidents_board"}
         body["profile"] = {"topics": ["race_ethnicity"]}
         return body
 
