@@ -79,7 +79,12 @@ def seen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seen]:
     """Given the demo run to its end, and the pages of a cohort of every scheme."""
     folder = tmp_path_factory.mktemp("demo")
     with LocalRuntime(
-        api_port=free_port(), aws_port=free_port(), outbox=folder / "outbox", logs=folder / "logs", log=None
+        api_port=free_port(),
+        aws_port=free_port(),
+        outbox=folder / "outbox",
+        logs=folder / "logs",
+        log=None,
+        rate_limits=False,  # as make demo runs: its whole intake comes from this one address
     ) as runtime:
         assert demo(runtime) == 0
         runtime.sync_outbox()
