@@ -18,6 +18,7 @@ from tests.unit.factories import NOW, cohort, intake_message, submission
 from tests.unit.fakes import MemoryClaims, MemoryQueue, MemoryStore, WrappingSeal
 
 KEY = b"the submission id key"
+GRACE = timedelta(days=14)  # for late monitoring answers
 
 pytestmark = pytest.mark.unit
 
@@ -94,8 +95,8 @@ def test_the_same_name_at_one_institution_under_two_addresses_is_flagged_to_the_
         partner="UCL",
     )
 
-    process_submission(web, store, store, queue)
-    process_submission(partner, store, store, queue)
+    process_submission(web, store, store, queue, now=NOW, grace=GRACE)
+    process_submission(partner, store, store, queue, now=NOW, grace=GRACE)
 
     kinds = [(n.kind, n.application_id) for n in queue.messages if isinstance(n, Notification)]
     assert (EmailKind.POSSIBLE_DUPLICATE, partner.submission_id) in kinds
@@ -120,7 +121,7 @@ def test_the_same_name_at_another_institution_is_not_flagged(store: MemoryStore)
         message = intake_message(
             submission(given_name="Amara", family_name="Okafor", institution=institution)
         )
-        process_submission(message, store, store, queue)
+        process_submission(message, store, store, queue, now=NOW, grace=GRACE)
 
     assert store.possible_duplicates("cohort-a") == []
     assert all(n.kind is EmailKind.ACKNOWLEDGEMENT for n in queue.messages if isinstance(n, Notification))
@@ -143,7 +144,9 @@ def _mentees(store: MemoryStore, n: int) -> list[str]:
             update={"received_at": NOW + timedelta(minutes=k), "claims": [c.key for c in keys]}
         )
         store.claims.claim(keys, "h", message.submission_id, "cohort-a")  # type: ignore[union-attr]
-        ids.append(process_submission(message, store, store, MemoryQueue()).application_id)
+        ids.append(
+            process_submission(message, store, store, MemoryQueue(), now=NOW, grace=GRACE).application_id
+        )
     return ids
 
 
@@ -251,7 +254,7 @@ def test_an_unknown_application_is_404(store: MemoryStore) -> None:
 
 def test_mentors_hold_no_place_and_are_simply_withdrawn(store: MemoryStore) -> None:
     message = intake_message(submission(role="mentor", grade=9))
-    mentor = process_submission(message, store, store, MemoryQueue())
+    mentor = process_submission(message, store, store, MemoryQueue(), now=NOW, grace=GRACE)
     assert mentor.role is Role.MENTOR
 
     result = withdraw_application(
