@@ -252,8 +252,6 @@ class MonitoringStore(Protocol):
     def pending_cohorts(self) -> list[str]:
         """The cohorts that have pending answers."""
 
-    def stored(self, cohort_id: str) -> list[MonitoringRecord]: ...
-
     def move_batch(self, cohort_id: str, retire: Sequence[str], write: Sequence[MonitoringRecord]) -> None:
         """In one transaction: deletes the pending answers ``retire`` names and writes ``write``."""
 

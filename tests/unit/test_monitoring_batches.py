@@ -52,9 +52,6 @@ class MemoryMonitoring:
     def pending_cohorts(self) -> list[str]:
         return sorted({p.cohort_id for p in self.pending_records.values()})
 
-    def stored(self, cohort_id: str) -> list[MonitoringRecord]:
-        return [r for r in self.stored_records.values() if r.cohort_id == cohort_id]
-
     def move_batch(self, cohort_id: str, retire: Sequence[str], write: Sequence[MonitoringRecord]) -> None:
         if self.fail_after is not None and len(self.writes) >= self.fail_after:
             raise ConnectionError("the table is unavailable")

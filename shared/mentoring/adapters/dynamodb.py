@@ -893,9 +893,6 @@ class DynamoMonitoring(_Table):
         items = self._scan("begins_with(record_id, :p)", {":p": {"S": PENDING}}, projection="cohort_id")
         return sorted({item["cohort_id"]["S"] for item in items})
 
-    def stored(self, cohort_id: str) -> list[MonitoringRecord]:
-        return self.list_records(cohort_id=cohort_id)
-
     def discard(self, pending: Sequence[str]) -> None:
         for start in range(0, len(pending), TRANSACTION_ITEMS):
             self.db.transact_write_items(
