@@ -71,11 +71,10 @@ class Tally:
 
     accepted: dict[str, str] = field(default_factory=dict)  # submission id -> cohort id
     accepted_emails: dict[str, str] = field(default_factory=dict)  # submission id -> applicant email
-    first_ids: dict[str, str] = field(default_factory=dict)  # item identity -> first submission id
+    ids: dict[str, set[str]] = field(default_factory=dict)  # item identity -> every id it was given
     refused_malformed: int = 0
     wrong: list[str] = field(default_factory=list)  # answers a client should not have had
-    repeats_same_id: int = 0
-    repeats: int = 0
+    repeated: set[str] = field(default_factory=set)  # identities of the items sent twice
     retried_5xx: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -188,9 +187,9 @@ def send(api: ApiClient, keys: dict[str, str], request: Request, tally: Tally) -
                 continue
             identity = _identity(request, application)
             if request.repeat:
-                tally.repeats += 1
-                tally.repeats_same_id += tally.first_ids.get(identity) == submission_id
-            tally.first_ids.setdefault(identity, submission_id)
+                tally.repeated.add(identity)
+            # Counted once both answers are in: a repeat may be answered before its first sending.
+            tally.ids.setdefault(identity, set()).add(submission_id)
             tally.accepted[submission_id] = request.cohort_id
             tally.accepted_emails[submission_id] = application["applicant"]["email"]
 
@@ -469,7 +468,8 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---:|",
         f"| applications accepted (202, one id each) | {accepted:,} |",
         f"| malformed applications refused with 422 | {tally.refused_malformed:,} of {malformed:,} |",
-        f"| repeated applications given their first id | {tally.repeats_same_id:,} of {tally.repeats:,} |",
+        f"| repeated applications given their first id | "
+        f"{sum(len(tally.ids[i]) == 1 for i in tally.repeated):,} of {len(tally.repeated):,} |",
         f"| answers a client should not have had | {len(tally.wrong)} |",
         f"| in the Applications table | {findings.stored:,} |",
         f"| on a dead-letter queue | {findings.on_dead_letter_queues} |",

@@ -15,6 +15,7 @@ import time
 import traceback
 import urllib.request
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -118,12 +119,15 @@ class TraceCollector:
     functions' X-Ray SDK sends (``AWS_XRAY_DAEMON_ADDRESS``), so tests see what X-Ray would store."""
 
     HEADER = b'{"format":"json","version":1}\n'
+    KEPT = 100_000  # the latest documents (a load run sends hundreds of thousands)
 
     def __init__(self) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # Room for bursts, so that the kernel does not drop segments the tests must see.
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
         self._socket.bind(("127.0.0.1", 0))
         self._socket.settimeout(0.5)
-        self._documents: list[str] = []
+        self._documents: deque[str] = deque(maxlen=self.KEPT)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._listen, name="xray", daemon=True)
@@ -154,7 +158,7 @@ class TraceCollector:
                     self._documents.append(data[len(self.HEADER) :].decode("utf-8", errors="replace"))
 
     def documents(self) -> list[str]:
-        """Every segment and subsegment received so far, as the JSON text sent."""
+        """The segments and subsegments received (the latest ``KEPT``), as the JSON text sent."""
         with self._lock:
             return list(self._documents)
 
