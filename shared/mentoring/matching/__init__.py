@@ -1,8 +1,10 @@
 """Matching at the deadline: allowed pairs from the scheme's hard rules, scored, then assigned.
 
 The assignment is the engine's (``mentoring.matching.engine``): the most mentees matched, then the
-largest total score, certified optimal; or a stable matching when the scheme asks for one. Each
-match is explained criterion by criterion, and each unmatched mentee is told why.
+largest total score, certified optimal; or a stable matching when the scheme asks for one. The
+pairs come from ``mentoring.matching.pairs`` (every rule and score as array operations over the
+whole cohort); each match is explained criterion by criterion (``mentoring.matching.rules``), and
+each unmatched mentee is told why: both only for the result.
 """
 
 from __future__ import annotations
@@ -11,103 +13,42 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mentoring.matching.rules import Person, ScoredPair, broken_rules, score_pair
 from mentoring.models import Application, Match, MatchingResult, UnmatchedMentee
-from mentoring.scheme import PairingRule, Scheme, ScoringCriterion, answer_values
+from mentoring.scheme import Scheme
+
+__all__ = ["Cohort", "Outcome", "ScoredPair", "broken_rules", "match_cohort", "result_of", "score_pair"]
+
+WAITING = "applied when the cohort was full, so was on its waiting list"
 
 
 @dataclass(frozen=True)
-class _Person:
-    """What the hard rules and the scores read of an application, worked out once per person."""
+class Cohort:
+    """The people matching works on, in the order it works on them (by application id, so the
+    same applications in any order give the same matches)."""
 
-    institution: str | None
-    department: str
-    grade: int
-    email: str
-    answers: dict[str, frozenset[str]]
+    mentees: list[Application]
+    mentors: list[Application]
+    waiting: list[Application]
+    capacity: list[int]
 
     @classmethod
-    def of(cls, application: Application) -> _Person:
-        given = {**application.self_identification.answers, **application.profile.answers}
+    def of(cls, scheme: Scheme, mentees: Sequence[Application], mentors: Sequence[Application]) -> Cohort:
+        ordered = sorted(mentors, key=lambda a: a.application_id)
         return cls(
-            application.applicant.institution,
-            application.applicant.department.casefold(),
-            application.common_grade or 0,
-            application.applicant.email.casefold(),
-            {question: frozenset(answer_values(value)) for question, value in given.items()},
+            mentees=sorted((a for a in mentees if not a.waiting_list), key=lambda a: a.application_id),
+            mentors=ordered,
+            waiting=sorted((a for a in mentees if a.waiting_list), key=lambda a: a.application_id),
+            capacity=[min(m.profile.capacity, scheme.mentor_capacity_max) for m in ordered],
         )
-
-    def values(self, question: str | None) -> frozenset[str]:
-        return self.answers.get(question or "", frozenset())
-
-
-def _allowed(rule: PairingRule, mentee: _Person, mentor: _Person) -> bool:
-    match rule.kind:
-        case "different_institution":
-            return mentee.institution != mentor.institution
-        case "different_department":
-            return mentee.department != mentor.department
-        case "mentor_grade_above":
-            return mentor.grade > mentee.grade
-        case "mentee_grade_above":
-            return mentee.grade > mentor.grade
-        case "not_line_manager":
-            return mentor.email not in mentee.values(rule.question) and mentee.email not in mentor.values(
-                rule.question
-            )
-        case "shares_answer":
-            return bool(mentee.values(rule.mentee_question) & mentor.values(rule.mentor_question))
-    raise AssertionError(f"unhandled pairing rule {rule.kind}")  # pragma: no cover - closed Literal
-
-
-def broken_rules(rules: Sequence[PairingRule], mentee: Application, mentor: Application) -> list[str]:
-    """The kinds of the hard rules this pair breaks (empty when the pair is allowed)."""
-    return _broken(rules, _Person.of(mentee), _Person.of(mentor))
-
-
-def _broken(rules: Sequence[PairingRule], mentee: _Person, mentor: _Person) -> list[str]:
-    return [rule.kind for rule in rules if not _allowed(rule, mentee, mentor)]
-
-
-def _shared(criterion: ScoringCriterion, mentee: _Person, mentor: _Person) -> tuple[float, list[str]]:
-    wanted, offered = mentee.values(criterion.mentee_question), mentor.values(criterion.mentor_question)
-    if criterion.kind == "same":
-        return (criterion.weight, sorted(wanted)) if wanted and wanted == offered else (0.0, [])
-    shared = sorted(wanted & offered)
-    return criterion.weight * len(shared), shared
-
-
-def _score(scheme: Scheme, mentee: _Person, mentor: _Person) -> float:
-    return sum(_shared(criterion, mentee, mentor)[0] for criterion in scheme.scoring)
 
 
 @dataclass(frozen=True)
-class ScoredPair:
-    mentee_id: str
-    mentor_id: str
-    score: float
-    explanation: tuple[str, ...]
+class Outcome:
+    """The engine's answer: each mentee's mentor's index (or None), and whether it is proved."""
 
-
-def score_pair(scheme: Scheme, mentee: Application, mentor: Application) -> ScoredPair:
-    """The pair's score, and one line for each criterion that added to it, with its points."""
-    a, b = _Person.of(mentee), _Person.of(mentor)
-    score = 0.0
-    explanation = []
-    for criterion in scheme.scoring:
-        points, shared = _shared(criterion, a, b)
-        score += points
-        if points:
-            question = scheme.question(criterion.mentee_question)
-            labels = {c.value.casefold(): c.label for c in question.choices} if question else {}
-            explanation.append(
-                f"{criterion.label}: {', '.join(labels.get(v, v) for v in shared)} (+{points:g})"
-            )
-    if not explanation:
-        explanation.append(
-            "no answers in common to the matching questions; paired so that every mentee has a mentor"
-        )
-    explanation.extend(rule.description for rule in scheme.pairing_rules)
-    return ScoredPair(mentee.application_id, mentor.application_id, score, tuple(explanation))
+    mentor_of: list[int | None]
+    certified_optimal: bool | None
 
 
 def match_cohort(
@@ -116,36 +57,42 @@ def match_cohort(
     """The scheme's matching for a cohort: the optimal engine (or a stable matching, if the scheme
     asks for one) over the pairs its hard rules allow. Deterministic: the same applications always
     give the same matches."""
-    # Imported here: the solver (numpy, scipy) is in the matching function's layer only, while the
-    # rules and scores above are also used by the coordinators' review in the admin function.
+    # Imported here: numpy and scipy are in the matching function's layer only, while the rules
+    # and explanations are also used by the coordinators' review in the admin function.
     from mentoring.matching import engine  # noqa: PLC0415
+    from mentoring.matching.pairs import CohortPairs  # noqa: PLC0415
 
-    waiting = sorted((a for a in mentees if a.waiting_list), key=lambda a: a.application_id)
-    mentees = sorted((a for a in mentees if not a.waiting_list), key=lambda a: a.application_id)
-    mentors = sorted(mentors, key=lambda a: a.application_id)
-    capacity = [min(m.profile.capacity, scheme.mentor_capacity_max) for m in mentors]
-    mentee_views, mentor_views = [_Person.of(a) for a in mentees], [_Person.of(a) for a in mentors]
-    scored: dict[tuple[int, int], float] = {}
-    excluded: list[Counter[str]] = [Counter() for _ in mentees]
-    for i, mentee_view in enumerate(mentee_views):
-        for j, mentor_view in enumerate(mentor_views):
-            broken = _broken(scheme.pairing_rules, mentee_view, mentor_view)
-            if broken:
-                excluded[i].update(broken)
-            else:
-                scored[(i, j)] = _score(scheme, mentee_view, mentor_view)
-    pairs = engine.Pairs.of([i for i, _ in scored], [j for _, j in scored], list(scored.values()))
+    cohort = Cohort.of(scheme, mentees, mentors)
+    pairs = CohortPairs(
+        scheme, [Person.of(a) for a in cohort.mentees], [Person.of(a) for a in cohort.mentors]
+    )
     if scheme.matching == "stable":
-        solution = engine.stable(len(mentees), capacity, pairs)
+        solution = engine.stable(len(cohort.mentees), cohort.capacity, pairs.pairs())
     else:
-        # Large cohorts: each mentee's best pairs first, then the proof adds back any that matter.
-        solution = engine.solve(
-            len(mentees), capacity, pairs, candidates=24 if len(pairs) > 200_000 else None
-        )
+        solution = engine.solve(len(cohort.mentees), cohort.capacity, source=pairs.blocks, unit=pairs.unit)
+    outcome = Outcome(
+        [None if j == engine.UNMATCHED else j for j in solution.mentor_of.tolist()],
+        solution.certified_optimal if scheme.matching == "optimal" else None,
+    )
+    unmatched = [i for i, j in enumerate(outcome.mentor_of) if j is None]
+    return result_of(
+        scheme, cohort_id, cohort, outcome, dict(zip(unmatched, pairs.exclusions(unmatched), strict=True))
+    )
+
+
+def result_of(
+    scheme: Scheme,
+    cohort_id: str,
+    cohort: Cohort,
+    outcome: Outcome,
+    exclusions: dict[int, tuple[int, Counter[str]]],
+) -> MatchingResult:
+    """The stored result: each match explained, each unmatched mentee with the reason (from how many
+    mentors the rules allowed them, and what excluded the others)."""
     matches = []
-    for mentee, j in zip(mentees, solution.mentor_of.tolist(), strict=True):
-        if j != engine.UNMATCHED:
-            pair = score_pair(scheme, mentee, mentors[j])
+    for mentee, j in zip(cohort.mentees, outcome.mentor_of, strict=True):
+        if j is not None:
+            pair = score_pair(scheme, mentee, cohort.mentors[j])
             matches.append(
                 Match(
                     cohort_id=cohort_id,
@@ -156,28 +103,25 @@ def match_cohort(
                 )
             )
     unmatched = [
-        UnmatchedMentee(
-            application_id=a.application_id,
-            reason="applied when the cohort was full, so was on its waiting list",
-            outcome="waiting_list",
-        )
-        for a in waiting
+        UnmatchedMentee(application_id=a.application_id, reason=WAITING, outcome="waiting_list")
+        for a in cohort.waiting
     ]
-    allowed_count = Counter(i for i, _ in scored)
     described: dict[str, str] = {rule.kind: rule.description for rule in scheme.pairing_rules}
-    for i, mentee in enumerate(mentees):
-        if solution.mentor_of[i] != engine.UNMATCHED:
-            continue
-        unmatched.append(
-            _why_unmatched(mentee.application_id, len(mentors), allowed_count[i], excluded[i], described)
-        )
-    matched_mentors = set(solution.mentor_of[solution.mentor_of != engine.UNMATCHED].tolist())
+    for i, mentee in enumerate(cohort.mentees):
+        if outcome.mentor_of[i] is None:
+            allowed, excluded = exclusions[i]
+            unmatched.append(
+                _why_unmatched(mentee.application_id, len(cohort.mentors), allowed, excluded, described)
+            )
+    matched_mentors = {j for j in outcome.mentor_of if j is not None}
     return MatchingResult(
         matches=matches,
         unmatched_mentees=unmatched,
-        unmatched_mentor_ids=[m.application_id for j, m in enumerate(mentors) if j not in matched_mentors],
+        unmatched_mentor_ids=[
+            m.application_id for j, m in enumerate(cohort.mentors) if j not in matched_mentors
+        ],
         policy=scheme.matching,
-        certified_optimal=solution.certified_optimal if scheme.matching == "optimal" else None,
+        certified_optimal=outcome.certified_optimal,
     )
 
 
