@@ -121,7 +121,7 @@ def reference(
     """Every pair checked and scored one at a time; then the same engine and the same result."""
     cohort = Cohort.of(scheme, mentees, mentors)
     mentee_views = [rules.Person.of(a) for a in cohort.mentees]
-    mentor_views = [rules.Person.of(a) for a in cohort.mentors]
+    mentor_views = [rules.Person.of(a) for a in cohort.mentors]  # its own views, not the cohort's
     scored: dict[tuple[int, int], float] = {}
     excluded: list[Counter[str]] = [Counter() for _ in mentee_views]
     for i, mentee in enumerate(mentee_views):

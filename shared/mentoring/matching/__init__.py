@@ -9,11 +9,14 @@ each unmatched mentee is told why: both only for the result.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
-from mentoring.matching.rules import Person, ScoredPair, broken_rules, score_pair
+from mentoring.matching.rules import Person, ScoredPair, broken_rules, explain, questions_read, score_pair
 from mentoring.models import Application, Match, MatchingResult, UnmatchedMentee
 from mentoring.scheme import Scheme
 
@@ -31,6 +34,7 @@ class Cohort:
     mentors: list[Application]
     waiting: list[Application]
     capacity: list[int]
+    questions: frozenset[str]
 
     @classmethod
     def of(cls, scheme: Scheme, mentees: Sequence[Application], mentors: Sequence[Application]) -> Cohort:
@@ -40,7 +44,16 @@ class Cohort:
             mentors=ordered,
             waiting=sorted((a for a in mentees if a.waiting_list), key=lambda a: a.application_id),
             capacity=[min(m.profile.capacity, scheme.mentor_capacity_max) for m in ordered],
+            questions=questions_read(scheme),
         )
+
+    @cached_property
+    def mentee_views(self) -> list[Person]:
+        return [Person.of(a, self.questions) for a in self.mentees]
+
+    @cached_property
+    def mentor_views(self) -> list[Person]:
+        return [Person.of(a, self.questions) for a in self.mentors]
 
 
 @dataclass(frozen=True)
@@ -59,25 +72,26 @@ def match_cohort(
     give the same matches."""
     # Imported here: numpy and scipy are in the matching function's layer only, while the rules
     # and explanations are also used by the coordinators' review in the admin function.
-    from mentoring.matching import engine  # noqa: PLC0415
-    from mentoring.matching.pairs import CohortPairs  # noqa: PLC0415
+    from mentoring.matching.pairs import solve_cohort  # noqa: PLC0415
 
-    cohort = Cohort.of(scheme, mentees, mentors)
-    pairs = CohortPairs(
-        scheme, [Person.of(a) for a in cohort.mentees], [Person.of(a) for a in cohort.mentors]
-    )
-    if scheme.matching == "stable":
-        solution = engine.stable(len(cohort.mentees), cohort.capacity, pairs.pairs())
-    else:
-        solution = engine.solve(len(cohort.mentees), cohort.capacity, source=pairs.blocks, unit=pairs.unit)
-    outcome = Outcome(
-        [None if j == engine.UNMATCHED else j for j in solution.mentor_of.tolist()],
-        solution.certified_optimal if scheme.matching == "optimal" else None,
-    )
-    unmatched = [i for i, j in enumerate(outcome.mentor_of) if j is None]
-    return result_of(
-        scheme, cohort_id, cohort, outcome, dict(zip(unmatched, pairs.exclusions(unmatched), strict=True))
-    )
+    with _collector_paused():
+        cohort = Cohort.of(scheme, mentees, mentors)
+        outcome, exclusions = solve_cohort(scheme, cohort)
+        return result_of(scheme, cohort_id, cohort, outcome, exclusions)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A national cohort is hundreds of thousands of Python objects (the applications): the cyclic
+    garbage collector would walk them all, again and again, as matching allocates. Matching makes
+    no reference cycles worth collecting, so the collector waits until it ends."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def result_of(
@@ -90,16 +104,16 @@ def result_of(
     """The stored result: each match explained, each unmatched mentee with the reason (from how many
     mentors the rules allowed them, and what excluded the others)."""
     matches = []
-    for mentee, j in zip(cohort.mentees, outcome.mentor_of, strict=True):
+    for i, (mentee, j) in enumerate(zip(cohort.mentees, outcome.mentor_of, strict=True)):
         if j is not None:
-            pair = score_pair(scheme, mentee, cohort.mentors[j])
+            score, explanation = explain(scheme, cohort.mentee_views[i], cohort.mentor_views[j])
             matches.append(
                 Match(
                     cohort_id=cohort_id,
                     mentee_id=mentee.application_id,
-                    mentor_id=pair.mentor_id,
-                    score=pair.score,
-                    explanation=list(pair.explanation),
+                    mentor_id=cohort.mentors[j].application_id,
+                    score=score,
+                    explanation=list(explanation),
                 )
             )
     unmatched = [

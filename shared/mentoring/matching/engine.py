@@ -39,6 +39,7 @@ UNMATCHED = -1
 CANDIDATES = 24  # each mentee's pairs solved first; the proof adds back any other that matters
 MENTOR_SEED = 1 << 40  # mentors' own orders of mentees are seeded apart from mentees' orders of mentors
 SLICE = 1 << 20  # pairs of a list handled at once: bounded temporaries, sorts that fit the cache
+FORBIDDEN = -1e200  # in a dense block, a cell below this is a pair the hard rules do not allow
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,10 @@ class Pairs:
         return _Summary(len(self), low, high, unit if given else _unit(value, unit))
 
     def best(self, choice: _Choice) -> Pairs:
-        value = self.millionths
-        return self.take(choice.mask(self.mentee, self.mentor, value))
+        """Each mentee's ``choice.per_mentee`` best pairs in the chunk."""
+        return self.take(
+            _best(self.mentee, self.mentor, self.millionths, choice.per_mentee, choice.n_mentors)
+        )
 
     def pairs(self) -> Pairs:
         return self
@@ -115,7 +118,8 @@ class Pairs:
 @dataclass(frozen=True)
 class Dense:
     """Mentees ``first`` to ``first + rows - 1`` against every mentor: each cell the pair's score in
-    millionths (a whole number), or ``-inf`` where the pair is not allowed.
+    millionths (a whole number), or, where the pair is not allowed, anything below ``FORBIDDEN``
+    (``-inf``, or the large penalty a hard rule adds inside a matrix product).
 
     What the matching function builds, block by block: the engine reads it without ever listing
     the allowed pairs, except the few it keeps.
@@ -126,7 +130,7 @@ class Dense:
 
     @cached_property
     def allowed(self) -> BoolArray:
-        return np.asarray(self.value > -np.inf)
+        return np.asarray(self.value > FORBIDDEN)
 
     def check(self, n_mentees: int, n_mentors: int) -> None:
         rows, mentors = self.value.shape
@@ -143,7 +147,8 @@ class Dense:
             return _Summary(0, 0, 0, unit)
         high = float(self.value.max())
         low = 0.0
-        if ((self.value < 0) & self.allowed).any():
+        # Below zero: the forbidden cells, and any allowed pair with a negative score.
+        if np.count_nonzero(self.value < 0) > self.value.size - count:
             low = float(np.min(self.value, where=self.allowed, initial=np.inf))
         if not (np.isfinite(high) and np.isfinite(low)):
             raise InstanceError("a pair's score is not a finite number")
@@ -161,43 +166,100 @@ class Dense:
 
     def _at(self, mask: BoolArray) -> Pairs:
         """The pairs of the cells ``mask`` marks (flatnonzero: far quicker than a 2-D nonzero)."""
-        cells = np.flatnonzero(mask)
+        return self._cells(np.flatnonzero(mask))
+
+    def _cells(self, cells: IntArray) -> Pairs:
         rows, mentors = np.divmod(cells, self.value.shape[1])
         return Pairs(rows + self.first, mentors, self.value.ravel()[cells] / SCALE)
 
     def best(self, choice: _Choice) -> Pairs:
-        """Each mentee's best pairs in the block, and each mentor's, as ``choice`` counts them."""
-        return Pairs.concat(
-            [
-                self._best_along(1, choice.per_mentee, self.first, choice.n_mentors),
-                self._best_along(0, choice.per_mentor, MENTOR_SEED, choice.n_mentees),
-            ]
-        )
-
-    def _best_along(self, axis: int, k: int, seed: int, n_others: int) -> Pairs:
-        """Each row's (axis 1) or column's (axis 0) ``k`` highest values: every cell above the k-th
-        is kept, and ties at it are broken as ``_best`` breaks them, so that a list of the same
-        pairs, in any chunks, gives the same candidates."""
-        length = self.value.shape[axis]
-        if k >= length:
+        """Each mentee's ``choice.per_mentee`` best pairs in the block: every cell above the row's
+        k-th highest value, and ties at it broken as ``_best`` breaks them, so that a list of the
+        same pairs, in any chunks, gives the same candidates."""
+        k, mentors = choice.per_mentee, self.value.shape[1]
+        if k >= mentors:
             return self.pairs()
-        kth = np.partition(self.value, length - k, axis=axis).take(length - k, axis=axis)
-        line = kth[:, None] if axis == 1 else kth[None, :]
-        above = self.value > line
-        at = (self.value == line) & (line > -np.inf)
-        need = k - np.count_nonzero(above, axis=axis)
-        ties = self._at(at)
-        group, other = (ties.mentee - self.first, ties.mentor) if axis == 1 else (ties.mentor, ties.mentee)
-        chosen = _first_in_turn(group, other, need, seed, n_others)
-        return Pairs.concat([self._at(above), ties.take(chosen)])
+        kth = np.partition(self.value, mentors - k, axis=1)[:, mentors - k]
+        # One comparison over the block; the few cells it finds are sorted out one by one.
+        found = self._cells(np.flatnonzero(self.value >= np.maximum(kth, FORBIDDEN)[:, None]))
+        row = found.mentee - self.first
+        value = found.score * SCALE
+        above = value > kth[row]
+        need = k - np.bincount(row[above], minlength=kth.size)
+        tied = ~above
+        chosen = _first_in_turn(row[tied], found.mentor[tied], need, self.first, choice.n_mentors)
+        keep = above.copy()
+        keep[np.flatnonzero(tied)[chosen]] = True
+        return found.take(keep)
+
+    def beating(self, bar: FloatArray) -> Pairs:
+        """The allowed pairs whose value is at least the mentor's ``bar``."""
+        return self._at(self.value >= np.maximum(bar, FORBIDDEN)[None, :])
 
     def improving(self, prices: _Prices, costs: _Costs) -> Pairs:
-        # reduced = top - (units - low) - u - w < 0, i.e. units + w > top + low - u: exact in floats,
-        # every term being a whole number below 2^53.
+        # reduced = top - (units - low) - u - w < 0, i.e. units + w > top + low - u. Counted in
+        # millionths when every term stays a whole number below 2^53 (one operation fewer a cell).
         rows = self.value.shape[0]
-        units = self.value if costs.unit == 1 else self.value / costs.unit
         bar = (costs.top + costs.low - prices.mentee[self.first : self.first + rows]).astype(np.float64)
-        return self._at((units + prices.mentor.astype(np.float64)[None, :]) > bar[:, None])
+        w = prices.mentor.astype(np.float64)
+        if costs.unit == 1 or costs.unmatched * costs.unit < 2**52:
+            return self._at((self.value + w[None, :] * costs.unit) > (bar * costs.unit)[:, None])
+        return self._at((self.value / costs.unit + w[None, :]) > bar[:, None])
+
+
+class _MentorBest:
+    """Each mentor's ``per_mentor`` best pairs (ties: in the mentor's own order of mentees), kept
+    as the chunks stream past. A chunk is only looked at where it beats the worst pair held for
+    the mentor, so after the first blocks it costs one comparison a cell."""
+
+    def __init__(self, choice: _Choice) -> None:
+        self.choice = choice
+        self.held = Pairs.of([], [], [])
+        m = choice.n_mentors
+        self.bar = np.full(m, -np.inf)  # the worst value held, while a mentor's places are full
+        self.bar_turn = np.zeros(m, dtype=np.int64)
+
+    def add(self, chunk: Chunk) -> None:
+        found = chunk.beating(self.bar) if isinstance(chunk, Dense) else chunk
+        if len(found) == 0:
+            return
+        value = found.millionths
+        bar = self.bar[found.mentor]
+        # Equal to the worst held: in only if earlier in the mentor's own order.
+        level = value == bar
+        later = np.zeros(len(found), dtype=bool)
+        if level.any():
+            turn = _turn(found.mentor[level] + MENTOR_SEED, found.mentee[level], self.choice.n_mentees)
+            later[np.flatnonzero(level)] = turn > self.bar_turn[found.mentor[level]]
+        found = found.take((value >= bar) & ~later)
+        if len(found) == 0:
+            return
+        held = Pairs.concat([self.held, found])
+        keep = _best(
+            held.mentor,
+            held.mentee,
+            held.millionths,
+            self.choice.per_mentor,
+            self.choice.n_mentees,
+            MENTOR_SEED,
+        )
+        self.held = held.take(keep)
+        touched = np.zeros(self.bar.size, dtype=bool)
+        touched[found.mentor] = True
+        self._bars(touched)
+
+    def _bars(self, touched: BoolArray) -> None:
+        """The worst held pair of each mentor ``touched`` whose places are all taken."""
+        mine = touched[self.held.mentor]
+        mentor, mentee, value = self.held.mentor[mine], self.held.mentee[mine], self.held.millionths[mine]
+        turn = _turn(mentor + MENTOR_SEED, mentee, self.choice.n_mentees)
+        order = np.lexsort((-turn, value, mentor))  # per mentor: lowest value, then latest turn, first
+        mentor, value, turn = mentor[order], value[order], turn[order]
+        first = np.ones(mentor.size, dtype=bool)
+        first[1:] = mentor[1:] != mentor[:-1]
+        full = np.bincount(mentor, minlength=self.bar.size)[mentor[first]] >= self.choice.per_mentor
+        self.bar[mentor[first][full]] = value[first][full]
+        self.bar_turn[mentor[first][full]] = turn[first][full]
 
 
 Chunk = Pairs | Dense
@@ -513,7 +575,7 @@ class _Choice:
     @property
     def bound(self) -> int:
         """Candidates held before they are thinned out (four times as many as are kept)."""
-        return 4 * (self.per_mentee * self.n_mentees + self.per_mentor * self.n_mentors) + SLICE
+        return 4 * self.per_mentee * self.n_mentees + SLICE
 
     def mask(self, mentee: IntArray, mentor: IntArray, value: IntArray) -> BoolArray:
         return _best(mentee, mentor, value, self.per_mentee, self.n_mentors) | _best(
@@ -596,35 +658,14 @@ def solve(
     if unit is not None and (unit < 1 or SCALE % unit):
         raise InstanceError("unit: a power of ten of millionths, from 1 to 1,000,000")
     given, unit = unit is not None, unit or SCALE
-    # Costs are counted from the lowest score or 0, whichever is lower: the bound is found without
-    # looking at every score of a block of non-negative ones.
-    low, high, allowed = 0, -(2**62), 0
-    chosen: list[Pairs] = []
-    for chunk in source():
-        chunk.check(n_mentees, n_mentors)
-        summary = chunk.summary(unit, given)
-        if summary.count == 0:
-            continue
-        low, high = min(low, summary.low), max(high, summary.high)
-        allowed += summary.count
-        unit = summary.unit
-        chosen.append(chunk.pairs() if choice is None else chunk.best(choice))
-        if choice is not None and sum(len(c) for c in chosen) > choice.bound:
-            # Small blocks give every mentor many "best" pairs: keep only the best of them so far.
-            pool = _canonical(Pairs.concat(chosen), n_mentors)
-            chosen = [pool.take(choice.mask(pool.mentee, pool.mentor, pool.millionths))]
-    if allowed == 0:
+    found = _first_pass(source, n_mentees, n_mentors, choice, unit, given)
+    if found.allowed == 0:
         empty = np.full(n_mentees, UNMATCHED, dtype=np.int64)
         return Solution(
             empty, np.zeros(n_mentees), certified_optimal=True, candidate_pairs=0, allowed_pairs=0
         )
-    costs = _Costs.for_millionths(low, high, n_mentees, unit)
-    pool = _canonical(Pairs.concat(chosen), n_mentors)
-    del chosen
-    if choice is not None:
-        # A mentee's pairs may come in several chunks: keep their best overall. A mentor wanted by
-        # more mentees than these candidates serve is found by the proof and added in a new round.
-        pool = pool.take(choice.mask(pool.mentee, pool.mentor, pool.millionths))
+    costs = _Costs.for_millionths(found.low, found.high, n_mentees, found.unit)
+    pool, allowed = found.pool, found.allowed
     notes: list[str] = []
     for round_number in range(1, max_rounds + 1):
         mentor_of = _assign(n_mentees, capacity, pool, costs)
@@ -641,6 +682,54 @@ def solve(
         pool = _canonical(Pairs.concat([pool, missing]), n_mentors)
     notes.append(f"not certified within {max_rounds} rounds")
     return _solution(mentor_of, pool, False, max_rounds, allowed, notes)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What the first pass over every pair finds: their count, range and unit, and the candidates."""
+
+    allowed: int
+    low: int
+    high: int
+    unit: int
+    pool: Pairs
+
+
+def _first_pass(
+    source: PairSource, n_mentees: int, n_mentors: int, choice: _Choice | None, unit: int, given: bool
+) -> _Found:
+    # Costs are counted from the lowest score or 0, whichever is lower: the bound is found without
+    # looking at every score of a block of non-negative ones.
+    low, high, allowed = 0, -(2**62), 0
+    chosen: list[Pairs] = []
+    mentor_best = _MentorBest(choice) if choice is not None else None
+    for chunk in source():
+        chunk.check(n_mentees, n_mentors)
+        summary = chunk.summary(unit, given)
+        if summary.count == 0:
+            continue
+        low, high = min(low, summary.low), max(high, summary.high)
+        allowed += summary.count
+        unit = summary.unit
+        if choice is None or mentor_best is None:
+            chosen.append(chunk.pairs())
+            continue
+        chosen.append(chunk.best(choice))
+        mentor_best.add(chunk)
+        if sum(len(c) for c in chosen) > choice.bound:
+            # A mentee's pairs split over many chunks: keep only their best so far.
+            pool = _canonical(Pairs.concat(chosen), n_mentors)
+            chosen = [
+                pool.take(_best(pool.mentee, pool.mentor, pool.millionths, choice.per_mentee, n_mentors))
+            ]
+    if mentor_best is not None:
+        chosen.append(mentor_best.held)
+    pool = _canonical(Pairs.concat(chosen), n_mentors)
+    if choice is not None:
+        # A mentee's pairs may come in several chunks: keep their best overall. A mentor wanted by
+        # more mentees than these candidates serve is found by the proof and added in a new round.
+        pool = pool.take(choice.mask(pool.mentee, pool.mentor, pool.millionths))
+    return _Found(allowed, low, high, unit, pool)
 
 
 def _solution(

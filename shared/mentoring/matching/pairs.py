@@ -18,11 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from mentoring.matching import engine
+from mentoring.matching import Cohort, Outcome, engine
 from mentoring.matching.rules import Person
 from mentoring.scheme import PairingRule, Scheme, ScoringCriterion
 
 BLOCK_CELLS = 1 << 20  # mentee x mentor cells worked out at once (8 MB a float64 array)
+FOLD_LIMIT = 256  # a rule with at most this many values is columns of the scores' matrix product
+PENALTY = -1e250  # what a folded rule adds to a pair it forbids: far below engine.FORBIDDEN
 DENSE_ANSWERS = 1 << 24  # answers matrices held dense below this many cells, sparse above
 
 Rows = slice | npt.NDArray[np.intp]
@@ -35,6 +37,23 @@ def _codes(values: Sequence[object]) -> npt.NDArray[np.int64]:
     """Equal values, equal codes (None is a value like any other, as in the rules)."""
     index: dict[object, int] = {}
     return np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64, count=len(values))
+
+
+def solve_cohort(scheme: Scheme, cohort: Cohort) -> tuple[Outcome, dict[int, tuple[int, Counter[str]]]]:
+    """Each mentee's mentor, by the engine over the pairs built here, and for each mentee left
+    unmatched how many mentors the rules allowed and what excluded the others."""
+    pairs = CohortPairs(scheme, cohort.mentee_views, cohort.mentor_views)
+    n = len(cohort.mentees)
+    if scheme.matching == "stable":
+        solution = engine.stable(n, cohort.capacity, pairs.pairs())
+    else:
+        solution = engine.solve(n, cohort.capacity, source=pairs.blocks, unit=pairs.unit)
+    outcome = Outcome(
+        [None if j == engine.UNMATCHED else j for j in solution.mentor_of.tolist()],
+        solution.certified_optimal if scheme.matching == "optimal" else None,
+    )
+    unmatched = [i for i, j in enumerate(outcome.mentor_of) if j is None]
+    return outcome, dict(zip(unmatched, pairs.exclusions(unmatched), strict=True))
 
 
 class _Answers:
@@ -76,8 +95,15 @@ def _key(values: frozenset[str]) -> str:
 
 @dataclass(frozen=True)
 class _Rule:
+    """A hard rule, compiled: ``allows`` gives the pairs it allows for any mentees (the reasons
+    use it); a block uses ``folded`` instead where the rule fits in the scores' matrix product (a
+    column per value, ``PENALTY`` on the mentee side: the product is ``PENALTY`` exactly where the
+    rule forbids the pair), or ``cells`` where it forbids a few pairs by name."""
+
     rule: PairingRule
     allows: RuleMask
+    folded: tuple[FloatArray, FloatArray] | None = None
+    cells: Callable[[int, int], npt.NDArray[np.int64]] | None = None
 
 
 class CohortPairs:
@@ -92,30 +118,51 @@ class CohortPairs:
     ) -> None:
         self.scheme = scheme
         self.n_mentees, self.n_mentors = len(mentees), len(mentors)
-        self.rules = [
-            _Rule(rule, self._compile_rule(rule, mentees, mentors)) for rule in scheme.pairing_rules
-        ]
         self.unit = scores_unit(scheme.scoring)
+        self.rules = [self._compile_rule(rule, mentees, mentors) for rule in scheme.pairing_rules]
         self._score = self._compile_scores(scheme.scoring, mentees, mentors)
         self.rows = max(1, block_cells // max(self.n_mentors, 1))
 
     # ------------------------------------------------------------ compiling
-    def _compile_rule(
-        self, rule: PairingRule, mentees: Sequence[Person], mentors: Sequence[Person]
-    ) -> RuleMask:
+    def _compile_rule(self, rule: PairingRule, mentees: Sequence[Person], mentors: Sequence[Person]) -> _Rule:
+        n = len(mentees)
         match rule.kind:
-            case "different_institution":
-                return _differ(_codes([p.institution for p in [*mentees, *mentors]]), len(mentees))
-            case "different_department":
-                return _differ(_codes([p.department for p in [*mentees, *mentors]]), len(mentees))
+            case "different_institution" | "different_department":
+                codes = _codes(
+                    [
+                        p.institution if rule.kind == "different_institution" else p.department
+                        for p in [*mentees, *mentors]
+                    ]
+                )
+                mentee_code, mentor_code = codes[:n], codes[n:]
+                allows = _differ(mentee_code, mentor_code)
+                # Forbidden exactly where the two have the same value: one column a value.
+                return _Rule(
+                    rule,
+                    allows,
+                    self._fold(
+                        mentee_code[:, None] == _shared_values(mentee_code, mentor_code),
+                        mentor_code[:, None] == _shared_values(mentee_code, mentor_code),
+                    ),
+                )
             case "mentor_grade_above" | "mentee_grade_above":
                 mentee_grade = np.array([p.grade for p in mentees], dtype=np.int64)
                 mentor_grade = np.array([p.grade for p in mentors], dtype=np.int64)
+                grades = np.unique(mentee_grade)
+                # A column for each grade a mentee has: forbidden where the mentor is not above it
+                # (not below it, for the other rule).
                 if rule.kind == "mentor_grade_above":
-                    return lambda rows: mentor_grade[None, :] > mentee_grade[rows][:, None]
-                return lambda rows: mentee_grade[rows][:, None] > mentor_grade[None, :]
+                    allows = _above(mentor_grade, mentee_grade)
+                    mentor_columns = mentor_grade[:, None] <= grades[None, :]
+                else:
+                    allows = _below(mentor_grade, mentee_grade)
+                    mentor_columns = mentor_grade[:, None] >= grades[None, :]
+                return _Rule(
+                    rule, allows, self._fold(mentee_grade[:, None] == grades[None, :], mentor_columns)
+                )
             case "not_line_manager":
-                return self._line_management(rule.question or "", mentees, mentors)
+                allows, cells = self._line_management(rule.question or "", mentees, mentors)
+                return _Rule(rule, allows, cells=cells)
             case "shares_answer":
                 answers = _Answers(
                     [p.values(rule.mentee_question) for p in mentees],
@@ -123,12 +170,20 @@ class CohortPairs:
                 )
                 mentor_side = answers.mentors.T.astype(np.float32)
                 mentee_side = answers.mentees.astype(np.float32)
-                return lambda rows: (mentee_side[rows] @ mentor_side) > 0
+                return _Rule(rule, lambda rows: (mentee_side[rows] @ mentor_side) > 0)
         raise AssertionError(f"unhandled pairing rule {rule.kind}")  # pragma: no cover - closed Literal
+
+    def _fold(
+        self, mentee_columns: BoolArray, mentor_columns: BoolArray
+    ) -> tuple[FloatArray, FloatArray] | None:
+        """The rule as matrix columns, when the scores are one exact product and it has few values."""
+        if self.unit is None or mentee_columns.shape[1] > FOLD_LIMIT:
+            return None
+        return mentee_columns.astype(np.float64) * PENALTY, mentor_columns.astype(np.float64)
 
     def _line_management(
         self, question: str, mentees: Sequence[Person], mentors: Sequence[Person]
-    ) -> RuleMask:
+    ) -> tuple[RuleMask, Callable[[int, int], npt.NDArray[np.int64]]]:
         """The few pairs in which one names the other as line manager, as sorted cell numbers."""
         m = max(self.n_mentors, 1)
         mentor_by_email: dict[str, list[int]] = {}
@@ -157,7 +212,12 @@ class CohortPairs:
                 mask[np.repeat(np.arange(index.size), counts), taken % m] = False
             return mask
 
-        return allows
+        def in_block(start: int, stop: int) -> npt.NDArray[np.int64]:
+            """The forbidden cells of mentees ``start`` to ``stop - 1``, numbered within the block."""
+            lo, hi = np.searchsorted(cells, [start * m, stop * m])
+            return cells[lo:hi] - start * m
+
+        return allows, in_block
 
     def _compile_scores(
         self, criteria: Sequence[ScoringCriterion], mentees: Sequence[Person], mentors: Sequence[Person]
@@ -175,12 +235,18 @@ class CohortPairs:
             )
         weights = [c.weight for c in criteria]
         if self.unit is not None:
+            folded = [rule.folded for rule in self.rules if rule.folded is not None]
             mentee_side = np.hstack(
                 [np.zeros((self.n_mentees, 0))]
                 + [a.mentees * round(w * engine.SCALE) for a, w in zip(parts, weights, strict=True)]
+                + [mentee_columns for mentee_columns, _ in folded]
             )
             mentor_side = np.ascontiguousarray(
-                np.hstack([np.zeros((self.n_mentors, 0))] + [a.mentors for a in parts]).T
+                np.hstack(
+                    [np.zeros((self.n_mentors, 0))]
+                    + [a.mentors for a in parts]
+                    + [mentor_columns for _, mentor_columns in folded]
+                ).T
             )
             return lambda rows: mentee_side[rows] @ mentor_side
 
@@ -194,20 +260,20 @@ class CohortPairs:
         return exact
 
     # ------------------------------------------------------------ the pairs
-    def allowed(self, rows: Rows) -> BoolArray | None:
-        """The pairs every hard rule allows (None: there are no rules)."""
-        mask: BoolArray | None = None
-        for rule in self.rules:
-            allows = rule.allows(rows)
-            mask = allows if mask is None else np.logical_and(mask, allows, out=mask)
-        return mask
-
     def block(self, start: int, stop: int) -> engine.Dense:
+        """Mentees ``start`` to ``stop - 1`` against every mentor: one matrix product gives the
+        scores with the folded rules' penalties; the other rules forbid their pairs after it."""
         rows = slice(start, stop)
         value = np.asarray(self._score(rows), dtype=np.float64)
         if value.shape != (stop - start, self.n_mentors):  # no criteria: every pair scores 0
             value = np.zeros((stop - start, self.n_mentors))
-        mask = self.allowed(rows)
+        mask: BoolArray | None = None
+        for rule in self.rules:
+            if rule.cells is not None:
+                value.ravel()[rule.cells(start, stop)] = -np.inf
+            elif rule.folded is None or self.unit is None:
+                allows = rule.allows(rows)
+                mask = allows if mask is None else np.logical_and(mask, allows, out=mask)
         if mask is not None:
             np.copyto(value, -np.inf, where=~mask)
         return engine.Dense(start, value)
@@ -240,9 +306,24 @@ class CohortPairs:
         return found
 
 
-def _differ(codes: npt.NDArray[np.int64], n_mentees: int) -> RuleMask:
-    mentee_code, mentor_code = codes[:n_mentees], codes[n_mentees:]
+def _differ(mentee_code: npt.NDArray[np.int64], mentor_code: npt.NDArray[np.int64]) -> RuleMask:
     return lambda rows: mentee_code[rows][:, None] != mentor_code[None, :]
+
+
+def _above(mentor_grade: npt.NDArray[np.int64], mentee_grade: npt.NDArray[np.int64]) -> RuleMask:
+    return lambda rows: mentor_grade[None, :] > mentee_grade[rows][:, None]
+
+
+def _below(mentor_grade: npt.NDArray[np.int64], mentee_grade: npt.NDArray[np.int64]) -> RuleMask:
+    return lambda rows: mentee_grade[rows][:, None] > mentor_grade[None, :]
+
+
+def _shared_values(
+    mentee_code: npt.NDArray[np.int64], mentor_code: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """The values both sides have (a row vector): only these can make two people the same."""
+    both = np.intersect1d(mentee_code, mentor_code)
+    return both[None, :]
 
 
 def scores_unit(criteria: Sequence[ScoringCriterion]) -> int | None:

@@ -7,7 +7,7 @@ must agree with on every pair.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from mentoring.models import Application
@@ -25,18 +25,30 @@ class Person:
     answers: dict[str, frozenset[str]]
 
     @classmethod
-    def of(cls, application: Application) -> Person:
+    def of(cls, application: Application, questions: Collection[str] | None = None) -> Person:
+        """``questions``: only the answers to these (the ones the scheme's rules and scores read)."""
         given = {**application.self_identification.answers, **application.profile.answers}
         return cls(
             application.applicant.institution,
             application.applicant.department.casefold(),
             application.common_grade or 0,
             application.applicant.email.casefold(),
-            {question: frozenset(answer_values(value)) for question, value in given.items()},
+            {
+                question: frozenset(answer_values(value))
+                for question, value in given.items()
+                if questions is None or question in questions
+            },
         )
 
     def values(self, question: str | None) -> frozenset[str]:
         return self.answers.get(question or "", frozenset())
+
+
+def questions_read(scheme: Scheme) -> frozenset[str]:
+    """The questions whose answers the scheme's hard rules and scores read."""
+    read = {q for r in scheme.pairing_rules for q in (r.question, r.mentee_question, r.mentor_question)}
+    read |= {q for c in scheme.scoring for q in (c.mentee_question, c.mentor_question)}
+    return frozenset(q for q in read if q is not None)
 
 
 def allowed(rule: PairingRule, mentee: Person, mentor: Person) -> bool:
@@ -90,11 +102,15 @@ class ScoredPair:
 
 def score_pair(scheme: Scheme, mentee: Application, mentor: Application) -> ScoredPair:
     """The pair's score, and one line for each criterion that added to it, with its points."""
-    a, b = Person.of(mentee), Person.of(mentor)
+    total, explanation = explain(scheme, Person.of(mentee), Person.of(mentor))
+    return ScoredPair(mentee.application_id, mentor.application_id, total, explanation)
+
+
+def explain(scheme: Scheme, mentee: Person, mentor: Person) -> tuple[float, tuple[str, ...]]:
     total = 0.0
     explanation = []
     for criterion in scheme.scoring:
-        points, common = shared(criterion, a, b)
+        points, common = shared(criterion, mentee, mentor)
         total += points
         if points:
             question = scheme.question(criterion.mentee_question)
@@ -107,4 +123,4 @@ def score_pair(scheme: Scheme, mentee: Application, mentor: Application) -> Scor
             "no answers in common to the matching questions; paired so that every mentee has a mentor"
         )
     explanation.extend(rule.description for rule in scheme.pairing_rules)
-    return ScoredPair(mentee.application_id, mentor.application_id, total, tuple(explanation))
+    return total, tuple(explanation)
