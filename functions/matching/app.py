@@ -52,7 +52,10 @@ def handler(event: DeadlineEvent, context: LambdaContext) -> dict[str, Any]:
         matches=len(result.matches),
         unmatched_mentees=len(result.unmatched_mentees),
         unmatched_mentors=len(result.unmatched_mentor_ids),
+        stage_seconds=run.stages,
     )
     metrics.add_metric(name="Matches", unit="Count", value=len(result.matches))
     metrics.add_metric(name="UnmatchedMentees", unit="Count", value=len(result.unmatched_mentees))
-    return {"cohort_id": cohort_id, "ran": True, "matches": len(result.matches)}
+    for stage, seconds in run.stages.items():
+        metrics.add_metric(name=f"DeadlineStage{stage.title()}Seconds", unit="Seconds", value=seconds)
+    return {"cohort_id": cohort_id, "ran": True, "matches": len(result.matches), "stages": run.stages}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from mentoring.matching import match_cohort
@@ -16,6 +19,22 @@ class DeadlineRun:
     cohort_id: str
     ran: bool
     result: MatchingResult | None = None
+    stages: dict[str, float] = field(default_factory=dict)  # seconds: read, match, store, queue
+
+
+@dataclass
+class _Stopwatch:
+    """How long each stage of the run took, for the log, the metrics and the benchmark."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - started, 3)
 
 
 def result_notifications(cohort_id: str, result: MatchingResult, mentor_ids: list[str]) -> list[Notification]:
@@ -54,27 +73,32 @@ def run_deadline(
         raise CohortNotFoundError(f"cohort {cohort_id!r} does not exist")
     if not cohorts.claim_for_matching(cohort_id, now):
         return DeadlineRun(cohort_id=cohort_id, ran=False)
+    clock = _Stopwatch()
     try:
         scheme = get_scheme(cohort.scheme_id)
-        # Late applications (processed after the claim) are not part of this round; intake told them.
-        # Withdrawn ones are never matched.
-        eligible = [a for a in applications.list_applications(cohort_id) if a.counts]
+        with clock.stage("read"):
+            # Late applications (processed after the claim) are not in this round; intake told them.
+            # Withdrawn ones are never matched.
+            eligible = [a for a in applications.list_applications(cohort_id) if a.counts]
         mentees = [a for a in eligible if a.role is Role.MENTEE]
         mentors = [a for a in eligible if a.role is Role.MENTOR]
-        result = match_cohort(scheme, cohort_id, mentees, mentors)
-        applications.put_results(cohort_id, result.matches, result.unmatched_mentees)
-        if scheme.publish == "after_review":
-            # Held as provisional: only the coordinator hears, and publishing sends the results.
-            notifications.send_all([Notification(cohort_id=cohort_id, kind=EmailKind.MATCHES_TO_REVIEW)])
-            cohorts.finish_matching(cohort_id, now, provisional=True)
-        else:
-            notifications.send_all(
-                result_notifications(cohort_id, result, [m.application_id for m in mentors])
-            )
-            cohorts.finish_matching(cohort_id, now)
+        with clock.stage("match"):
+            result = match_cohort(scheme, cohort_id, mentees, mentors)
+        with clock.stage("store"):
+            applications.put_results(cohort_id, result.matches, result.unmatched_mentees)
+        with clock.stage("queue"):
+            if scheme.publish == "after_review":
+                # Held as provisional: only the coordinator hears, and publishing sends the results.
+                notifications.send_all([Notification(cohort_id=cohort_id, kind=EmailKind.MATCHES_TO_REVIEW)])
+                cohorts.finish_matching(cohort_id, now, provisional=True)
+            else:
+                notifications.send_all(
+                    result_notifications(cohort_id, result, [m.application_id for m in mentors])
+                )
+                cohorts.finish_matching(cohort_id, now)
     except BaseException:
         # Hand the claim back so the platform's retry (or a coordinator's re-run) can run it again;
         # results are keyed by person and emails by (cohort, person, kind), so a re-run adds nothing twice.
         cohorts.release_matching(cohort_id)
         raise
-    return DeadlineRun(cohort_id=cohort_id, ran=True, result=result)
+    return DeadlineRun(cohort_id=cohort_id, ran=True, result=result, stages=clock.seconds)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
+
+T = TypeVar("T")
+R = TypeVar("R")
+WORKERS = 8  # requests in flight at once; botocore's pool holds 10 connections a client
 
 # Standard retry mode backs off on throttling and transient errors instead of failing the record.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
@@ -34,3 +40,13 @@ def public_client(service: str) -> Any:
     (Cognito's sign-in API): unsigned, as a browser would call it, so no IAM grant is involved."""
     config = _CONFIG.merge(Config(signature_version=UNSIGNED))
     return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+
+
+def in_parallel(work: Callable[[T], R], items: Sequence[T], workers: int = WORKERS) -> list[R]:
+    """``work`` on every item, several at once (boto3 clients are thread-safe), results in order;
+    the first failure is raised once every item has been tried."""
+    if len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        futures = [pool.submit(work, item) for item in items]
+    return [future.result() for future in futures]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from mentoring.adapters import client
+from mentoring.adapters import client, in_parallel
 from mentoring.models import (
     Application,
     AuditEntry,
@@ -48,6 +51,7 @@ TRANSACTION_ITEMS = 100  # DynamoDB's most items a transaction
 # One item per name at an institution (mentoring.identity.person_key), with the ids of the
 # applications under it: two or more are a possible duplicate for the coordinator.
 PERSON = "PERSON#"
+WRITE_ATTEMPTS = 10
 
 
 class Retention:
@@ -82,6 +86,15 @@ class Retention:
 
 def _pk(cohort_id: str) -> dict[str, str]:
     return {"S": f"COHORT#{cohort_id}"}
+
+
+def _id_ranges(prefix: str, splits: str = "123456789abcdef") -> list[tuple[str, str]]:
+    """Sort-key ranges that together hold every key starting with ``prefix``, whatever the ids:
+    ``prefix`` to ``prefix + "1"``, ..., then ``prefix + "f"`` to the first key after the prefix
+    (ids are hexadecimal digests, so the ranges come out about even)."""
+    after = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    bounds = [prefix, *(prefix + c for c in splits), after]
+    return list(itertools.pairwise(bounds))
 
 
 def _cohort(item: dict[str, Any]) -> Cohort:
@@ -597,7 +610,28 @@ class DynamoApplications(_Table):
                 yield item["data"]["S"]
 
     def list_applications(self, cohort_id: str) -> list[Application]:
-        return [Application.model_validate_json(d) for d in self._query(cohort_id, APPLICATION)]
+        """Every application of the cohort, read by several queries at once, each over its own
+        range of application ids (a national cohort is tens of thousands of items in one partition:
+        one query would read them a megabyte page at a time)."""
+        ranges = _id_ranges(APPLICATION)
+
+        def read(bounds: tuple[str, str]) -> list[Application]:
+            return [Application.model_validate_json(d) for d in self._query_range(cohort_id, *bounds)]
+
+        return [application for part in in_parallel(read, ranges) for application in part]
+
+    def _query_range(self, cohort_id: str, low: str, high: str) -> Iterator[str]:
+        """The data of the items with ``low <= sk < high`` (BETWEEN includes ``high``: left out)."""
+        paginator = self.db.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
+            ExpressionAttributeValues={":pk": _pk(cohort_id), ":low": {"S": low}, ":high": {"S": high}},
+            ConsistentRead=True,
+        ):
+            for item in page.get("Items", []):
+                if item["sk"]["S"] != high:
+                    yield item["data"]["S"]
 
     def put_results(
         self, cohort_id: str, matches: Sequence[Match], unmatched: Sequence[UnmatchedMentee]
@@ -620,13 +654,23 @@ class DynamoApplications(_Table):
             }
             for u in unmatched
         ]
-        for start in range(0, len(items), 25):
-            requests: dict[str, Any] = {
-                self.table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
-            }
-            while requests:
+        self._write_all([{"PutRequest": {"Item": item}} for item in items])
+
+    def _write_all(self, writes: list[dict[str, Any]]) -> None:
+        """Every write, 25 to a request, several requests at once; what DynamoDB leaves unprocessed
+        (throttled) is sent again after a jittered, growing pause, until all is written."""
+
+        def write(batch: list[dict[str, Any]]) -> None:
+            requests: dict[str, Any] = {self.table: batch}
+            for attempt in range(WRITE_ATTEMPTS):
                 response = self.db.batch_write_item(RequestItems=requests)
                 requests = dict(response.get("UnprocessedItems", {}))
+                if not requests:
+                    return
+                time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter
+            raise RuntimeError(f"DynamoDB left {len(requests[self.table])} writes unprocessed")
+
+        in_parallel(write, [writes[start : start + 25] for start in range(0, len(writes), 25)])
 
     def replace_results(
         self, cohort_id: str, matches: Sequence[Match], unmatched: Sequence[UnmatchedMentee]
@@ -635,16 +679,7 @@ class DynamoApplications(_Table):
         stale = [
             sk for prefix in (MATCH, UNMATCHED) for sk in self._keys(cohort_id, prefix) if sk not in keep
         ]
-        for start in range(0, len(stale), 25):
-            requests: dict[str, Any] = {
-                self.table: [
-                    {"DeleteRequest": {"Key": {"pk": _pk(cohort_id), "sk": {"S": sk}}}}
-                    for sk in stale[start : start + 25]
-                ]
-            }
-            while requests:
-                response = self.db.batch_write_item(RequestItems=requests)
-                requests = dict(response.get("UnprocessedItems", {}))
+        self._write_all([{"DeleteRequest": {"Key": {"pk": _pk(cohort_id), "sk": {"S": sk}}}} for sk in stale])
         self.put_results(cohort_id, matches, unmatched)
 
     def _keys(self, cohort_id: str, prefix: str) -> list[str]:

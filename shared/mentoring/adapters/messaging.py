@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 from pydantic import BaseModel
 
-from mentoring.adapters import client
+from mentoring.adapters import client, in_parallel
 from mentoring.ports import EmailNotSentError, OutgoingEmail
 
 if TYPE_CHECKING:
@@ -44,15 +44,10 @@ class SqsQueue:
         return self._client
 
     def send_all(self, messages: Iterable[BaseModel]) -> None:
-        """Sends in batches of ten; raises unless every message is on the queue."""
-        batch: list[BaseModel] = []
-        for message in messages:
-            batch.append(message)
-            if len(batch) == 10:
-                self._send_batch(batch)
-                batch = []
-        if batch:
-            self._send_batch(batch)
+        """Sends in batches of ten, several batches at once (a national cohort's results are tens
+        of thousands of messages); raises unless every message is on the queue."""
+        every = list(messages)
+        in_parallel(self._send_batch, [every[start : start + 10] for start in range(0, len(every), 10)])
 
     def _send_batch(self, batch: list[BaseModel]) -> None:
         entries: list[Any] = [{"Id": str(i), "MessageBody": m.model_dump_json()} for i, m in enumerate(batch)]
