@@ -39,7 +39,9 @@ class _Stopwatch:
 
 def result_notifications(cohort_id: str, result: MatchingResult, mentor_ids: list[str]) -> list[Notification]:
     """One email per eligible person, and one to the coordinator."""
-    matched_mentors = {m.mentor_id for m in result.matches}
+    mentees_of: dict[str, list[str]] = {}
+    for m in result.matches:
+        mentees_of.setdefault(m.mentor_id, []).append(m.mentee_id)
     notes = [
         Notification(cohort_id=cohort_id, kind=EmailKind.MATCHED_MENTEE, application_id=m.mentee_id)
         for m in result.matches
@@ -51,8 +53,9 @@ def result_notifications(cohort_id: str, result: MatchingResult, mentor_ids: lis
     notes += [
         Notification(
             cohort_id=cohort_id,
-            kind=EmailKind.MATCHED_MENTOR if mentor_id in matched_mentors else EmailKind.UNMATCHED,
+            kind=EmailKind.MATCHED_MENTOR if mentor_id in mentees_of else EmailKind.UNMATCHED,
             application_id=mentor_id,
+            mentee_ids=mentees_of.get(mentor_id),
         )
         for mentor_id in sorted(mentor_ids)
     ]

@@ -116,6 +116,7 @@ class _Context:
     scheme: Scheme
     store: ApplicationStore
     app: Application
+    notification: Notification
     diary: list[CalendarSession] = field(default_factory=list)
 
 
@@ -179,9 +180,7 @@ def _first_contact(scheme: Scheme, reader: Role, other: Application) -> str:
 
 
 def _matched_mentee(c: _Context, body: Body) -> str:
-    match = next(
-        (m for m in c.store.list_matches(c.cohort.cohort_id) if m.mentee_id == c.app.application_id), None
-    )
+    match = c.store.get_match(c.cohort.cohort_id, c.app.application_id)
     mentor = c.store.get_application(c.cohort.cohort_id, match.mentor_id) if match else None
     if match is None or mentor is None:
         raise NothingToSendError(f"no stored match for mentee {c.app.application_id}")
@@ -199,7 +198,14 @@ def _matched_mentee(c: _Context, body: Body) -> str:
 
 
 def _matched_mentor(c: _Context, body: Body) -> str:
-    matches = [m for m in c.store.list_matches(c.cohort.cohort_id) if m.mentor_id == c.app.application_id]
+    mentee_ids = c.notification.mentee_ids
+    found: list[Match | None]
+    if mentee_ids is None:  # queued before notifications named the mentees: every match read
+        found = [*c.store.list_matches(c.cohort.cohort_id)]
+    else:
+        found = [c.store.get_match(c.cohort.cohort_id, mentee_id) for mentee_id in mentee_ids]
+    # Only matches still with this mentor (the store, not the message, is the truth).
+    matches = [m for m in found if m is not None and m.mentor_id == c.app.application_id]
     if not matches:
         raise NothingToSendError(f"no stored match for mentor {c.app.application_id}")
     mentee_name = _role_name(c.scheme, Role.MENTEE)
@@ -253,14 +259,7 @@ def _unmatched_words(scheme: Scheme, unmatched: UnmatchedMentee | None) -> str:
 
 def _unmatched(c: _Context, body: Body) -> str:
     if c.app.role is Role.MENTEE:
-        unmatched = next(
-            (
-                u
-                for u in c.store.list_unmatched(c.cohort.cohort_id)
-                if u.application_id == c.app.application_id
-            ),
-            None,
-        )
+        unmatched = c.store.get_unmatched(c.cohort.cohort_id, c.app.application_id)
         body.para(
             f"We are sorry: we could not match you with a {_role_name(c.scheme, Role.MENTOR)} "
             f"in {c.cohort.name}."
@@ -331,7 +330,7 @@ def compose(
         raise NothingToSendError(f"application {notification.application_id} is not stored")
     body = Body()
     body.para(f"Dear {app.applicant.given_name},")
-    context = _Context(cohort, scheme, store, app)
+    context = _Context(cohort, scheme, store, app, notification)
     subject = _PERSONAL[notification.kind](context, body)
     body.para(f"With best wishes, the {scheme.name} team")
     return _email(app.applicant.email, subject, body, _invitation(cohort, scheme, context.diary))

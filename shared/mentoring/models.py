@@ -370,6 +370,9 @@ class Notification(BaseModel):
     cohort_id: str
     kind: EmailKind
     application_id: str | None = None
+    # A matched mentor's mentees, so that notify reads each of their matches by its key rather than
+    # every match of a national cohort for every email (absent on messages queued before it was).
+    mentee_ids: list[str] | None = None
 
     @property
     def key(self) -> str:

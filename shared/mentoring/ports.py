@@ -131,6 +131,11 @@ class ApplicationStore(Protocol):
 
     def list_matches(self, cohort_id: str) -> list[Match]: ...
 
+    def get_match(self, cohort_id: str, mentee_id: str) -> Match | None:
+        """One mentee's match, read by its key: each result email reads its own, never the cohort's."""
+
+    def get_unmatched(self, cohort_id: str, application_id: str) -> UnmatchedMentee | None: ...
+
     def replace_results(
         self, cohort_id: str, matches: Sequence[Match], unmatched: Sequence[UnmatchedMentee]
     ) -> None:

@@ -180,6 +180,12 @@ class MemoryStore:
     def list_unmatched(self, cohort_id: str) -> list[UnmatchedMentee]:
         return self.unmatched.get(cohort_id, [])
 
+    def get_match(self, cohort_id: str, mentee_id: str) -> Match | None:
+        return next((m for m in self.list_matches(cohort_id) if m.mentee_id == mentee_id), None)
+
+    def get_unmatched(self, cohort_id: str, application_id: str) -> UnmatchedMentee | None:
+        return next((u for u in self.list_unmatched(cohort_id) if u.application_id == application_id), None)
+
 
 class WrappingSeal:
     """AnswerSealer and AnswerOpener standing in for KMS: the answers wrapped (base64, not secret)

@@ -108,6 +108,35 @@ def test_the_pair_is_told_who_writes_first(store: MemoryStore) -> None:
         assert "hard rule" not in text
 
 
+def test_a_mentor_is_told_of_each_mentee_the_deadline_queued_them_with_and_no_other(
+    store: MemoryStore,
+) -> None:
+    """The queued email names the mentor's mentees, so notify reads those matches by their keys (a
+    national cohort's every match is not read for every email); the stored matches still decide."""
+    guide = mentor(institution="KCL", capacity=2)
+    first, second = (
+        application(institution="UCL", given_name="Ada"),
+        application(institution="UAL", given_name="Bea"),
+    )
+    _keep(store, guide, first, second)
+    queue = MemoryQueue()
+    run_deadline("cohort-a", NOW, store, store, queue)
+    note = next(m for m in queue.messages if getattr(m, "kind", None) is EmailKind.MATCHED_MENTOR)
+    assert isinstance(note, Notification)
+
+    assert sorted(note.mentee_ids or []) == sorted([first.application_id, second.application_id])
+    assert "Ada" in compose(note, store.cohorts["cohort-a"], store).text
+    # A match no longer with this mentor (changed after the email was queued) is not told.
+    moved = [m for m in store.matches["cohort-a"] if m.mentee_id == second.application_id]
+    store.matches["cohort-a"] = [
+        *(m for m in store.matches["cohort-a"] if m.mentee_id != second.application_id),
+        moved[0].model_copy(update={"mentor_id": "someone-else"}),
+    ]
+    text = compose(note, store.cohorts["cohort-a"], store).text
+    assert "Ada" in text
+    assert "Bea" not in text
+
+
 @pytest.mark.parametrize(
     ("unmatched", "words"),
     [

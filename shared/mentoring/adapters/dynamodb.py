@@ -97,6 +97,18 @@ def _id_ranges(prefix: str, splits: str = "123456789abcdef") -> list[tuple[str, 
     return list(itertools.pairwise(bounds))
 
 
+def application_item(application: Application) -> dict[str, Any]:
+    """An application as the Applications table holds it (the store adds the retention attribute);
+    the benchmarks put national cohorts in the table with it, as intake would."""
+    return {
+        "pk": _pk(application.cohort_id),
+        "sk": {"S": APPLICATION + application.application_id},
+        "role": {"S": application.role.value},
+        "eligible": {"BOOL": application.eligibility.eligible},
+        "data": {"S": application.model_dump_json()},
+    }
+
+
 def _cohort(item: dict[str, Any]) -> Cohort:
     cohort = Cohort.model_validate_json(item["data"]["S"])
     admitted = int(item.get("admitted_mentees", {}).get("N", "0"))
@@ -383,19 +395,12 @@ class DynamoApplications(_Table):
     ) -> bool:
         if self.monitoring_table is None:
             raise RuntimeError("this store was built without the monitoring table")
-        application_item: dict[str, Any] = {
-            "pk": _pk(application.cohort_id),
-            "sk": {"S": APPLICATION + application.application_id},
-            "role": {"S": application.role.value},
-            "eligible": {"BOOL": application.eligibility.eligible},
-            "data": {"S": application.model_dump_json()},
-            **self.retention.attribute(application.cohort_id),
-        }
+        item = {**application_item(application), **self.retention.attribute(application.cohort_id)}
         items: list[Any] = [
             {
                 "Put": {
                     "TableName": self.table,
-                    "Item": application_item,
+                    "Item": item,
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
@@ -701,6 +706,18 @@ class DynamoApplications(_Table):
 
     def list_unmatched(self, cohort_id: str) -> list[UnmatchedMentee]:
         return [UnmatchedMentee.model_validate_json(d) for d in self._query(cohort_id, UNMATCHED)]
+
+    def get_match(self, cohort_id: str, mentee_id: str) -> Match | None:
+        data = self._get(cohort_id, MATCH + mentee_id)
+        return None if data is None else Match.model_validate_json(data)
+
+    def get_unmatched(self, cohort_id: str, application_id: str) -> UnmatchedMentee | None:
+        data = self._get(cohort_id, UNMATCHED + application_id)
+        return None if data is None else UnmatchedMentee.model_validate_json(data)
+
+    def _get(self, cohort_id: str, sk: str) -> str | None:
+        item = self.db.get_item(TableName=self.table, Key={"pk": _pk(cohort_id), "sk": {"S": sk}}).get("Item")
+        return None if item is None else str(item["data"]["S"])
 
 
 class DynamoSubmissionClaims(_Table):
