@@ -271,6 +271,19 @@ class LocalFunction:
             raise FunctionError(f"{result['errorType']}: {result['errorMessage']}")
         return result
 
+    def peak_memory_mb(self) -> int:
+        """The largest peak resident memory of the function's live execution environments (Linux's
+        VmHWM): what Lambda reports as "Max Memory Used", for the benchmarks to set MemorySize by."""
+        with self._lock:
+            pids = [e.process.pid for e in self._all if e.process.is_alive() and e.process.pid]
+        peaks = [0]
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peaks.append(int(line.split()[1]) // 1024)
+        return max(peaks)
+
     def stop(self) -> None:
         with self._lock:
             environments, self._all, self._idle = self._all, [], []
