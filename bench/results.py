@@ -23,9 +23,17 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, Python {platform.python_version()}"
 
 
+def load_average() -> float:
+    """The machine's 1-minute load average: how busy its cores were (2 cores: 2.0 is full)."""
+    return round(os.getloadavg()[0], 1)
+
+
 def measured(command: str, exact: str | None = None) -> str:
     run = f"`{command}` (`{exact}`)" if exact else f"`{command}`"
-    return f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}, with {run}."
+    return (
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}, with {run}; "
+        f"load average {load_average()} when written."
+    )
 
 
 def write_section(title: str, body: list[str]) -> None:
