@@ -2,12 +2,14 @@
 
 Web-form posts and partner batches arrive mixed, from several clients at once, a few percent
 malformed and a few sent twice (a double click, a partner's retry); the runtime's pollers run
-intake and notify all the while, two execution environments each. Then each cohort's deadline
-schedule fires. The run times each stage and checks the two promises an EDI team relies on:
-every accepted submission is in the Applications table or on a dead-letter queue, none twice,
-and every person has exactly the emails they should, none twice. After the grace period for late
-monitoring answers (the hourly sweep, fired with the clock moved on), no monitoring answer is left
-pending and no stored group is smaller than k.
+intake and notify all the while, two execution environments each. Web-form applicants then
+confirm from the links emailed to them (read from moto's SES), a few twice, and a few never (an
+application nobody confirms must not count). Then each cohort's deadline schedule fires. The run
+times each stage and checks the two promises an EDI team relies on: every accepted (and, from the
+form, confirmed) submission is in the Applications table or on a dead-letter queue, none twice
+and none unconfirmed, and every person has exactly the emails they should, none twice. After the
+grace period for late monitoring answers (the hourly sweep, fired with the clock moved on), no
+monitoring answer is left pending and no stored group is smaller than k.
 
     python -m bench.load [--submissions 10000] [--cohorts 25]
 
@@ -35,7 +37,7 @@ from mentoring.scheme import get_scheme
 from bench.results import measured, write_section
 from infrastructure.local import demo_data
 from infrastructure.local.__main__ import email_kind
-from infrastructure.local.client import ApiClient, Reply
+from infrastructure.local.client import ApiClient, Reply, confirmation_tokens
 from infrastructure.local.provision import sent_emails
 from infrastructure.local.runtime import LocalRuntime
 from tests.conftest import free_port
@@ -46,6 +48,8 @@ PARTNER_BATCH = 20
 CLIENTS = 8
 MALFORMED_ONE_IN = 33  # about 3 %
 REPEATED_ONE_IN = 50  # about 2 % of requests are sent a second time
+UNCONFIRMED_ONE_IN = 40  # about 2.5 % of web-form applicants never confirm (invented, or lost interest)
+CONFIRMED_TWICE_ONE_IN = 30  # about 3 % press the button again
 CONCURRENCY = 2
 LOGS = Path("build/load")  # the runtime's events and each function's log, kept for a look after
 
@@ -76,6 +80,11 @@ class Tally:
     wrong: list[str] = field(default_factory=list)  # answers a client should not have had
     repeated: set[str] = field(default_factory=set)  # identities of the items sent twice
     retried_5xx: int = 0
+    held: dict[str, tuple[str, str]] = field(default_factory=dict)  # web form: id -> (cohort, email)
+    held_posts: Counter[str] = field(default_factory=Counter)  # applicant email -> form posts held
+    confirmed: set[str] = field(default_factory=set)  # web-form submission ids confirmed
+    unconfirmed: set[str] = field(default_factory=set)  # held, never confirmed: must not be stored
+    confirmations: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -190,8 +199,54 @@ def send(api: ApiClient, keys: dict[str, str], request: Request, tally: Tally) -
                 tally.repeated.add(identity)
             # Counted once both answers are in: a repeat may be answered before its first sending.
             tally.ids.setdefault(identity, set()).add(submission_id)
+            if request.institution is None:  # held until its applicant confirms it
+                tally.held[submission_id] = (request.cohort_id, application["applicant"]["email"])
+                tally.held_posts[application["applicant"]["email"]] += 1
+                continue
             tally.accepted[submission_id] = request.cohort_id
             tally.accepted_emails[submission_id] = application["applicant"]["email"]
+
+
+def confirm(api: ApiClient, tally: Tally, submission_id: str, tokens: list[str], n: int) -> None:
+    """One web-form applicant opens their email and confirms (from each link, if it came twice);
+    one in ``UNCONFIRMED_ONE_IN`` never does, and some press the button a second time."""
+    if n % UNCONFIRMED_ONE_IN == 0:
+        with tally.lock:
+            tally.unconfirmed.add(submission_id)
+        return
+    presses = tokens + (tokens[:1] if n % CONFIRMED_TWICE_ONE_IN == 0 else [])
+    for token in presses:
+        for attempt in range(5):
+            reply = api.confirm(token)
+            if reply.status < 500:
+                break
+            with tally.lock:
+                tally.retried_5xx += 1
+            time.sleep(0.5 * 2**attempt)
+        with tally.lock:
+            tally.confirmations += 1
+            if reply.status != 200:
+                tally.wrong.append(f"a confirmation was answered {reply.status}")
+    with tally.lock:
+        tally.confirmed.add(submission_id)
+        tally.accepted[submission_id], tally.accepted_emails[submission_id] = tally.held[submission_id]
+
+
+def confirm_all(runtime: LocalRuntime, api: ApiClient, tally: Tally, start: float) -> tuple[float, float]:
+    """Once the links are emailed, the web-form applicants read them (moto's SES) and confirm, at
+    once; returns when the links were all sent and when the confirmations were done."""
+    runtime.wait_until_drained(timeout=7200)
+    emailed = time.perf_counter() - start
+    links = confirmation_tokens(raw for _, raw in sent_emails(runtime.aws_endpoint, timeout=600))
+    with ThreadPoolExecutor(CLIENTS) as clients:
+        presses = [
+            clients.submit(confirm, api, tally, submission_id, links.get(email, []), n)
+            for n, (submission_id, (_, email)) in enumerate(sorted(tally.held.items()))
+        ]
+        for future in presses:
+            future.result()
+    tally.wrong += [f"no link reached {email}" for _, email in tally.held.values() if email not in links]
+    return emailed, time.perf_counter() - start
 
 
 # ---------------------------------------------------------------- watching the stages
@@ -282,6 +337,7 @@ class Findings:
     lost: int
     duplicated: int
     unexpected: int
+    unconfirmed_stored: int
     eligible: int
     expected_emails: int
     emails_sent: int
@@ -294,7 +350,12 @@ class Findings:
     @property
     def ok(self) -> bool:
         return not (
-            self.lost or self.duplicated or self.unexpected or self.emails_duplicated or self.emails_missing
+            self.lost
+            or self.duplicated
+            or self.unexpected
+            or self.unconfirmed_stored
+            or self.emails_duplicated
+            or self.emails_missing
         )
 
 
@@ -312,6 +373,8 @@ def check(runtime: LocalRuntime, tally: Tally, cohort_ids: list[str], api: ApiCl
     # result for each eligible one, and the coordinator's results for each cohort.
     names = {c: api.signed("GET", f"/cohorts/{c}").body for c in cohort_ids}
     expected: Counter[tuple[str, str]] = Counter()
+    for email, posts in tally.held_posts.items():  # each form post held is emailed its link
+        expected[(email, "confirmation")] += posts
     for application in stored.values():
         expected[(application["applicant"]["email"], "acknowledgement")] += 1
         if application["eligibility"]["eligible"]:
@@ -325,27 +388,29 @@ def check(runtime: LocalRuntime, tally: Tally, cohort_ids: list[str], api: ApiCl
         kind = email_kind(subject)
         if kind == "coordinator":
             sent[(to, f"coordinator {subject.removesuffix(': matching results')}")] += 1
+        elif kind in {"acknowledgement", "confirmation"}:
+            sent[(to, kind)] += 1
         else:
-            sent[(to, "acknowledgement" if kind == "acknowledgement" else "result")] += 1
+            sent[(to, "result")] += 1
     outbox = {i["sk"]["S"]: i["status"]["S"] for i in _scan(runtime, "ApplicationsTable", "OUTBOX#")}
     outbox_sent = sum(1 for status in outbox.values() if status == "sent")
     for (to, kind), _ in list((expected - sent).items())[:20]:
         found = [a for a in stored.values() if a["applicant"]["email"] == to]
         records = {sk: st for sk, st in outbox.items() for a in found if a["application_id"] in sk}
         print(f"missing: {kind} to {to}: {[(a['cohort_id'], a['application_id']) for a in found]} {records}")
-    for (to, kind), n in sent.items():
-        if n > 1:
-            print(f"duplicated: {kind} to {to}, {n} times")
+    for (to, kind), n in (sent - expected).items():
+        print(f"duplicated: {kind} to {to}, {n} more than expected")
     return Findings(
         stored=len(stored),
         on_dead_letter_queues=len(parked),
         lost=len(accepted - set(stored) - parked),
         duplicated=sum(n - 1 for n in people.values() if n > 1),
         unexpected=len(set(stored) - accepted),
+        unconfirmed_stored=len(tally.unconfirmed & set(stored)),
         eligible=sum(1 for a in stored.values() if a["eligibility"]["eligible"]),
         expected_emails=sum(expected.values()),
         emails_sent=sum(sent.values()),
-        emails_duplicated=sum(n - 1 for n in sent.values() if n > 1),
+        emails_duplicated=sum((sent - expected).values()),
         emails_missing=sum((expected - sent).values()),
         outbox_sent=outbox_sent,
         outbox_uncertain=sum(1 for status in outbox.values() if status == "sending"),
@@ -372,17 +437,25 @@ def rate(count: int, seconds: float | None) -> str:
     return f"{count / seconds:,.1f}" if seconds else "-"
 
 
+def _counts(requests: list[Request]) -> tuple[int, int, int, int, int]:
+    """Applications, malformed ones, web-form posts, partner batches (each sent once), and repeats."""
+    first = [r for r in requests if not r.repeat]
+    return (
+        sum(len(r.applications) for r in first),
+        sum(sum(r.malformed) for r in first),
+        sum(1 for r in first if r.institution is None),
+        sum(1 for r in first if r.institution is not None),
+        len(requests) - len(first),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--submissions", type=int, default=10_000)
     parser.add_argument("--cohorts", type=int, default=25)
     args = parser.parse_args(argv)
     requests, cohort_ids = build_load(args.submissions, args.cohorts)
-    items = sum(len(r.applications) for r in requests if not r.repeat)
-    malformed = sum(sum(r.malformed) for r in requests if not r.repeat)
-    web = sum(1 for r in requests if r.institution is None and not r.repeat)
-    batches = sum(1 for r in requests if r.institution is not None and not r.repeat)
-    repeated = sum(1 for r in requests if r.repeat)
+    items, malformed, web, batches, repeated = _counts(requests)
     print(
         f"{items} applications ({malformed} malformed) in {web} web-form posts and {batches} partner "
         f"batches, {repeated} requests sent twice, {len(cohort_ids)} cohorts",
@@ -413,7 +486,9 @@ def main(argv: list[str] | None = None) -> int:
             for future in [clients.submit(send, api, keys, r, tally) for r in requests]:
                 future.result()
         submitted = time.perf_counter() - start
-        print(f"submitted in {submitted:.0f} s; waiting for intake and acknowledgements", flush=True)
+        print(f"submitted in {submitted:.0f} s; waiting for the confirmation links to be emailed", flush=True)
+        emailed, confirmed = confirm_all(runtime, api, tally, start)
+        print(f"confirmed at {confirmed:.0f} s; waiting for intake and acknowledgements", flush=True)
         runtime.wait_until_drained(timeout=7200)
         drained = time.perf_counter() - start
         print(f"intake and acknowledgements done at {drained:.0f} s; the deadlines", flush=True)
@@ -428,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         monitoring = check_monitoring(runtime, get_scheme(SCHEME).monitoring_batch)
         stop.set()
         watcher.join()
-        intake_done = timeline.first_empty_after("IntakeQueue", submitted) or drained
+        intake_done = timeline.first_empty_after("IntakeQueue", confirmed) or drained
         print(f"deadline run done in {deadline_run:.0f} s; checking the stores", flush=True)
         findings = check(runtime, tally, cohort_ids, api)
     timed_out = (LOGS / "runtime.log").read_text(encoding="utf-8").count(" timed out after ")
@@ -447,12 +522,17 @@ def main(argv: list[str] | None = None) -> int:
         f"{malformed} ({malformed / items:.1%}) are malformed (bad email, no consent, unknown grade, "
         f"religion or role), and {repeated} requests are sent a second time later (a double click, "
         "a partner's retry). Intake and notify poll "
-        f"throughout, {CONCURRENCY} execution environments each; then each cohort's deadline schedule "
-        "fires. moto serves every AWS call (`infrastructure/local/moto_server.py`).",
+        f"throughout, {CONCURRENCY} execution environments each. Web-form applicants then confirm from "
+        f"the links emailed to them, one in {CONFIRMED_TWICE_ONE_IN} pressing twice and one in "
+        f"{UNCONFIRMED_ONE_IN} never confirming; then each cohort's deadline schedule fires. moto serves "
+        "every AWS call (`infrastructure/local/moto_server.py`).",
         "",
         "| stage | items | ends at (s) | throughput (per s) |",
         "|---|---:|---:|---:|",
         f"| submit: HTTP answers | {items:,} applications | {submitted:.0f} | {rate(items, submitted)} |",
+        f"| confirmation links emailed | {sum(tally.held_posts.values()):,} | {emailed:.0f} | - |",
+        f"| confirmations: HTTP answers | {tally.confirmations:,} presses | {confirmed:.0f} | "
+        f"{rate(tally.confirmations, confirmed - emailed)} |",
         f"| intake: applications recorded | {findings.stored:,} | {intake_done:.0f} | "
         f"{rate(findings.stored, intake_done)} |",
         f"| acknowledgement emails sent | {acknowledgements:,} | {drained:.0f} | "
@@ -466,7 +546,11 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "| check | count |",
         "|---|---:|",
-        f"| applications accepted (202, one id each) | {accepted:,} |",
+        f"| web-form applications held for confirmation (202) | {len(tally.held):,} |",
+        f"| confirmed from the emailed link | {len(tally.confirmed):,} |",
+        f"| **never confirmed, yet stored** (must be 0; {len(tally.unconfirmed)} never confirmed) | "
+        f"**{findings.unconfirmed_stored}** |",
+        f"| applications accepted (partners' 202s and confirmed forms, one id each) | {accepted:,} |",
         f"| malformed applications refused with 422 | {tally.refused_malformed:,} of {malformed:,} |",
         f"| repeated applications given their first id | "
         f"{sum(len(tally.ids[i]) == 1 for i in tally.repeated):,} of {len(tally.repeated):,} |",
@@ -477,8 +561,8 @@ def main(argv: list[str] | None = None) -> int:
         f"| **duplicated** (one applicant stored twice) | **{findings.duplicated}** |",
         f"| stored but never accepted | {findings.unexpected} |",
         f"| cohorts matched | {findings.cohorts_matched} of {len(cohort_ids)} |",
-        f"| emails expected (an acknowledgement per application, a result per eligible one, "
-        f"the coordinator's per cohort) | {findings.expected_emails:,} |",
+        f"| emails expected (a link per form post held, an acknowledgement per application, a result per "
+        f"eligible one, the coordinator's per cohort) | {findings.expected_emails:,} |",
         f"| emails SES accepted | {findings.emails_sent:,} |",
         f"| outbox records marked sent | {findings.outbox_sent:,} |",
         f"| outbox records left `sending` (uncertain: a sender stopped between SES and the outbox) "

@@ -15,7 +15,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mentoring.adapters.dynamodb import DynamoApplications, DynamoEmailOutbox
+from mentoring.adapters.dynamodb import (
+    DynamoApplications,
+    DynamoEmailOutbox,
+    DynamoHeldSubmissions,
+    DynamoSubmissionClaims,
+)
 from mentoring.adapters.messaging import SesMailer
 from mentoring.delivery import deliver
 from mentoring.models import Notification, utcnow
@@ -55,10 +60,22 @@ def outbox() -> DynamoEmailOutbox:
     )
 
 
+@cache
+def held() -> DynamoHeldSubmissions:
+    return DynamoHeldSubmissions(settings.applications_table)
+
+
+@cache
+def claims() -> DynamoSubmissionClaims:
+    return DynamoSubmissionClaims(settings.applications_table)
+
+
 @idempotent_function(data_keyword_argument="notification", config=idempotency, persistence_store=persistence)
 def send_once(notification: dict[str, Any]) -> dict[str, str]:
     note = Notification.model_validate(notification)
-    delivery = deliver(note, utcnow(), store(), store(), outbox(), mailer(), settings.console_url)
+    delivery = deliver(
+        note, utcnow(), store(), store(), outbox(), mailer(), settings.console_url, held(), claims()
+    )
     if delivery.outcome == "uncertain":
         # A sender stopped between reserving and recording: SES may have sent it. Not resent.
         logger.warning(

@@ -1,26 +1,37 @@
-"""Submit: the front door. Checks a submission's shape and cohort, then queues it for intake.
+"""Submit: the front door. Checks a submission's shape and cohort, then queues a partner's for
+intake, or holds an applicant's until they confirm it from the link emailed to them.
 
-Nothing slow and nothing stored here: the intake queue is the durable hand-off, and a 202 is
-answered only once the submission is on it.
+Nothing slow here: the intake queue is the durable hand-off, and a partner's 202 is answered only
+once its submission is on it; an applicant's 202 once the held application and its email are.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
-from mentoring.adapters.dynamodb import DynamoApplications, DynamoSubmissionClaims
+from mentoring.adapters.dynamodb import DynamoApplications, DynamoHeldSubmissions, DynamoSubmissionClaims
 from mentoring.adapters.kms import KmsAnswers
 from mentoring.adapters.messaging import QueueSendError, SqsQueue
 from mentoring.answers import form_field_kinds
+from mentoring.confirmation import (
+    CONFIRMATION_WINDOW,
+    Confirmation,
+    Outcome,
+    confirm_application,
+    hold_application,
+    look_up,
+)
+from mentoring.institutions import load_institutions
 from mentoring.models import (
     Accepted,
     ApplicationSubmission,
@@ -31,12 +42,11 @@ from mentoring.models import (
     utcnow,
 )
 from mentoring.observability import logger, metrics, traced
-from mentoring.openapi import openapi
+from mentoring.openapi import cohort_openapi, openapi
 from mentoring.scheme import get_scheme
 from mentoring.settings import SubmitSettings
 from mentoring.submissions import (
     MAX_BODY_BYTES,
-    Candidate,
     FrontDoor,
     SubmissionError,
     accept,
@@ -51,7 +61,15 @@ from mentoring.submissions import (
     partner_candidates,
     partner_status,
 )
-from mentoring.web import accepted_page, application_form, closed_page, cohort_question_page, message_page
+from mentoring.web import (
+    application_form,
+    closed_page,
+    cohort_question_page,
+    confirm_page,
+    confirmation_outcome_page,
+    held_page,
+    message_page,
+)
 from pydantic import ValidationError
 
 settings = SubmitSettings.from_env()
@@ -90,6 +108,18 @@ ID_KEY_MAX_AGE = 900
 def front_door() -> FrontDoor:
     key = parameters.get_secret(settings.submission_id_secret, max_age=ID_KEY_MAX_AGE)
     return FrontDoor(cohorts(), claims(), intake_queue(), sealer(), str(key).encode())
+
+
+@cache
+def notify_queue() -> SqsQueue:
+    return SqsQueue(settings.notify_queue_url)
+
+
+@cache
+def held() -> DynamoHeldSubmissions:
+    return DynamoHeldSubmissions(
+        settings.applications_table, retention_days=settings.applicant_data_retention_days
+    )
 
 
 def problem(error: SubmissionError) -> Response[str]:
@@ -158,18 +188,37 @@ def submit_application() -> Response[str]:
 
 
 def accept_web_form(submission: ApplicationSubmission) -> Accepted:
-    """One applicant's application: accepted, or a SubmissionError (422, or 409 for a duplicate)."""
-    (result,) = accept([Candidate(0, submission)], "web_form", None, utcnow(), front_door())
+    """One applicant's application, held until confirmed from the emailed link; or a 422.
+
+    Never a 409: whether this address has applied before is told to the address, not to whoever
+    sent the form (mentoring.confirmation).
+    """
+    now = utcnow()
+    result = hold_application(
+        submission, now, front_door(), held(), notify_queue(), public_url("/applications/confirm")
+    )
     if result.status != 202 or result.submission_id is None:
-        message = (
-            "the application duplicates one already received"
-            if result.status == 409
-            else "the submission has errors"
-        )
-        raise SubmissionError(message, result.errors, status=result.status)
-    metrics.add_metric(name="SubmissionsAccepted", unit="Count", value=1)
-    logger.info("submission queued", submission_id=result.submission_id, channel="web_form")
-    return Accepted(submission_id=result.submission_id)
+        raise SubmissionError("the submission has errors", result.errors, status=result.status)
+    metrics.add_metric(name="SubmissionsHeld", unit="Count", value=1)
+    logger.info("submission held for confirmation", submission_id=result.submission_id, channel="web_form")
+    return Accepted(submission_id=result.submission_id, confirm_by=now + CONFIRMATION_WINDOW)
+
+
+_HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def public_url(path: str) -> str:
+    """An absolute address of this API as the request reached it: API Gateway's domain (never the
+    Host header a client sends) and the stage or custom domain's base path before the route."""
+    event = app.current_event
+    context = event.request_context
+    domain = context.domain_name or ""
+    if not _HOST.match(domain):
+        raise RuntimeError("API Gateway gave no domain name for this request")
+    proto = header(event.headers, "x-forwarded-proto").lower()
+    full = context.path or event.path
+    prefix = full.removesuffix(event.resource) if full.endswith(event.resource) else ""
+    return f"{proto if proto in ('http', 'https') else 'https'}://{domain}{prefix}{path}"
 
 
 def submit_form() -> Response[str]:
@@ -188,7 +237,80 @@ def submit_form() -> Response[str]:
         page = application_form(get_scheme(cohort.scheme_id), cohort, values, error.errors)
         return Response(error.status, HTML, page)
     assert cohort is not None
-    return Response(HTTPStatus.ACCEPTED, HTML, accepted_page(cohort, accepted.submission_id))
+    return Response(HTTPStatus.ACCEPTED, HTML, held_page(cohort, accepted.submission_id, accepted.confirm_by))
+
+
+# ---------------------------------------------------------------- confirming from the emailed link
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,100}$")
+# The link carries a secret: the page is never cached, nor named to another site as a referrer.
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+_STATUS = {
+    Outcome.AWAITING: HTTPStatus.OK,
+    Outcome.CONFIRMED: HTTPStatus.OK,
+    Outcome.ALREADY_CONFIRMED: HTTPStatus.OK,
+    Outcome.NOT_FOUND: HTTPStatus.NOT_FOUND,
+    Outcome.EXPIRED: HTTPStatus.GONE,
+    Outcome.WITHDRAWN: HTTPStatus.GONE,
+    Outcome.ALREADY_APPLIED: HTTPStatus.CONFLICT,
+    Outcome.CLOSED: HTTPStatus.UNPROCESSABLE_ENTITY,
+}
+
+
+def confirmation_response(result: Confirmation, token: str) -> Response[str]:
+    if result.outcome is Outcome.AWAITING and result.cohort is not None:
+        page = confirm_page(result.cohort, token)
+    else:
+        page = confirmation_outcome_page(result.outcome, result.cohort, result.errors)
+    return Response(_STATUS[result.outcome], HTML, page, PRIVATE)
+
+
+@app.get("/applications/confirm")
+def confirmation_link() -> Response[str]:
+    """The page the emailed link opens: it changes nothing (mail scanners open links too)."""
+    token = (app.current_event.query_string_parameters or {}).get("token", "")
+    if not _TOKEN.match(token):
+        return confirmation_response(Confirmation(Outcome.NOT_FOUND), token)
+    return confirmation_response(look_up(token, utcnow(), held(), cohorts(), cohorts()), token)
+
+
+@app.post("/applications/confirm")
+def confirm() -> Response[str]:
+    """The applicant's confirmation: the held application goes to intake, received now."""
+    if content_type() != "application/x-www-form-urlencoded":
+        return unsupported(content_type(), "confirm with the form on the page the emailed link opens")
+    try:
+        fields = parse_qs(body_of(max_bytes=16 * 1024), keep_blank_values=True, max_num_fields=10)
+    except SubmissionError as error:
+        return problem(error)
+    except ValueError:  # more fields than any form of ours has
+        fields = {"": []}
+    if set(fields) - {"token"}:
+        page = message_page(
+            "Please use the button on the page",
+            "This is not what the confirmation page sends: please open the link in your email again.",
+            [FieldError(field="body", message="the confirmation form has one field, its token")],
+        )
+        return Response(HTTPStatus.UNPROCESSABLE_ENTITY, HTML, page, PRIVATE)
+    token = (fields.get("token") or [""])[-1]
+    if not _TOKEN.match(token):
+        return confirmation_response(Confirmation(Outcome.NOT_FOUND), token)
+    try:
+        result = confirm_application(token, utcnow(), held(), cohorts(), claims(), cohorts(), intake_queue())
+    except (QueueSendError, ClientError):
+        # Nothing is lost: the address's claim (if taken) is this application's, and pressing
+        # again finishes the confirmation at the time it was first made.
+        logger.exception("confirmation not queued")
+        metrics.add_metric(name="ConfirmationsNotQueued", unit="Count", value=1)
+        page = message_page(
+            "Please try again",
+            "Your confirmation could not be recorded just now: press the button again in a minute.",
+        )
+        return Response(HTTPStatus.SERVICE_UNAVAILABLE, HTML, page, {**PRIVATE, "Retry-After": "30"})
+    metrics.add_metric(name=f"Confirmations{result.outcome.title().replace('_', '')}", unit="Count", value=1)
+    if result.held is not None:
+        logger.info("confirmation", outcome=result.outcome.value, submission_id=result.held.submission_id)
+    return confirmation_response(result, token)
 
 
 def _safe_form(body: str, kinds: dict[str, str] | None = None) -> dict[str, Any]:
@@ -296,7 +418,31 @@ def partner_application_status(reference: str) -> Response[str]:
 
 @app.get("/openapi.json")
 def openapi_document() -> Response[str]:
-    return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, json.dumps(openapi()))
+    """The API's document; with ``?cohort=`` (and ``&institution=``), narrowed to what that cohort takes."""
+    query = app.current_event.query_string_parameters or {}
+    cohort_id, institution = query.get("cohort"), query.get("institution")
+    if institution is not None and institution not in load_institutions():
+        problem = FieldError(field="institution", message="is not an institution's code")
+        body = ErrorBody(message="no such institution", errors=[problem])
+        return Response(
+            HTTPStatus.UNPROCESSABLE_ENTITY, content_types.APPLICATION_JSON, body.model_dump_json()
+        )
+    if not cohort_id:
+        return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, json.dumps(openapi()))
+    cohort = cohorts().get_cohort(cohort_id)
+    if cohort is None:
+        body = ErrorBody(
+            message="no cohort has this id", errors=[FieldError(field="cohort", message="is not a cohort")]
+        )
+        return Response(HTTPStatus.NOT_FOUND, content_types.APPLICATION_JSON, body.model_dump_json())
+    if institution is not None and institution not in get_scheme(cohort.scheme_id).institutions:
+        problem = FieldError(field="institution", message="this cohort's scheme takes no applicants from it")
+        body = ErrorBody(message="no applications from this institution", errors=[problem])
+        return Response(
+            HTTPStatus.UNPROCESSABLE_ENTITY, content_types.APPLICATION_JSON, body.model_dump_json()
+        )
+    document = cohort_openapi(cohort.cohort_id, cohort.scheme_id, institution)
+    return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, json.dumps(document))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

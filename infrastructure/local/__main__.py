@@ -120,6 +120,7 @@ def serve(runtime: LocalRuntime, minutes: float) -> None:
     )
     print(f"  demo cohort       {cohort_id}, recruitment deadline {when(deadline)}")
     print(f"  emails            written to {runtime.outbox}/ as .eml files")
+    print("                    (an applicant confirms from the link in their email: open it from there)")
     print("  partner API keys  (header x-api-key on POST /partners/applications)")
     for institution, key in sorted(runtime.partner_keys().items()):
         print(f"    {institution:5} {key['value']}")
@@ -128,20 +129,43 @@ def serve(runtime: LocalRuntime, minutes: float) -> None:
         time.sleep(3600)
 
 
+def confirm_from_outbox(runtime: LocalRuntime, api: ApiClient, held: dict[str, str]) -> list[str]:
+    """Each web-form applicant opens the link emailed to them and confirms: ``held`` maps their
+    address to the submission id they were given; returns the ids confirmed."""
+    runtime.wait_until_drained()
+    links = runtime.confirmation_tokens()
+    confirmed = []
+    for address, submission_id in held.items():
+        for token in links.get(address, []):
+            reply = api.confirm(token)
+            if reply.status != 200:
+                raise SystemExit(f"confirming the application from {address} failed: {reply.status}")
+        confirmed.append(submission_id)
+    return confirmed
+
+
 def submit_intake(
-    api: ApiClient, intake: demo_data.Intake, keys: dict[str, str], answers: dict[str, dict[str, str]]
+    runtime: LocalRuntime,
+    api: ApiClient,
+    intake: demo_data.Intake,
+    keys: dict[str, str],
+    answers: dict[str, dict[str, str]],
 ) -> tuple[list[str], list[str]]:
-    """The synthetic intake through both front doors; returns the accepted ids and the refusals,
-    and notes in ``answers`` what each accepted applicant answered (to check the report against)."""
+    """The synthetic intake through both front doors (web-form applicants confirming from their
+    email); returns the accepted ids and the refusals, and notes in ``answers`` what each accepted
+    applicant answered (to check the report against)."""
     accepted: list[str] = []
     rejected: list[str] = []
+    held: dict[str, str] = {}
     for submission in intake.web_form:
         reply = api.apply(submission)
         if reply.status == 202:
-            accepted.append(reply.body["submission_id"])
+            held[submission["applicant"]["email"]] = reply.body["submission_id"]
             answers[reply.body["submission_id"]] = submission["monitoring"]
         else:
             rejected.append(f"web form {reply.status}: {reply.body}")
+    accepted += confirm_from_outbox(runtime, api, held)
+    say(f"{len(held)} web-form applicants confirmed from the link emailed to them")
     for institution, batch in sorted(intake.partner_batches.items()):
         reply = api.partner_batch(keys[institution], batch)
         if reply.status != 202:
@@ -162,6 +186,12 @@ def misuse_front_doors(
 ) -> list[str]:
     """What clients get wrong, and what they are told: each must be refused, none lost."""
     rejected = []
+    # A stranger sends the form under an applicant's address: the same 202 as anyone gets (the
+    # owner is emailed that they have applied already), and nothing is counted unless confirmed.
+    first = intake.web_form[0]
+    known = dict(first, profile={**first["profile"], "about": "sent by someone else"})
+    reply = api.apply(known)
+    say(f"a stranger applies under an applicant's address: {reply.status} {reply.body.get('status')}")
     for submission in intake.malformed:
         reply = api.apply(submission)
         fields = ", ".join(f"{e['field']} ({e['message']})" for e in reply.body.get("errors", []))
@@ -185,18 +215,21 @@ def misuse_front_doors(
     return rejected
 
 
-def open_side_cohorts(api: ApiClient, deadlines: list[datetime]) -> dict[str, list[str]]:
+def open_side_cohorts(
+    runtime: LocalRuntime, api: ApiClient, deadlines: list[datetime]
+) -> dict[str, list[str]]:
     """Cohorts of other schemes beside the main one, each with its example intake."""
     side = {}
     for scheme in SIDE_SCHEMES:
         side_id, deadline = open_demo_cohort(api, minutes=10, scheme=scheme)
         deadlines.append(deadline)
-        side_accepted = []
+        held = {}
         for submission in demo_data.example_intake(scheme, side_id):
             reply = api.apply(submission)
             if reply.status != 202:
                 raise SystemExit(f"{scheme}: example refused: {reply.status} {reply.body}")
-            side_accepted.append(reply.body["submission_id"])
+            held[submission["applicant"]["email"]] = reply.body["submission_id"]
+        side_accepted = confirm_from_outbox(runtime, api, held)
         side[side_id] = side_accepted
         say(f"opened cohort {side_id} of {scheme} and submitted {len(side_accepted)} applications")
     return side
@@ -209,10 +242,10 @@ def demo(runtime: LocalRuntime) -> int:
     intake = demo_data.intake(cohort_id)
     keys = {code: key["value"] for code, key in runtime.partner_keys().items()}
     answers: dict[str, dict[str, str]] = {}
-    accepted, rejected = submit_intake(api, intake, keys, answers)
+    accepted, rejected = submit_intake(runtime, api, intake, keys, answers)
     rejected += misuse_front_doors(api, intake, keys, accepted)
     deadlines = [deadline]
-    side = open_side_cohorts(api, deadlines)
+    side = open_side_cohorts(runtime, api, deadlines)
 
     runtime.wait_until_drained()
     say("intake drained; firing the recruitment deadlines (their schedules, made due now)")
@@ -357,7 +390,10 @@ def summarise(
         problems.append(
             f"{kinds['acknowledgement']} acknowledgements for {len(accepted)} accepted applicants"
         )
-    results_sent = sum(n for k, n in kinds.items() if k not in {"acknowledgement", "coordinator", "review"})
+    before = {"confirmation", "already_applied", "acknowledgement", "coordinator", "review"}
+    results_sent = sum(n for k, n in kinds.items() if k not in before)
+    if kinds["already_applied"] != 1:
+        problems.append(f"{kinds['already_applied']} 'already applied' emails for the one stranger's form")
     if results_sent != eligible:
         problems.append(f"{results_sent} result emails for {eligible} eligible applicants")
     reviewed = sum(1 for _, p, _ in side.values() if p["cohort"]["status"] == "matched")
@@ -384,6 +420,8 @@ def email_kind(subject: str) -> str:
     if subject.endswith("provisional matches to review"):
         return "review"
     for marker, kind in [
+        ("please confirm your application", "confirmation"),
+        ("you have already applied", "already_applied"),
         ("received your application", "acknowledgement"),
         ("meet your mentor", "matched_mentee"),
         ("meet your mentee", "matched_mentor"),

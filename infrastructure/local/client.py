@@ -4,7 +4,10 @@ signatures on the coordinators' (IAM-authorised) routes."""
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from email import message_from_bytes, policy
 from typing import Any
 
 import requests
@@ -39,6 +42,11 @@ class ApiClient:
     def apply(self, submission: Any) -> Reply:
         return self._send("POST", "/applications", submission, {"Content-Type": "application/json"})
 
+    def confirm(self, token: str) -> Reply:
+        """The applicant presses the button on the page their emailed link opened."""
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        return self._send("POST", "/applications/confirm", f"token={token}", form)
+
     def partner_batch(self, api_key: str | None, applications: list[Any]) -> Reply:
         headers = {"Content-Type": "application/json", **({"x-api-key": api_key} if api_key else {})}
         return self._send("POST", "/partners/applications", {"applications": applications}, headers)
@@ -54,3 +62,19 @@ class ApiClient:
         )
         SigV4Auth(Credentials(self.access_key, self.secret_key), "execute-api", REGION).add_auth(request)
         return self._send(method, path, data, dict(request.headers))
+
+
+_LINK = re.compile(r"/applications/confirm\?token=([A-Za-z0-9_-]+)")
+
+
+def confirmation_tokens(raw_emails: Iterable[bytes]) -> dict[str, list[str]]:
+    """The confirmation links' tokens in these emails, by recipient, oldest first: what an
+    applicant would click, read from the outbox (the local runtime's, or moto's SES)."""
+    found: dict[str, list[str]] = {}
+    for raw in raw_emails:
+        message = message_from_bytes(raw, policy=policy.default)
+        plain = message.get_body(preferencelist=("plain",))
+        text = str(plain.get_content()) if plain is not None else ""
+        for token in _LINK.findall(text):
+            found.setdefault(str(message["To"]), []).append(token)
+    return found

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 import boto3
 
 from infrastructure.local import template as tpl
+from infrastructure.local.client import confirmation_tokens
 from infrastructure.local.firewall import Firewall, rate_rules
 from infrastructure.local.provision import (
     Physical,
@@ -520,6 +521,16 @@ class LocalRuntime:
             event = _proxy_event(
                 route, method, parts.path, parts.query, headers, body, params, key_id, lower.get("x-api-key")
             )
+            # As API Gateway: the domain the request came in on, and the X-Forwarded headers it adds.
+            event["requestContext"]["domainName"] = lower.get("host") or f"127.0.0.1:{self.api_port}"
+            forwarded = {"X-Forwarded-Proto": "http", "X-Forwarded-For": client}
+            for name in ("headers", "multiValueHeaders"):
+                sent = {
+                    k: v
+                    for k, v in event[name].items()
+                    if k.lower() not in {"x-forwarded-proto", "x-forwarded-for"}
+                }
+                event[name] = {**sent, **{k: v if name == "headers" else [v] for k, v in forwarded.items()}}
             with self.activity:
                 try:
                     response = self.functions[route.function].invoke(event)
@@ -796,6 +807,22 @@ class LocalRuntime:
                 self.sync_outbox()
             except OSError:
                 continue
+
+    def confirmation_tokens(self) -> dict[str, list[str]]:
+        """The confirmation links sent so far, by recipient (their tokens, oldest first)."""
+        return confirmation_tokens(raw for _, raw in sent_emails(self.aws_endpoint))
+
+    def confirmation_link(self, address: str, seen: int = 0, timeout: float = 300.0) -> str:
+        """The token of the newest confirmation link emailed to ``address`` once more than ``seen``
+        have been, waiting for notify to send it (however busy the machine: the timeout only stops
+        a pipeline that is stuck)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            tokens = self.confirmation_tokens().get(address, [])
+            if len(tokens) > seen:
+                return tokens[-1]
+            time.sleep(0.5)
+        raise TimeoutError(f"no confirmation link reached {address} in {timeout} s")
 
     def sync_outbox(self) -> int:
         """Writes each email moto's SES accepted since the last call to the outbox; returns the total."""

@@ -23,15 +23,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from mentoring.confirmation import confirmation_notice
 from mentoring.emails import compose
-from mentoring.models import Notification
+from mentoring.models import EmailKind, Notification
 from mentoring.ports import (
     ApplicationStore,
     CohortNotFoundError,
     CohortStore,
     EmailNotSentError,
     EmailOutbox,
+    HeldSubmissions,
     Mailer,
+    SubmissionClaims,
 )
 
 IN_FLIGHT = timedelta(minutes=15)
@@ -43,7 +46,7 @@ class SendInProgressError(RuntimeError):
 
 @dataclass(frozen=True)
 class Delivery:
-    outcome: Literal["sent", "already_sent", "uncertain"]
+    outcome: Literal["sent", "already_sent", "uncertain", "not_needed"]
     message_id: str | None = None
 
 
@@ -55,13 +58,21 @@ def deliver(
     outbox: EmailOutbox,
     mailer: Mailer,
     console_url: str = "",
+    held: HeldSubmissions | None = None,
+    claims: SubmissionClaims | None = None,
 ) -> Delivery:
     cohort = cohorts.get_cohort(note.cohort_id)
     if cohort is None:
         raise CohortNotFoundError(f"cohort {note.cohort_id!r} does not exist")
-    email = compose(
-        note, cohort, applications, console_url
-    )  # before reserving: a bad notification reserves nothing
+    # Composed before reserving: a bad notification reserves nothing.
+    if note.kind is EmailKind.CONFIRMATION:
+        if held is None or claims is None:
+            raise ValueError("a confirmation email needs the held applications and the claims")
+        email = confirmation_notice(note, cohort, now, held, claims)
+        if email is None:  # confirmed or lapsed meanwhile: the link would lead nowhere
+            return Delivery("not_needed")
+    else:
+        email = compose(note, cohort, applications, console_url)
     before = outbox.reserve(note.cohort_id, note.key, now)
     if before.status == "sent":
         return Delivery("already_sent", before.message_id)

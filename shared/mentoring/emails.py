@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from html import escape
 
 from mentoring.institutions import institution_name
@@ -20,7 +21,9 @@ from mentoring.models import (
     Application,
     CalendarSession,
     Cohort,
+    ConfirmationLink,
     EmailKind,
+    IntakeMessage,
     Match,
     Notification,
     Role,
@@ -32,11 +35,18 @@ from mentoring.scheme import Scheme, get_scheme
 from mentoring.text import one_line
 
 
+@dataclass(frozen=True)
+class Link:
+    """A link on a line of its own: the address in the text, a link to it in the HTML."""
+
+    url: str
+
+
 @dataclass
 class Body:
-    """Paragraphs and bullet lists, in order."""
+    """Paragraphs, bullet lists and links, in order."""
 
-    blocks: list[str | list[str]] = field(default_factory=list)
+    blocks: list[str | list[str] | Link] = field(default_factory=list)
 
     def para(self, text: str) -> None:
         self.blocks.append(one_line(text))
@@ -45,13 +55,21 @@ class Body:
         if items:
             self.blocks.append([one_line(i) for i in items])
 
+    def link(self, url: str) -> None:
+        self.blocks.append(Link(one_line(url)))
+
     def text(self) -> str:
-        parts = [b if isinstance(b, str) else "\n".join(f"  - {i}" for i in b) for b in self.blocks]
+        parts = [
+            b.url if isinstance(b, Link) else b if isinstance(b, str) else "\n".join(f"  - {i}" for i in b)
+            for b in self.blocks
+        ]
         return "\n\n".join(parts) + "\n"
 
     def html(self, title: str) -> str:
         parts = [
-            f"<p>{escape(b)}</p>"
+            f'<p><a href="{escape(b.url)}">{escape(b.url)}</a></p>'
+            if isinstance(b, Link)
+            else f"<p>{escape(b)}</p>"
             if isinstance(b, str)
             else "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in b) + "</ul>"
             for b in self.blocks
@@ -325,6 +343,8 @@ def compose(
         return _matches_to_review(cohort, scheme, store, cohort_page)
     if notification.kind is EmailKind.POSSIBLE_DUPLICATE:
         return _possible_duplicate(cohort, scheme, store, notification.application_id or "")
+    if notification.kind not in _PERSONAL:
+        raise ValueError(f"{notification.kind.value} emails are composed by their own module")
     app = store.get_application(cohort.cohort_id, notification.application_id or "")
     if app is None:
         raise NothingToSendError(f"application {notification.application_id} is not stored")
@@ -490,6 +510,52 @@ def _possible_duplicate(
         '{"reason": "applicant_request"}. If they are different people, nothing needs doing.'
     )
     return _email(cohort.coordinator_email, subject, body)
+
+
+# The two emails a web-form application's address gets. Neither repeats anything the sender typed
+# (not even a name): whoever filled in the form, the mailbox's owner reads only our words and the
+# coordinator's, so the form cannot be used to send them someone else's text.
+
+
+def confirmation_email(
+    cohort: Cohort, message: IntakeMessage, link: ConfirmationLink, confirm_by: datetime
+) -> OutgoingEmail:
+    scheme = get_scheme(cohort.scheme_id)
+    role = _role_name(scheme, message.submission.role)
+    body = Body()
+    body.para("Hello,")
+    body.para(
+        f"We have received an application from this email address to be a {role} in {cohort.name} "
+        f"({scheme.name}). To confirm it, open this link and press the Confirm button:"
+    )
+    body.link(link.url)
+    body.para(
+        f"Until it is confirmed, the application is not counted. The link works until {when(confirm_by)}; "
+        f"applications close {when(cohort.recruitment_deadline)}."
+    )
+    body.para(
+        "If you did not apply, you need do nothing: an application that is not confirmed is deleted, "
+        "and this address is not written to again about it."
+    )
+    body.para(f"With best wishes, the {scheme.name} team")
+    return _email(message.submission.applicant.email, f"{scheme.name}: please confirm your application", body)
+
+
+def already_applied_email(cohort: Cohort, message: IntakeMessage) -> OutgoingEmail:
+    scheme = get_scheme(cohort.scheme_id)
+    body = Body()
+    body.para("Hello,")
+    body.para(
+        f"We have received another application to {cohort.name} ({scheme.name}) from this email address. "
+        "This address has already applied to this cohort, so the new application has not been taken; "
+        "your first application stands, unchanged."
+    )
+    body.para(
+        "If you sent the new one to change your application, please write to the coordinator at "
+        f"{cohort.coordinator_email}. If you did not send it, you need do nothing."
+    )
+    body.para(f"With best wishes, the {scheme.name} team")
+    return _email(message.submission.applicant.email, f"{scheme.name}: you have already applied", body)
 
 
 def _email(to: str, subject: str, body: Body, attachments: tuple[Attachment, ...] = ()) -> OutgoingEmail:

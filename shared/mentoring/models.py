@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 from datetime import UTC, date, datetime, time
@@ -56,6 +57,8 @@ def _answer_kind(value: Any) -> str | None:
         return "list-answer"
     if isinstance(value, int) and not isinstance(value, bool):
         return "number-answer"
+    if isinstance(value, float) and value.is_integer():
+        return "number-answer"  # JSON has one kind of number: 1.0 is the whole number 1
     return None
 
 
@@ -271,8 +274,14 @@ class ErrorBody(BaseModel):
 
 
 class Accepted(BaseModel):
+    """A web-form application, held until its applicant confirms it from the link emailed to them."""
+
     submission_id: str
-    status: Literal["received"] = "received"
+    status: Literal["awaiting_confirmation"] = "awaiting_confirmation"
+    confirm_by: datetime = Field(
+        description="The link emailed to the applicant's address works until then; the application "
+        "counts only once confirmed."
+    )
 
 
 class ItemResult(BaseModel):
@@ -352,7 +361,47 @@ class IntakeMessage(BaseModel):
     )
 
 
+class ConfirmationLink(BaseModel):
+    """The link that confirms a held web-form application: the page's address and a random token.
+
+    The token travels only here (on the encrypted notify queue) and in the email; the table keeps
+    its hash, so nobody who reads the table can confirm an application.
+    """
+
+    token: str = Field(min_length=32, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+    page: str = Field(pattern=r"^https?://[^\s?#]+$", description="The confirmation page, without the token.")
+
+    @property
+    def url(self) -> str:
+        return f"{self.page}?token={self.token}"
+
+
+def token_digest(token: str) -> str:
+    """What the table keeps of a confirmation token: its SHA-256 (a random token needs no salt)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class HeldSubmission(BaseModel):
+    """A web-form application held until its applicant confirms it from the emailed link.
+
+    Until then it is no application: it holds no place, claims no address and is not matched. It
+    holds the submission only as the intake message carries it, and drops it once confirmed.
+    """
+
+    token_hash: str
+    cohort_id: str
+    submission_id: str
+    body_hash: str
+    claims: list[str] = Field(description="The keys of the applicant claims that confirmation takes.")
+    held_at: datetime
+    confirm_by: datetime
+    message: IntakeMessage | None = Field(description="For intake, at confirmation; dropped after it.")
+    confirmed_at: datetime | None = None
+    done: bool = Field(default=False, description="Confirmed and handed to intake.")
+
+
 class EmailKind(StrEnum):
+    CONFIRMATION = "confirmation"  # to a web-form applicant: confirm (or: you have already applied)
     ACKNOWLEDGEMENT = "acknowledgement"
     MATCHED_MENTEE = "matched_mentee"
     MATCHED_MENTOR = "matched_mentor"
@@ -373,10 +422,16 @@ class Notification(BaseModel):
     # A matched mentor's mentees, so that notify reads each of their matches by its key rather than
     # every match of a national cohort for every email (absent on messages queued before it was).
     mentee_ids: list[str] | None = None
+    confirmation: ConfirmationLink | None = Field(
+        default=None, description="A confirmation email's link (its token is a secret, not personal data)."
+    )
 
     @property
     def key(self) -> str:
-        """Business key: one email of a kind per person per cohort."""
+        """Business key: one email of a kind per person per cohort (per held application, for a
+        confirmation: named by its token's hash, never the token)."""
+        if self.confirmation is not None:
+            return f"{self.cohort_id}#{token_digest(self.confirmation.token)}#{self.kind.value}"
         return f"{self.cohort_id}#{self.application_id or 'coordinator'}#{self.kind.value}"
 
 

@@ -6,12 +6,14 @@ schemathesis checks the running API against it, so the document and the code can
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from mentoring.institutions import load_institutions
 from mentoring.models import (
     Accepted,
     ApplicationSubmission,
@@ -20,14 +22,17 @@ from mentoring.models import (
     CohortProgress,
     ErrorBody,
     MatchChanges,
+    MonitoringAnswers,
     NewCohort,
     PartnerApplication,
     PartnerApplicationStatus,
     PartnerBatch,
     PartnerBatchResult,
+    Role,
     Withdrawn,
     WithdrawRequest,
 )
+from mentoring.scheme import Question, Scheme, get_scheme
 
 _MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (ApplicationSubmission, "validation"),
@@ -72,6 +77,13 @@ def _html_or_json(model: type[BaseModel], description: str) -> dict[str, Any]:
         "content": {JSON: {"schema": _ref(model)}, HTML: {"schema": {"type": "string"}}},
     }
 
+
+def _page(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {HTML: {"schema": {"type": "string"}}}}
+
+
+# A confirmation link's token, as the links carry it.
+TOKEN = {"type": "string", "pattern": "^[A-Za-z0-9_-]{32,100}$"}
 
 FORBIDDEN = {
     "description": "No valid API key (partners) or no signed request (coordinators).",
@@ -154,14 +166,57 @@ def _paths() -> dict[str, Any]:
                     },
                 },
                 "responses": {
-                    "202": _html_or_json(Accepted, "Queued for intake; the submission id is the reference."),
-                    "409": _html_or_json(ErrorBody, "This applicant has already applied to this cohort."),
+                    "202": _html_or_json(
+                        Accepted,
+                        "Held until the applicant confirms it from the link emailed to the address given "
+                        "(the same answer whether or not that address has applied before).",
+                    ),
                     "413": TOO_LARGE,
                     "415": UNSUPPORTED,
                     "422": _html_or_json(ErrorBody, "The application has errors; each names its field."),
                     "503": UNAVAILABLE,
                 },
             }
+        },
+        "/applications/confirm": {
+            "get": {
+                "summary": "The page an emailed confirmation link opens (it changes nothing)",
+                "parameters": [{"name": "token", "in": "query", "required": True, "schema": TOKEN}],
+                "responses": {
+                    "200": _page("A button that confirms the application (or: it is confirmed already)."),
+                    "404": _page("No held application has this link."),
+                    "410": _page("The link lapsed unused, or its application was withdrawn."),
+                },
+            },
+            "post": {
+                "summary": "Confirm a held application: it is received now, and goes to intake",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        FORM: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"token": TOKEN},
+                                "required": ["token"],
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _page("Confirmed (or confirmed before)."),
+                    "404": _page("No held application has this link."),
+                    "409": _page("This address already has an application in the cohort."),
+                    "410": _page("The link lapsed unused, or its application was withdrawn."),
+                    "413": TOO_LARGE,
+                    "415": UNSUPPORTED,
+                    "422": _page(
+                        "Too late: the cohort closed (or filled) before the confirmation; or a form "
+                        "with fields other than the token."
+                    ),
+                    "503": _page("Not recorded just now: press the button again in a minute."),
+                },
+            },
         },
         "/partners/applications": {
             "post": {
@@ -205,9 +260,21 @@ def _paths() -> dict[str, Any]:
         },
         "/openapi.json": {
             "get": {
-                "summary": "This document",
+                "summary": "This document; for one cohort (and a partner's institution), the applications "
+                "it takes exactly",
+                "parameters": [
+                    {"name": "cohort", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {
+                        "name": "institution",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"enum": sorted(load_institutions())},
+                    },
+                ],
                 "responses": {
-                    "200": {"description": "OpenAPI 3.1", "content": {JSON: {"schema": {"type": "object"}}}}
+                    "200": {"description": "OpenAPI 3.1", "content": {JSON: {"schema": {"type": "object"}}}},
+                    "404": _error("No cohort has this id."),
+                    "422": _error("No such institution, or the cohort's scheme takes no applicants from it."),
                 },
             }
         },
@@ -336,3 +403,171 @@ def openapi() -> dict[str, Any]:
             },
         },
     }
+
+
+# ---------------------------------------------------------------- one cohort's document
+#
+# The document above describes every scheme at once, so it cannot say which answers a cohort
+# takes: its applications allow any question, and any institution and grade. For one cohort (and,
+# for a partner, its institution) the document below says exactly what the door accepts, so that
+# every request it allows is accepted (schemathesis holds the API to it, every check included).
+
+# Characters no single-line field may hold (mentoring.text.unsafe): control characters, line and
+# paragraph separators, and the bidirectional controls. (Lone surrogates are refused too, but a
+# range of them is no pattern ECMA-262 validators compile, so the document leaves them unsaid: no
+# text a client can encode in UTF-8 holds one.)
+_UNSAFE = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+# A multi-line field keeps line breaks (\n, \r, \v, \f, \x85, \u2028, \u2029) and refuses the rest.
+_UNSAFE_BUT_BREAKS = r"\x00-\x09\x0e-\x1f\x7f-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069"
+_ONE_LINE = f"[^{_UNSAFE}]"
+_NOT_BLANK = f"[^\\s{_UNSAFE}]"
+# Letters, digits and the usual separators: addresses every mail system (and email-validator) takes.
+# Bounded so that no part of an address, nor a label of its domain, can be longer than mail
+# systems allow (64 and 63 characters).
+_WORD = "[a-z0-9]{1,20}"
+_PART = f"{_WORD}([._+-]{_WORD}){{0,2}}"
+_LABEL = f"{_WORD}(-{_WORD}){{0,2}}"
+EMAIL = {
+    "type": "string",
+    "maxLength": 254,
+    "pattern": f"^{_PART}@{_LABEL}(\\.{_LABEL}){{0,3}}\\.(uk|com|org|net)$",
+}
+
+
+def _line(max_length: int, required: bool = True) -> dict[str, Any]:
+    """One line of text; with something in it, when required (spaces alone are stripped away)."""
+    pattern = f"^{_ONE_LINE}*{_NOT_BLANK}{_ONE_LINE}*$" if required else f"^{_ONE_LINE}*$"
+    return {"type": "string", "minLength": 1 if required else 0, "maxLength": max_length, "pattern": pattern}
+
+
+def _answer(question: Question) -> dict[str, Any]:
+    match question.type:
+        case "choice":
+            return {"enum": list(question.values)}
+        case "multi_choice":
+            items: dict[str, Any] = {"enum": list(question.values)}
+        case "tags":
+            items = _line(60)
+        case "number":
+            number: dict[str, Any] = {"type": "integer"}
+            if question.min is not None:
+                number["minimum"] = question.min
+            if question.max is not None:
+                number["maximum"] = question.max
+            return number
+        case "email":
+            return EMAIL
+        case _:
+            return _line(2000, question.required)
+    listed: dict[str, Any] = {"type": "array", "items": items, "maxItems": min(question.max or 20, 20)}
+    if question.required:
+        listed["minItems"] = 1
+    return listed
+
+
+def _answers(scheme: Scheme, role: Role, purpose: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    questions = [q for q in scheme.questions_for(role) if q.purpose == purpose]
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {**(extra or {}), **{q.id: _answer(q) for q in questions}},
+        "required": [q.id for q in questions if q.required],
+    }
+
+
+def _applicant(code: str, required_institution: bool) -> dict[str, Any]:
+    grades = load_institutions()[code].grades
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "given_name": _line(120),
+            "family_name": _line(120),
+            "email": EMAIL,
+            "staff_number": {"anyOf": [_line(120), {"type": "null"}]},
+            # The form names the institution; a partner's comes from its key (or is left out).
+            "institution": {"const": code} if required_institution else {"enum": [code, None]},
+            "department": _line(120),
+            "job_title": _line(120),
+            "grade": {"enum": list(grades)},
+        },
+        "required": [
+            "given_name",
+            "family_name",
+            "email",
+            "department",
+            "job_title",
+            "grade",
+            *(["institution"] if required_institution else []),
+        ],
+    }
+
+
+def _application(cohort_id: str, scheme: Scheme, codes: list[str], partner: bool) -> dict[str, Any]:
+    """One application to this cohort: a branch for each role, each with the role's questions."""
+    about = {"about": {"type": "string", "maxLength": 2000, "pattern": f"^[^{_UNSAFE_BUT_BREAKS}]*$"}}
+    branches = []
+    for role in scheme.roles:
+        eligibility = _answers(scheme, role, "eligibility")
+        matching = _answers(scheme, role, "matching", about)
+        properties: dict[str, Any] = {
+            "cohort_id": {"const": cohort_id},
+            "role": {"const": role.value},
+            "applicant": {"anyOf": [_applicant(code, not partner) for code in codes]},
+            "self_identification": eligibility,
+            "profile": matching,
+            "monitoring": _ref(MonitoringAnswers),
+            "consent": {"const": True},
+        }
+        required = ["cohort_id", "role", "applicant", "consent"]
+        required += [
+            name
+            for name, part in (("self_identification", eligibility), ("profile", matching))
+            if part["required"]
+        ]
+        if partner:
+            properties["reference"] = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"}
+            required.append("reference")
+        branches.append(
+            {"type": "object", "additionalProperties": False, "properties": properties, "required": required}
+        )
+    return {"oneOf": branches}
+
+
+def cohort_openapi(cohort_id: str, scheme_id: str, institution: str | None = None) -> dict[str, Any]:
+    """The document for one cohort (and one institution, as a partner's key would give): its
+    applications carry exactly the answers, institutions and grades its scheme takes."""
+    scheme = get_scheme(scheme_id)
+    codes = [c for c in scheme.institutions if institution in (None, c)]
+    document = copy.deepcopy(openapi())
+    schemas = document["components"]["schemas"]
+    schemas["CohortApplication"] = _application(cohort_id, scheme, codes, partner=False)
+    schemas["CohortPartnerApplication"] = _application(cohort_id, scheme, codes, partner=True)
+    schemas["CohortPartnerBatch"] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "applications": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/CohortPartnerApplication"},
+                "minItems": 1,
+                "maxItems": 100,
+            }
+        },
+        "required": ["applications"],
+    }
+    paths = document["paths"]
+    paths["/applications"]["post"]["requestBody"]["content"] = {
+        JSON: {"schema": {"$ref": "#/components/schemas/CohortApplication"}}
+    }
+    paths["/partners/applications"]["post"]["requestBody"]["content"][JSON]["schema"] = {
+        "oneOf": [
+            {"$ref": "#/components/schemas/CohortPartnerBatch"},
+            {"$ref": "#/components/schemas/CohortPartnerApplication"},
+        ]
+    }
+    parameters = paths["/openapi.json"]["get"]["parameters"]
+    parameters[0]["schema"] = {"const": cohort_id}
+    parameters[1]["schema"] = {"enum": list(scheme.institutions)}
+    document["info"]["title"] += f": cohort {cohort_id}"
+    return document

@@ -12,6 +12,7 @@ from mentoring.models import (
     Application,
     AuditEntry,
     Cohort,
+    HeldSubmission,
     IntakeMessage,
     Match,
     MonitoringAnswers,
@@ -107,6 +108,22 @@ class SubmissionClaims(Protocol):
         """
 
     def find(self, claim: Claim) -> ClaimedSubmission | None: ...
+
+
+class HeldSubmissions(Protocol):
+    """Web-form applications waiting for confirmation, found by the hash of their link's token."""
+
+    def hold(self, held: HeldSubmission) -> None:
+        """Stores it until ``held.confirm_by`` (then it lapses)."""
+
+    def find(self, token_hash: str) -> HeldSubmission | None: ...
+
+    def start_confirming(self, token_hash: str, at: datetime) -> HeldSubmission | None:
+        """Records ``at`` as the time of confirmation unless a time is recorded already; returns the
+        held application as stored (None when it has gone)."""
+
+    def finish(self, held: HeldSubmission) -> None:
+        """Marks it confirmed and handed to intake, and drops the submission it held."""
 
 
 class ApplicationStore(Protocol):

@@ -23,6 +23,7 @@ class Settings(BaseModel):
 
 class SubmitSettings(Settings):
     intake_queue_url: str
+    notify_queue_url: str  # a web-form application's confirmation link, for its email
     partner_api_keys: Json[dict[str, str]]
     """API key id -> institution code, so a partner's institution comes from its key."""
     monitoring_key_id: str

@@ -261,6 +261,23 @@ def _closed(cohort: Cohort | None, now: datetime) -> str | None:
     return None
 
 
+_FULL = "this cohort is full: all {limit} mentee places are taken"
+
+
+def cohort_problem(cohort: Cohort | None, role: Role, now: datetime) -> FieldError | None:
+    """Why the cohort takes no application in this role now (closed, or full for a scheme that
+    closes when full); None when it does. Judged when a submission arrives, and again when a
+    web-form application is confirmed (mentoring.confirmation)."""
+    problem = _closed(cohort, now)
+    if problem is not None or cohort is None:
+        return FieldError(field="cohort_id", message=problem or "no cohort has this id")
+    scheme = get_scheme(cohort.scheme_id)
+    limit = cohort.places or scheme.max_mentees
+    if role is Role.MENTEE and scheme.when_full == "close" and cohort.admitted_mentees >= limit:
+        return FieldError(field="cohort_id", message=_FULL.format(limit=limit))
+    return None
+
+
 def is_closed(cohort: Cohort, now: datetime) -> bool:
     """Past its deadline, or matching has started: the form says so instead of offering itself."""
     return _closed(cohort, now) is not None
@@ -270,22 +287,12 @@ def check_submission(
     submission: ApplicationSubmission, cohort: Cohort | None, partner: str | None, now: datetime
 ) -> list[FieldError]:
     """The checks that need the cohort and its scheme: open, not full, answers that fit."""
-    problem = _closed(cohort, now)
-    if problem is not None or cohort is None:
-        return [FieldError(field="cohort_id", message=problem or "no cohort has this id")]
+    problem = cohort_problem(cohort, submission.role, now)
+    if problem is not None and (cohort is None or is_closed(cohort, now)):
+        return [problem]  # nothing else is worth checking
+    assert cohort is not None
     scheme = get_scheme(cohort.scheme_id)
-    errors = []
-    if (
-        submission.role is Role.MENTEE
-        and scheme.when_full == "close"
-        and cohort.admitted_mentees >= (limit := cohort.places or scheme.max_mentees)
-    ):
-        errors.append(
-            FieldError(
-                field="cohort_id",
-                message=f"this cohort is full: all {limit} mentee places are taken",
-            )
-        )
+    errors = [problem] if problem is not None else []
     institution = partner or submission.applicant.institution
     door = _institution_problem(scheme, institution, partner)
     if door is not None:
@@ -362,6 +369,29 @@ class FrontDoor:
     id_key: bytes
 
 
+def intake_message(
+    submission: ApplicationSubmission,
+    submission_id: str,
+    received_at: datetime,
+    channel: Literal["web_form", "partner"],
+    partner: str | None,
+    sealer: AnswerSealer,
+    claims: Sequence[Claim],
+) -> IntakeMessage:
+    """The submission as intake takes it, its monitoring answers sealed (and as a held web-form
+    application keeps it until it is confirmed)."""
+    return IntakeMessage(
+        submission_id=submission_id,
+        received_at=received_at,
+        channel=channel,
+        partner=partner,
+        reference=submission.reference if isinstance(submission, PartnerApplication) else None,
+        submission=submission.details(),
+        monitoring=sealer.seal(submission.monitoring, submission.cohort_id),
+        claims=[c.key for c in claims],
+    )
+
+
 def accept(
     candidates: Sequence[Candidate],
     channel: Literal["web_form", "partner"],
@@ -406,18 +436,7 @@ def accept(
                 )
             )
             continue
-        messages.append(
-            IntakeMessage(
-                submission_id=submission_id,
-                received_at=now,
-                channel=channel,
-                partner=partner,
-                reference=submission.reference if isinstance(submission, PartnerApplication) else None,
-                submission=submission.details(),
-                monitoring=door.sealer.seal(submission.monitoring, submission.cohort_id),
-                claims=[k.key for k in keys],
-            )
-        )
+        messages.append(intake_message(submission, submission_id, now, channel, partner, door.sealer, keys))
         results.append(
             ItemResult(
                 index=candidate.index, reference=candidate.reference, status=202, submission_id=submission_id

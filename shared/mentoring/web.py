@@ -7,10 +7,12 @@ It posts ``application/x-www-form-urlencoded`` to ``/applications`` with dotted 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from html import escape
 from typing import get_args
 
 from mentoring.answers import field_name
+from mentoring.confirmation import Outcome
 from mentoring.institutions import load_institutions
 from mentoring.models import (
     AgeBand,
@@ -393,13 +395,76 @@ def closed_page(scheme: Scheme, cohort: Cohort) -> str:
     )
 
 
-def accepted_page(cohort: Cohort, submission_id: str) -> str:
+def held_page(cohort: Cohort, submission_id: str, confirm_by: datetime) -> str:
+    """After the form: the application waits for the applicant to confirm it from their email."""
     return _page(
-        "Application received",
-        f'<h1>Application received</h1><div role="status"><p>Thank you. Your application to '
-        f"{escape(cohort.name)} has been received.</p><p>Your submission reference is "
-        f"<strong>{escape(submission_id)}</strong>. We will email you to confirm.</p></div>",
+        "Check your email",
+        f'<h1>Check your email</h1><div role="status"><p>Thank you. To finish applying to '
+        f"{escape(cohort.name)}, open the link we have emailed to the address you gave, and confirm "
+        f"your application there.</p><p>Until you confirm it, your application is not counted. The link "
+        f"works until {escape(when(confirm_by))}.</p><p>Your submission reference is "
+        f"<strong>{escape(submission_id)}</strong>.</p></div>"
+        "<p>No email? Check your junk folder, or fill in the form again.</p>",
     )
+
+
+def confirm_page(cohort: Cohort, token: str) -> str:
+    """What the emailed link opens: a button that posts the confirmation (opening it confirms
+    nothing, since mail scanners open links too)."""
+    return _page(
+        "Confirm your application",
+        f"<h1>Confirm your application</h1><p>Confirm your application to {escape(cohort.name)}. "
+        "It is counted from the moment you confirm it.</p>"
+        '<form method="post" action="confirm">'
+        f'<input type="hidden" name="token" value="{escape(token)}">'
+        '<button type="submit">Confirm my application</button></form>',
+    )
+
+
+_OUTCOMES: dict[Outcome, tuple[str, str]] = {
+    Outcome.CONFIRMED: (
+        "Application confirmed",
+        "Thank you: your application to {cohort} is confirmed. We will email you shortly to acknowledge "
+        "it and to say whether it meets the scheme's criteria.",
+    ),
+    Outcome.ALREADY_CONFIRMED: (
+        "Application already confirmed",
+        "Your application to {cohort} was already confirmed. There is nothing more to do.",
+    ),
+    Outcome.NOT_FOUND: (
+        "Link not recognised",
+        "This confirmation link is not valid, or the application it was for was not confirmed in time "
+        "and has been deleted. To apply, please fill in the form again.",
+    ),
+    Outcome.EXPIRED: (
+        "Link expired",
+        "This link was not used in time, so the application it was for has lapsed. To apply to {cohort}, "
+        "please fill in the form again while applications are open.",
+    ),
+    Outcome.WITHDRAWN: (
+        "Application withdrawn",
+        "The application this link was for has been withdrawn by the coordinator of {cohort}. You can "
+        "apply again while applications are open; the coordinator is at {coordinator}.",
+    ),
+    Outcome.ALREADY_APPLIED: (
+        "You have already applied",
+        "This email address already has an application to {cohort}, so this one has not been taken: your "
+        "first application stands. To change it, please write to the coordinator at {coordinator}.",
+    ),
+    Outcome.CLOSED: ("Your application could not be confirmed", "{problem}."),
+}
+
+
+def confirmation_outcome_page(
+    outcome: Outcome, cohort: Cohort | None, errors: Sequence[FieldError] = ()
+) -> str:
+    title, text = _OUTCOMES[outcome]
+    message = text.format(
+        cohort=cohort.name if cohort else "the scheme",
+        coordinator=cohort.coordinator_email if cohort else "your scheme's coordinator",
+        problem=(errors[0].message if errors else "applications are closed").capitalize(),
+    )
+    return _page(title, f'<h1>{escape(title)}</h1><div role="status"><p>{escape(message)}</p></div>')
 
 
 def message_page(title: str, message: str, errors: Sequence[FieldError] = ()) -> str:

@@ -156,8 +156,12 @@ class Timeline:
         )
 
     def apply(self, person: Person) -> None:
-        reply = self.api.apply(person.submission(self.cohort_id))
+        """Applies through the form and confirms from the link emailed (it counts only then)."""
+        submission = person.submission(self.cohort_id)
+        reply = self.api.apply(submission)
         assert reply.status == 202, reply.body
+        token = self.runtime.confirmation_link(submission["applicant"]["email"])
+        assert self.api.confirm(token).status == 200
 
     def sweep(self, at: datetime) -> None:
         self.runtime.fire_rate_schedules(now=at)

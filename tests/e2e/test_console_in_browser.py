@@ -159,6 +159,8 @@ def test_a_coordinators_whole_round(
     # Applications arrive through the public door while the coordinator watches.
     for submission in pilot_intake(cohort_id):
         assert open_stack.api.apply(submission).status == 202
+        token = runtime.confirmation_link(submission["applicant"]["email"])
+        assert open_stack.api.confirm(token).status == 200
     runtime.wait_until_drained()
     browser.refresh()
     applied = browser.find_element(By.XPATH, "//th[normalize-space()='Applied']/following-sibling::td").text
@@ -273,6 +275,8 @@ def test_a_partner_lead_reads_their_institutions_applicants(
         }
     )
     assert submission.status == 202
+    token = open_stack.runtime.confirmation_link(applicant["email"])
+    assert open_stack.api.confirm(token).status == 200
     open_stack.runtime.wait_until_drained()
     sign_in(browser, open_stack, people["partner_lead"])
     browser.get(f"{open_stack.runtime.api_url}/console/cohorts/{open_stack.cohort_id}/applications")

@@ -75,18 +75,24 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             "recruitment_deadline": deadline.isoformat(), "coordinator_email": "edi@example.ac.uk",
         })  # fmt: skip
         assert reply.status == 201, reply.body
-        accepted = []
+        accepted, emails = [], []
         for spec in [
             ("mentee", "UCL", 6),
             ("mentee", "QMUL", 5),
             ("mentee", "UAL", 9),
             ("mentor", "SGUL", "Band 8b"),  # 9 on the common scale
         ]:
-            reply = api.apply(
-                applicant_submission(cohort_id, role=spec[0], institution=spec[1], grade=spec[2])
-            )
+            body = applicant_submission(cohort_id, role=spec[0], institution=spec[1], grade=spec[2])
+            reply = api.apply(body)
             assert reply.status == 202, reply.body
             accepted.append(reply.body["submission_id"])
+            emails.append(body["applicant"]["email"])
+        # Each applicant confirms from the link emailed to them (read from the outbox).
+        runtime.wait_until_drained()
+        links = runtime.confirmation_tokens()
+        for email in emails:
+            (token,) = links[email]
+            assert api.confirm(token).status == 200
         partner_mentor = applicant_submission(cohort_id, role="mentor", grade=8)
         del partner_mentor["applicant"]["institution"]
         partner_mentor["reference"] = "KCL-E2E-1"
@@ -166,6 +172,7 @@ def test_matches_pair_mentees_with_mentors_from_other_institutions(run: Run) -> 
 def test_one_acknowledgement_per_accepted_applicant_and_one_result_per_eligible_one(run: Run) -> None:
     sent = subjects(run.runtime)
 
+    assert sum("please confirm your application" in s for s in sent) == 4  # the web form's
     assert sum("received your application" in s for s in sent) == len(run.accepted)
     results = [s for s in sent if "meet your" in s or "outcome of matching" in s]
     assert len(results) == run.eligible

@@ -127,7 +127,18 @@ def _pages(runtime: LocalRuntime) -> dict[str, str]:
         timeout=60,
     )
     assert accepted.status_code == 202, accepted.text
-    pages["application received"] = accepted.text
+    pages["application held: check your email"] = accepted.text
+    token = runtime.confirmation_link(EXAMPLE_MENTEE["applicant.email"])
+    link = f"{runtime.api_url}/applications/confirm"
+    pages["the page the emailed link opens"] = requests.get(link, params={"token": token}, timeout=60).text
+    confirmed = requests.post(
+        link,
+        data=urlencode({"token": token}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=60,
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    pages["application confirmed"] = confirmed.text
     pages["the list of open cohorts"] = requests.get(f"{runtime.api_url}/", timeout=60).text
     listed = runtime.client("dynamodb").query(
         TableName=runtime.physical["ApplicationsTable"]["Ref"],

@@ -7,6 +7,7 @@ import copy
 import importlib
 import json
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -66,7 +67,9 @@ def api_event(
     names = [p.strip("{}") for p in resource.split("/") if p.startswith("{")]
     values = [v for p, v in zip(resource.split("/"), path.split("/"), strict=True) if p.startswith("{")]
     event["pathParameters"] = dict(zip(names, values, strict=True)) or None
-    event["requestContext"].update(resourcePath=resource, httpMethod=method, requestId=str(uuid.uuid4()))
+    event["requestContext"].update(
+        resourcePath=resource, path=f"/dev{path}", httpMethod=method, requestId=str(uuid.uuid4())
+    )
     event["requestContext"]["identity"]["apiKeyId"] = api_key_id
     return event
 
@@ -157,6 +160,51 @@ def queued_bodies(stack: Stack, queue: str) -> list[dict[str, Any]]:
         for m in messages:
             bodies.append(json.loads(m["Body"]))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def confirmation_tokens(stack: Stack) -> list[str]:
+    """The tokens of the confirmation links waiting on the notify queue, taken off it (any other
+    notification is put back)."""
+    tokens, others = [], []
+    for body in queued_bodies(stack, "NotifyQueue"):
+        link = body.get("confirmation")
+        if link:
+            tokens.append(link["token"])
+        else:
+            others.append(body)
+    sqs, url = stack.client("sqs"), stack.physical("NotifyQueue", "Url")
+    for body in others:
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
+    return tokens
+
+
+def confirm(stack: Stack, token: str) -> dict[str, Any]:
+    """The applicant presses the button on the page their emailed link opened."""
+    event = api_event("POST", "/applications/confirm", f"token={token}", content_type=FORM)
+    response: dict[str, Any] = stack.call("SubmitFunction", event)
+    return response
+
+
+def apply_and_confirm(
+    stack: Stack, body: dict[str, Any] | str, content_type: str = "application/json"
+) -> str:
+    """A web-form application, confirmed from its emailed link: its submission id."""
+    response = stack.call(
+        "SubmitFunction", api_event("POST", "/applications", body, content_type=content_type)
+    )
+    assert response["statusCode"] == 202, response["body"]
+    (token,) = confirmation_tokens(stack)
+    confirmed = confirm(stack, token)
+    assert confirmed["statusCode"] == 200, confirmed["body"]
+    if content_type == FORM:
+        found = re.search(r"reference is <strong>([0-9a-f-]{36})</strong>", response["body"])
+        assert found is not None
+        return found.group(1)
+    submission_id: str = json.loads(response["body"])["submission_id"]
+    return submission_id
 
 
 @dataclass

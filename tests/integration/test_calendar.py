@@ -11,7 +11,14 @@ from email.message import Message
 import pytest
 from icalendar import Calendar
 
-from tests.integration.helpers import Stack, api_event, applicant_submission, queued_bodies, sqs_event
+from tests.integration.helpers import (
+    Stack,
+    api_event,
+    applicant_submission,
+    apply_and_confirm,
+    queued_bodies,
+    sqs_event,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +73,7 @@ def test_a_cohort_with_its_own_calendar_sends_its_own_dates_and_invitations(stac
         cohort, role="mentor", institution="KCL", grade=9, email="diana@example.ac.uk"
     )
     for body in (mentee, mentor):
-        assert stack.call("SubmitFunction", api_event("POST", "/applications", body))["statusCode"] == 202
+        apply_and_confirm(stack, body)
     stack.call("IntakeFunction", sqs_event(queued_bodies(stack, "IntakeQueue")))
     stack.deliver_deadline(cohort)
     before = len(stack.sent_emails())

@@ -19,6 +19,8 @@ from tests.integration.helpers import (
     Stack,
     api_event,
     applicant_submission,
+    confirm,
+    confirmation_tokens,
     failing,
     intake_message,
     queued_bodies,
@@ -50,21 +52,43 @@ def acknowledgement_to_send(stack: Stack) -> dict[str, Any]:
 
 
 def test_a_queue_that_refuses_gives_a_retryable_503_never_a_false_202(stack: Stack) -> None:
-    """Protection: submit answers 202 only after the queue accepted the message."""
+    """Protection: submit answers 202 only after the queue accepted the message (for the web form,
+    the confirmation link's)."""
     body = applicant_submission(stack.open_cohort())
 
     with failing("sqs", "SendMessageBatch", code="ServiceUnavailable", times=1):
         refused = stack.call("SubmitFunction", api_event("POST", "/applications", body))
     assert refused["statusCode"] == 503
     assert refused["multiValueHeaders"]["Retry-After"] == ["30"]
-    assert queued_bodies(stack, "IntakeQueue") == []
+    assert confirmation_tokens(stack) == []  # its held copy is unreachable, and lapses
 
     retried = stack.call("SubmitFunction", api_event("POST", "/applications", body))
-
     assert retried["statusCode"] == 202
+    (token,) = confirmation_tokens(stack)
+    assert confirm(stack, token)["statusCode"] == 200
     assert [q["submission_id"] for q in queued_bodies(stack, "IntakeQueue")] == [
         json.loads(retried["body"])["submission_id"]
     ]
+
+
+def test_a_confirmation_the_queue_refuses_is_a_503_and_pressing_again_confirms_it_once(stack: Stack) -> None:
+    """Protection: the address's claim, then the queue, then the held item marked done: a
+    confirmation that stops between them finishes when the applicant presses again."""
+    body = applicant_submission(stack.open_cohort())
+    stack.call("SubmitFunction", api_event("POST", "/applications", body))
+    (token,) = confirmation_tokens(stack)
+
+    with failing("sqs", "SendMessageBatch", code="ServiceUnavailable", times=1):
+        refused = confirm(stack, token)
+    assert refused["statusCode"] == 503
+    assert refused["multiValueHeaders"]["Retry-After"] == ["30"]
+    assert "press" in refused["body"]
+    assert queued_bodies(stack, "IntakeQueue") == []
+
+    again = confirm(stack, token)
+
+    assert again["statusCode"] == 200, again["body"]
+    assert len(queued_bodies(stack, "IntakeQueue")) == 1
 
 
 def test_a_throttled_write_fails_only_its_record_and_the_retry_stores_it_once(stack: Stack) -> None:

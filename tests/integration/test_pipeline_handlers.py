@@ -13,6 +13,7 @@ from tests.integration.helpers import (
     Stack,
     api_event,
     applicant_submission,
+    apply_and_confirm,
     intake_message,
     queued_bodies,
     sqs_event,
@@ -235,7 +236,7 @@ def test_applicants_personal_data_expires_a_retention_period_after_the_deadline(
     deadline = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
     cohort = stack.open_cohort(deadline=deadline)
     body = applicant_submission(cohort)
-    stack.call("SubmitFunction", api_event("POST", "/applications", body))
+    apply_and_confirm(stack, body)
     stack.call("IntakeFunction", sqs_event(queued_bodies(stack, "IntakeQueue")))
 
     items = stack.client("dynamodb").query(
@@ -253,5 +254,8 @@ def test_applicants_personal_data_expires_a_retention_period_after_the_deadline(
         for c in claims
         if c["pk"]["S"].startswith("CLAIM#APPLICANT#" + cohort)
     )
+    # The confirmed link's record too (an unconfirmed one lapses with its link).
+    (held,) = [c for c in claims if c["pk"]["S"].startswith("HELD#") and c["cohort_id"]["S"] == cohort]
+    assert held["expires_at"] == {"N": expected}
     # The anonymous monitoring answers carry no expiry: the report's counts stay.
     assert all("expires_at" not in r for r in stack.monitoring_records(cohort))

@@ -15,6 +15,8 @@ from tests.integration.helpers import (
     Stack,
     api_event,
     applicant_submission,
+    confirm,
+    confirmation_tokens,
     intake_message,
     queued_bodies,
     sqs_event,
@@ -74,6 +76,10 @@ def submit_demo_cohort(stack: Stack, cohort: str) -> dict[str, dict[str, Any]]:
         response = stack.call("SubmitFunction", api_event("POST", "/applications", person))
         assert response["statusCode"] == 202, response["body"]
         answered[json.loads(response["body"])["submission_id"]] = person["monitoring"]
+    tokens = confirmation_tokens(stack)
+    assert len(tokens) == len(intake.web_form)
+    for token in tokens:  # each applicant confirms from the link emailed to them
+        assert confirm(stack, token)["statusCode"] == 200
     for institution, batch in intake.partner_batches.items():
         event = api_event(
             "POST", "/partners/applications", {"applications": batch}, api_key_id=stack.key_id(institution)

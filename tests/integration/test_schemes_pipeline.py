@@ -16,6 +16,7 @@ from tests.integration.helpers import (
     Stack,
     api_event,
     applicant_submission,
+    apply_and_confirm,
     intake_message,
     queued_bodies,
     sqs_event,
@@ -140,8 +141,7 @@ def test_a_new_scheme_file_runs_a_cohort_through_the_pipeline(stack: Stack, eigh
         technician(cohort, "mentor", "KCL", 8, ["microscopy", "workshop"]),
     ]
     for body in bodies:
-        response = stack.call("SubmitFunction", api_event("POST", "/applications", body))
-        assert response["statusCode"] == 202, response["body"]
+        apply_and_confirm(stack, body)
     stack.call("IntakeFunction", sqs_event(queued_bodies(stack, "IntakeQueue")))
     stack.purge("NotifyQueue")
 

@@ -22,6 +22,9 @@ from tests.integration.helpers import (
     Stack,
     api_event,
     applicant_submission,
+    apply_and_confirm,
+    confirm,
+    confirmation_tokens,
     failing,
     queued_bodies,
     sqs_event,
@@ -47,10 +50,10 @@ def readable_answers(text: str) -> list[str]:
 
 
 def submitted(stack: Stack, cohort: str) -> dict[str, Any]:
+    """An application through the form, confirmed from its emailed link."""
     body = applicant_submission(cohort)
     body["monitoring"] = dict(ANSWERS)
-    response = stack.call("SubmitFunction", api_event("POST", "/applications", body))
-    assert response["statusCode"] == 202, response["body"]
+    apply_and_confirm(stack, body)
     return body
 
 
@@ -76,6 +79,30 @@ def test_submit_queues_the_answers_sealed_with_the_monitoring_key_for_this_cohor
     assert open_sealed(stack, message["monitoring"]["ciphertext"], cohort) == ANSWERS
     with pytest.raises(ClientError):  # bound to its cohort: another context does not open it
         open_sealed(stack, message["monitoring"]["ciphertext"], "another-cohort")
+
+
+def test_an_application_held_for_confirmation_holds_the_answers_only_sealed(stack: Stack) -> None:
+    cohort = stack.open_cohort()
+    body = applicant_submission(cohort)
+    body["monitoring"] = dict(ANSWERS)
+    stack.call("SubmitFunction", api_event("POST", "/applications", body))
+    (token,) = confirmation_tokens(stack)
+    key = {"pk": {"S": "HELD#" + hashlib.sha256(token.encode()).hexdigest()}, "sk": {"S": "HELD"}}
+    table = stack.physical("ApplicationsTable")
+
+    held = stack.client("dynamodb").get_item(TableName=table, Key=key)["Item"]
+
+    assert body["applicant"]["email"] in json.dumps(held)
+    assert not readable_answers(json.dumps(held))
+    message = json.loads(held["data"]["S"])["message"]
+    assert open_sealed(stack, message["monitoring"]["ciphertext"], cohort) == ANSWERS
+    assert token not in json.dumps(held)  # its hash only: nobody who reads the table can confirm
+
+    confirm(stack, token)
+
+    confirmed = stack.client("dynamodb").get_item(TableName=table, Key=key)["Item"]
+    assert body["applicant"]["email"] not in json.dumps(confirmed)  # dropped: intake has it now
+    assert "ciphertext" not in json.dumps(confirmed)
 
 
 def test_submission_ids_are_keyed_hashes_under_the_templates_secret(stack: Stack) -> None:

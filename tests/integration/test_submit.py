@@ -10,20 +10,42 @@ import pytest
 from mentoring.adapters.dynamodb import DynamoApplications
 from mentoring.models import Cohort
 
-from tests.integration.helpers import Stack, api_event, applicant_submission, queued_bodies, sqs_event
+from tests.integration.helpers import (
+    Stack,
+    api_event,
+    applicant_submission,
+    apply_and_confirm,
+    confirm,
+    confirmation_tokens,
+    queued_bodies,
+    sqs_event,
+)
 
 pytestmark = pytest.mark.integration
 
 
-def test_valid_application_is_queued_and_answered_202(stack: Stack) -> None:
+def test_valid_application_is_held_until_confirmed_from_the_emailed_link(stack: Stack) -> None:
     cohort = stack.open_cohort()
 
     response = stack.call("SubmitFunction", api_event("POST", "/applications", applicant_submission(cohort)))
 
     assert response["statusCode"] == 202
-    submission_id = json.loads(response["body"])["submission_id"]
+    answer = json.loads(response["body"])
+    assert answer["status"] == "awaiting_confirmation"
+    assert queued_bodies(stack, "IntakeQueue") == []
+    (note,) = queued_bodies(stack, "NotifyQueue")
+    assert note["kind"] == "confirmation"
+    # The link is the API's own address (domain and stage from API Gateway), never the Host header.
+    assert note["confirmation"]["page"] == (
+        "https://abc123.execute-api.eu-west-2.amazonaws.com/dev/applications/confirm"
+    )
+
+    confirmed = confirm(stack, note["confirmation"]["token"])
+
+    assert confirmed["statusCode"] == 200
+    assert "Application confirmed" in confirmed["body"]
     queued = queued_bodies(stack, "IntakeQueue")
-    assert [m["submission_id"] for m in queued] == [submission_id]
+    assert [m["submission_id"] for m in queued] == [answer["submission_id"]]
     assert queued[0]["channel"] == "web_form"
 
 
@@ -129,15 +151,11 @@ def test_form_post_is_accepted_and_answered_in_html(stack: Stack) -> None:
         "&applicant.job_title=Officer&applicant.grade=6&self_identification.minority_ethnic_background=yes"
         "&self_identification.staff_group=professional_services&profile.skills=budgeting%2C+leadership&monitoring.ethnicity=black_african&consent=yes"
     )
-    event = api_event("POST", "/applications", form, content_type="application/x-www-form-urlencoded")
+    submission_id = apply_and_confirm(stack, form, content_type="application/x-www-form-urlencoded")
 
-    response = stack.call("SubmitFunction", event)
-
-    assert response["statusCode"] == 202
-    assert "Application received" in response["body"]
     (queued,) = queued_bodies(stack, "IntakeQueue")
     assert queued["submission"]["profile"]["skills"] == ["budgeting", "leadership"]
-    assert queued["submission_id"] in response["body"]
+    assert queued["submission_id"] == submission_id
 
 
 def test_form_post_with_errors_shows_them_beside_the_fields(stack: Stack) -> None:
@@ -287,17 +305,22 @@ def test_a_retried_reference_gives_the_same_result_and_a_changed_one_409(stack: 
     assert {q["submission_id"] for q in queued} == {first["results"][0]["submission_id"]}
 
 
-def test_an_applicant_applying_twice_differently_gets_409(stack: Stack) -> None:
+def test_an_applicant_applying_twice_differently_keeps_the_first_application(stack: Stack) -> None:
     cohort = stack.open_cohort()
     body = applicant_submission(cohort, email="twice@example.ac.uk")
+    apply_and_confirm(stack, body)
+    (first,) = queued_bodies(stack, "IntakeQueue")
 
-    first = stack.call("SubmitFunction", api_event("POST", "/applications", body))
     body["profile"]["skills"] = ["something else"]
     second = stack.call("SubmitFunction", api_event("POST", "/applications", body))
+    (token,) = confirmation_tokens(stack)
+    refused = confirm(stack, token)
 
-    assert first["statusCode"] == 202
-    assert second["statusCode"] == 409
-    assert json.loads(second["body"])["errors"][0]["field"] == "applicant.email"
+    assert second["statusCode"] == 202  # the door says nothing of who has applied
+    assert refused["statusCode"] == 409  # the mailbox's owner is told, on the confirmation page
+    assert "already has an application" in refused["body"]
+    assert queued_bodies(stack, "IntakeQueue") == []
+    assert first["submission"]["profile"]["skills"] == ["budgeting", "data"]
 
 
 def test_a_partner_reads_its_own_applications_progress_and_nothing_of_others(stack: Stack) -> None:

@@ -34,6 +34,8 @@ def test_the_runtime_reads_every_route_queue_and_rule_from_the_template() -> Non
     assert set(routes) == {
         ("GET", "/"),
         ("POST", "/applications"),
+        ("GET", "/applications/confirm"),
+        ("POST", "/applications/confirm"),
         ("POST", "/partners/applications"),
         ("GET", "/partners/applications/{reference}"),
         ("GET", "/openapi.json"),

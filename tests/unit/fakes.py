@@ -11,6 +11,7 @@ from mentoring.models import (
     Application,
     Cohort,
     CohortStatus,
+    HeldSubmission,
     IntakeMessage,
     Match,
     MonitoringAnswers,
@@ -274,3 +275,28 @@ class MemoryOutbox:
     def release(self, cohort_id: str, key: str) -> None:
         if self.entries[(cohort_id, key)].status == "sending":
             self.entries[(cohort_id, key)] = OutboxEntry("failed")
+
+
+class MemoryHeld:
+    """HeldSubmissions in a dict, with the DynamoDB adapter's conditions (and no TTL: a lapsed item
+    stays until something deletes it, as DynamoDB's TTL may take days to)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, HeldSubmission] = {}
+
+    def hold(self, held: HeldSubmission) -> None:
+        assert held.token_hash not in self.items
+        self.items[held.token_hash] = held
+
+    def find(self, token_hash: str) -> HeldSubmission | None:
+        return self.items.get(token_hash)
+
+    def start_confirming(self, token_hash: str, at: datetime) -> HeldSubmission | None:
+        held = self.items.get(token_hash)
+        if held is not None and held.confirmed_at is None:
+            held = self.items[token_hash] = held.model_copy(update={"confirmed_at": at})
+        return held
+
+    def finish(self, held: HeldSubmission) -> None:
+        stored = self.items[held.token_hash]
+        self.items[held.token_hash] = stored.model_copy(update={"done": True, "message": None})

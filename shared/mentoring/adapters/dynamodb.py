@@ -17,6 +17,7 @@ from mentoring.models import (
     AuditEntry,
     Cohort,
     CohortStatus,
+    HeldSubmission,
     Match,
     MonitoringAnswers,
     MonitoringRecord,
@@ -52,6 +53,8 @@ TRANSACTION_ITEMS = 100  # DynamoDB's most items a transaction
 # applications under it: two or more are a possible duplicate for the coordinator.
 PERSON = "PERSON#"
 WRITE_ATTEMPTS = 10
+# A web-form application held for confirmation: its own partition, under its link's token hash.
+HELD = "HELD#"
 
 
 class Retention:
@@ -775,6 +778,70 @@ class DynamoSubmissionClaims(_Table):
             cohort_id=item["cohort_id"]["S"],
             withdrawn=item.get("withdrawn", {}).get("BOOL", False),
         )
+
+
+class DynamoHeldSubmissions(_Table):
+    """HeldSubmissions in the Applications table: one item a held application, keyed by its token's
+    hash. Its TTL is the end of the confirmation window; once confirmed, the cohort's retention."""
+
+    def _key(self, token_hash: str) -> dict[str, Any]:
+        return {"pk": {"S": HELD + token_hash}, "sk": {"S": "HELD"}}
+
+    def hold(self, held: HeldSubmission) -> None:
+        self.db.put_item(
+            TableName=self.table,
+            Item={
+                **self._key(held.token_hash),
+                "data": {"S": held.model_dump_json(exclude={"confirmed_at"})},
+                "cohort_id": {"S": held.cohort_id},
+                "expires_at": {"N": str(int(held.confirm_by.timestamp()))},
+            },
+            # A random token never repeats; the condition makes sure of it.
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def find(self, token_hash: str) -> HeldSubmission | None:
+        item = self.db.get_item(TableName=self.table, Key=self._key(token_hash), ConsistentRead=True).get(
+            "Item"
+        )
+        return None if item is None else _held(item)
+
+    def start_confirming(self, token_hash: str, at: datetime) -> HeldSubmission | None:
+        try:
+            item = self.db.update_item(
+                TableName=self.table,
+                Key=self._key(token_hash),
+                UpdateExpression="SET confirmed_at = :at",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(confirmed_at)",
+                ExpressionAttributeValues={":at": {"S": at.isoformat()}},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            return self.find(token_hash)  # confirmed first by another request: its time stands
+        return _held(item)
+
+    def finish(self, held: HeldSubmission) -> None:
+        done = held.model_copy(update={"done": True, "message": None})
+        expiry = self.retention.attribute(held.cohort_id)
+        self.db.update_item(
+            TableName=self.table,
+            Key=self._key(held.token_hash),
+            UpdateExpression="SET #data = :data" + (", expires_at = :expires" if expiry else ""),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#data": "data"},
+            ExpressionAttributeValues={
+                ":data": {"S": done.model_dump_json(exclude={"confirmed_at"})},
+                **({":expires": expiry["expires_at"]} if expiry else {}),
+            },
+        )
+
+
+def _held(item: dict[str, Any]) -> HeldSubmission:
+    held = HeldSubmission.model_validate_json(item["data"]["S"])
+    confirmed = item.get("confirmed_at", {}).get("S")
+    return held.model_copy(update={"confirmed_at": datetime.fromisoformat(confirmed) if confirmed else None})
 
 
 class DynamoEmailOutbox(_Table):
