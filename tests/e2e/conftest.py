@@ -59,6 +59,12 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     driver.quit()
 
 
+# The open cohort's id is known before the stack starts, so that schemathesis can build its cases
+# from the cohort's own document when the tests are collected.
+CONTRACT_COHORT = "open-contract"
+CONTRACT_SCHEME = "b-mentor-professional"
+
+
 @dataclass
 class OpenStack:
     runtime: LocalRuntime
@@ -80,10 +86,10 @@ def open_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenStack]:
     ) as runtime:
         api = ApiClient(runtime.api_url)
         deadline = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
-        cohort_id = f"open-{deadline:%H%M%S}"
+        cohort_id = CONTRACT_COHORT
         request = {
             "cohort_id": cohort_id,
-            "scheme_id": "b-mentor-professional",
+            "scheme_id": CONTRACT_SCHEME,
             "name": "Browser and contract cohort",
             "recruitment_deadline": deadline.isoformat(),
             "coordinator_email": "edi@example.ac.uk",

@@ -1,5 +1,8 @@
-"""schemathesis against the running local API, from its OpenAPI document: no 5xx, and no status,
-content type or body that the document does not describe."""
+"""schemathesis against the running local API, from the open cohort's OpenAPI document (every
+route, with the cohort's applications as its scheme takes them): every check schemathesis has, but
+the two whose answer API Gateway gives as a 403 (a missing key or signature, and a method no route
+has), so no 5xx, no status, content type, header or body the document does not describe, and no
+request the document allows refused, nor one it forbids accepted."""
 
 from __future__ import annotations
 
@@ -7,30 +10,46 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
-from mentoring.openapi import openapi
-from schemathesis.checks import (
-    content_type_conformance,
-    not_a_server_error,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from mentoring.openapi import cohort_openapi, openapi
+from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis.config import SchemathesisConfig
 
-from tests.e2e.conftest import OpenStack
+from tests.e2e.conftest import CONTRACT_COHORT, CONTRACT_SCHEME, OpenStack
 
 pytestmark = pytest.mark.e2e
 
-# The document is the one the API serves (checked below), loaded here so that the cases can be
-# generated at collection time.
-schema = schemathesis.openapi.from_dict(openapi())
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# A partner's calls carry UCL's key: the document for UCL's applicants to this cohort.
+DOCUMENT = cohort_openapi(CONTRACT_COHORT, CONTRACT_SCHEME, "UCL")
+# A partner's batch holds up to 100 of the very applications POST /applications takes, whose
+# boundaries the coverage phase walks already: walked again inside a batch they are 1,300 more
+# calls (two minutes) that find nothing new, so the batch gets the fuzzing phase alone.
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "operations": [
+            {"include-name": "POST /partners/applications", "phases": {"coverage": {"enabled": False}}}
+        ]
+    }
+)
+schema = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
+load_all_checks()
+# API Gateway answers a call without its key or signature, and a method no route has, with 403
+# before any function runs (where these checks expect 401 and 405): the two left out. (The only
+# required headers the document declares are the key and the signature.)
+GATEWAYS_403 = {"ignored_auth", "missing_required_header", "unsupported_method"}
+CHECKS_BUT_GATEWAYS = [c for c in CHECKS.get_all() if c.__name__ not in GATEWAYS_403]
 
 
-def test_the_api_serves_this_document(open_stack: OpenStack) -> None:
+@pytest.mark.parametrize(
+    ("query", "document"),
+    [("", openapi()), (f"?cohort={CONTRACT_COHORT}&institution=UCL", DOCUMENT)],
+    ids=["every cohort", "the open cohort, for UCL"],
+)
+def test_the_api_serves_this_document(open_stack: OpenStack, query: str, document: object) -> None:
     # Generous: the first request includes the function's cold start, on a machine that may be busy.
-    served = requests.get(f"{open_stack.runtime.api_url}/openapi.json", timeout=180)
+    served = requests.get(f"{open_stack.runtime.api_url}/openapi.json{query}", timeout=180)
 
     assert served.status_code == 200
-    assert served.json() == openapi()
+    assert served.json() == document
 
 
 @schema.parametrize()
@@ -38,4 +57,4 @@ def test_the_api_serves_this_document(open_stack: OpenStack) -> None:
 def test_the_api_keeps_to_its_document(case: schemathesis.Case, open_stack: OpenStack) -> None:
     # Partners' calls carry a real key, so the checks reach past the 403 into the handler.
     headers = {"x-api-key": open_stack.partner_key} if case.path.startswith("/partners") else {}
-    case.call_and_validate(base_url=open_stack.runtime.api_url, headers=headers, checks=CHECKS)
+    case.call_and_validate(base_url=open_stack.runtime.api_url, headers=headers, checks=CHECKS_BUT_GATEWAYS)
