@@ -55,11 +55,12 @@ from mentoring.console.session import (
     check_csrf,
     cookies,
 )
-from mentoring.models import AuditEntry, Cohort, MatchChanges, StaffMember, utcnow
+from mentoring.models import AuditEntry, Cohort, MatchChanges, StaffMember, WithdrawRequest, utcnow
 from mentoring.observability import logger, metrics, traced
 from mentoring.ports import Challenge, CohortExistsError
 from mentoring.review import ReviewError, change_matches, check_changes, cohort_matches, matches_csv, publish
 from mentoring.settings import ConsoleSettings
+from mentoring.withdrawal import WithdrawalError, withdraw_application
 
 settings = ConsoleSettings.from_env()
 app = APIGatewayRestResolver()
@@ -676,6 +677,71 @@ def admit(cohort_id: str, application_id: str) -> Response[str]:
         return refusal(problem)
     audit(member, "gave a place from the waiting list", cohort_id, subject=application_id)
     return redirect(f"{back}?done=admitted")
+
+
+# Why a coordinator withdraws an application, in the order the form offers them.
+WITHDRAWAL_REASONS = [
+    ("applicant_request", "They asked to withdraw: they are emailed to say so"),
+    ("not_genuine", "It is not genuine (sent under someone else's name or address): nobody is emailed"),
+]
+
+
+@app.route("/console/cohorts/<cohort_id>/applications/<application_id>/withdraw", method=["GET", "POST"])
+def withdraw(cohort_id: str, application_id: str) -> Response[str]:
+    member, cohort = acting_on(cohort_id)
+    row = views.application_page(member, cohort, application_id, store())["row"]
+    name = row.name
+    back = f"{base()}/console/cohorts/{cohort_id}/applications/{application_id}"
+    if row.status == "withdrawn":  # a second click, or another coordinator was first: nothing to do
+        return redirect(f"{back}?done=withdrawn")
+    field: dict[str, Any] = {
+        "name": "reason",
+        "label": "Why is it withdrawn?",
+        "type": "radio",
+        "hint": "",
+        "options": WITHDRAWAL_REASONS,
+        "value": "",
+    }
+    context: dict[str, Any] = {
+        "title": f"Withdraw {name}'s application",
+        "back": back,
+        "lines": [
+            f"{name} will not be matched. A place they hold goes to the first mentee on the "
+            "waiting list, and they can apply again."
+        ],
+        "action": f"{back}/withdraw",
+        "fields": [field],
+        "button": "Withdraw the application",
+        "style": "warning",
+    }
+    if app.current_event.http_method == "GET":
+        return confirmation(member, cohort, **context)
+    reason = posted().get("reason", "")
+    if reason not in dict(WITHDRAWAL_REASONS):
+        return confirmation(
+            member,
+            cohort,
+            code=HTTPStatus.BAD_REQUEST,
+            errors={"reason": "Choose why the application is withdrawn"},
+            **context,
+        )
+    try:
+        result = withdraw_application(
+            cohort_id,
+            application_id,
+            WithdrawRequest.model_validate({"reason": reason}),
+            utcnow(),
+            store(),
+            store(),
+            notify_queue(),
+        )
+    except WithdrawalError as problem:
+        return refusal(problem)
+    detail = dict(WITHDRAWAL_REASONS)[reason].split(":")[0]
+    if result.place_given_to:
+        detail += f"; its place went to {result.place_given_to}"
+    audit(member, "withdrew an application", cohort_id, subject=application_id, detail=detail)
+    return redirect(f"{back}?done=withdrawn")
 
 
 @app.post("/console/cohorts/<cohort_id>/matches/check")

@@ -178,8 +178,17 @@ def test_a_coordinators_whole_round(
     browser.find_element(By.LINK_TEXT, "Beth Clark").click()
     visit.check("application")
 
+    # Withdraw her application, at her request: the page asks why, then confirms.
+    click(browser, "Withdraw this application")
+    visit.check("withdraw-confirm")
+    browser.find_element(By.ID, "reason-1").click()
+    click(browser, "Withdraw the application")
+    assert "The application is withdrawn" in browser.find_element(By.CSS_SELECTOR, "[role=status]").text
+
     # Close recruitment early; the deadline's schedule fires (made due now) and matching runs.
     browser.get(f"{runtime.api_url}/console/cohorts/{cohort_id}")
+    withdrawn = browser.find_elements(By.XPATH, "//tr[th[normalize-space()='Withdrawn']]/td")
+    assert sorted(td.text for td in withdrawn)[-1] == "1"
     click(browser, "Close recruitment now")
     visit.check("close-confirm")
     browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()

@@ -285,6 +285,9 @@ def test_a_partner_lead_sees_only_their_institutions_applicants_and_no_action(
             browser.get(f"/console/cohorts/{cohorts['bmentor']}/applications/{a['application_id']}").status
             == 403
         )
+    own = f"/console/cohorts/{cohorts['bmentor']}/applications/{kcl[0]['application_id']}/withdraw"
+    assert browser.get(own).status == 403  # read-only, even for their own staff
+    assert browser.post(own, {"reason": "not_genuine"}).status == 403
     for page in (listing, browser.get(f"/console/cohorts/{cohorts['bmentor']}")):
         assert page.status == 200
         forms = re.findall(r'<form method="post" action="([^"]+)"', page.body)

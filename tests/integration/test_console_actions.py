@@ -102,6 +102,56 @@ def test_a_cohort_opened_with_its_own_number_of_places_keeps_to_it(
     assert "2 of 2 taken" in browser.get(f"/console/cohorts/{cohort_id}").body
 
 
+def test_a_withdrawn_application_frees_its_place_for_the_first_waiting_and_is_audited(
+    stack: Stack, coordinator: tuple[Browser, str]
+) -> None:
+    browser, email = coordinator
+    browser.get("/console/cohorts/new")
+    deadline = (datetime.now(LONDON) + timedelta(days=30)).strftime("%Y-%m-%dT17:00")
+    opened = browser.post(
+        "/console/cohorts/new",
+        {
+            "scheme_id": "b-mentor-professional",
+            "name": f"Withdrawals {datetime.now(UTC):%H%M%S%f}",
+            "recruitment_deadline": deadline,
+            "coordinator_email": email,
+            "places": "1",
+        },
+    )
+    cohort_id = opened.location.split("/cohorts/")[1].split("?")[0]
+    stack.call(
+        "IntakeFunction", sqs_event([intake_message(applicant_submission(cohort_id)) for _ in range(2)])
+    )
+    holder, waiting = sorted(stack.applications(cohort_id), key=lambda a: a["waiting_list"])
+    stack.purge("NotifyQueue")
+    path = f"/console/cohorts/{cohort_id}/applications/{holder['application_id']}"
+
+    page = browser.get(path)
+    asked = browser.get(f"{path}/withdraw")
+    no_reason = browser.post(f"{path}/withdraw", {})
+    done = browser.post(f"{path}/withdraw", {"reason": "applicant_request"})
+    again = browser.post(f"{path}/withdraw", {"reason": "applicant_request"})
+
+    assert f'{path}/withdraw" role="button"' in page.body
+    assert asked.status == 200
+    assert 'type="radio" value="applicant_request"' in asked.body
+    assert no_reason.status == 400
+    assert "Choose why the application is withdrawn" in no_reason.body
+    assert done.status == 303
+    assert done.location.endswith("?done=withdrawn")
+    assert again.status == 303  # a second click changes nothing more
+    stored = {a["application_id"]: a for a in stack.applications(cohort_id)}
+    assert stored[holder["application_id"]]["withdrawn"]["reason"] == "applicant_request"
+    assert stored[waiting["application_id"]]["waiting_list"] is False  # the freed place is theirs
+    kinds = sorted(b["kind"] for b in queued_bodies(stack, "NotifyQueue"))
+    assert kinds == ["place_offered", "withdrawn"]
+    assert audit_actions(stack, cohort_id).count((email, "withdrew an application")) == 1
+    listing = browser.get(f"/console/cohorts/{cohort_id}/applications", status="withdrawn")
+    assert holder["applicant"]["family_name"] in listing.body
+    assert waiting["applicant"]["family_name"] not in listing.body
+    assert "Withdraw this application" not in browser.get(path).body
+
+
 def test_a_coordinator_cannot_open_a_cohort_of_a_scheme_they_do_not_run(stack: Stack) -> None:
     browser = signed_in(stack, new_staff(stack, StaffRole.COORDINATOR, schemes=("womens-mentoring-pilot",)))
     browser.get("/console/cohorts/new")

@@ -40,6 +40,7 @@ STATUSES = {
     "late": "Late",
     "matched": "Matched",
     "not_matched": "Not matched",
+    "withdrawn": "Withdrawn",
 }
 
 
@@ -48,6 +49,8 @@ def person(application: Application) -> str:
 
 
 def status_of(application: Application, matched: set[str], unmatched: set[str]) -> str:
+    if application.withdrawn is not None:
+        return "withdrawn"
     if not application.eligibility.eligible:
         return "not_eligible"
     if application.application_id in matched:
@@ -90,12 +93,17 @@ def funnel(applications: list[Application], matches: list[Match], result_known: 
         counts = Counter(a.role.value for a in applications if test(a))  # type: ignore[operator]
         return {r.value: counts.get(r.value, 0) for r in Role}
 
+    # A withdrawn application was applied; it counts in no later step, as it takes no part.
     steps = [
         ("Applied", count(lambda a: True)),
-        ("Eligible", count(lambda a: a.eligibility.eligible)),
-        ("Not eligible", count(lambda a: not a.eligibility.eligible)),
-        ("On the waiting list", count(lambda a: a.eligibility.eligible and a.waiting_list)),
-        ("Late (after matching began)", count(lambda a: a.late)),
+        ("Withdrawn", count(lambda a: a.withdrawn is not None)),
+        ("Eligible", count(lambda a: a.withdrawn is None and a.eligibility.eligible)),
+        ("Not eligible", count(lambda a: a.withdrawn is None and not a.eligibility.eligible)),
+        (
+            "On the waiting list",
+            count(lambda a: a.withdrawn is None and a.eligibility.eligible and a.waiting_list),
+        ),
+        ("Late (after matching began)", count(lambda a: a.withdrawn is None and a.late)),
     ]
     if result_known:
         steps.append(("Matched", count(lambda a: a.application_id in matched)))
@@ -286,10 +294,13 @@ def application_page(
     if (
         acting
         and app.waiting_list
+        and app.withdrawn is None
         and app.eligibility.eligible
         and cohort.status in {CohortStatus.OPEN, CohortStatus.PROVISIONAL}
     ):
         possible.append(("admit", "Give a place (off the waiting list)", ""))
+    if acting and app.withdrawn is None and cohort.status is CohortStatus.OPEN:
+        possible.append(("withdraw", "Withdraw this application", "warning"))
     return {
         "cohort": cohort,
         "app": app,
