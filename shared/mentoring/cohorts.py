@@ -146,6 +146,8 @@ def admit_from_waiting_list(
     application = applications.get_application(cohort_id, application_id)
     if application is None or not application.waiting_list or not application.eligibility.eligible:
         raise CohortStateError("this application is not on the waiting list")
+    if application.withdrawn is not None:
+        raise CohortStateError("this application is withdrawn: it takes no place")
     if cohort.status not in {CohortStatus.OPEN, CohortStatus.PROVISIONAL}:
         raise CohortStateError(f"the cohort is {cohort.status.value}: places can no longer change")
     limit = cohort.places or get_scheme(cohort.scheme_id).max_mentees

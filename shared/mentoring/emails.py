@@ -342,7 +342,7 @@ def compose(
     if notification.kind is EmailKind.MATCHES_TO_REVIEW:
         return _matches_to_review(cohort, scheme, store, cohort_page)
     if notification.kind is EmailKind.POSSIBLE_DUPLICATE:
-        return _possible_duplicate(cohort, scheme, store, notification.application_id or "")
+        return _possible_duplicate(cohort, scheme, store, notification.application_id or "", cohort_page)
     if notification.kind not in _PERSONAL:
         raise ValueError(f"{notification.kind.value} emails are composed by their own module")
     app = store.get_application(cohort.cohort_id, notification.application_id or "")
@@ -480,7 +480,7 @@ def _matches_to_review(cohort: Cohort, scheme: Scheme, store: ApplicationStore, 
 
 
 def _possible_duplicate(
-    cohort: Cohort, scheme: Scheme, store: ApplicationStore, application_id: str
+    cohort: Cohort, scheme: Scheme, store: ApplicationStore, application_id: str, link: str
 ) -> OutgoingEmail:
     app = store.get_application(cohort.cohort_id, application_id)
     if app is None or app.person_key is None:
@@ -497,17 +497,17 @@ def _possible_duplicate(
     )
     body.bullets(
         [
-            f"{a.application_id}: {a.applicant.email}, {a.role.value}, "
-            + (f"from {a.partner}" if a.partner else "through the web form")
-            + f", received {when(a.received_at)}"
+            f"{a.applicant.email}, as {_role_name(scheme, a.role)}, "
+            + (f"from {institution_name(a.partner)}" if a.partner else "through the web form")
+            + f", received {when(a.received_at)}: {link}/applications/{a.application_id}"
             for a in group
             if a is not None
         ]
     )
     body.para(
-        "If they are one person, withdraw all but one so that they are matched once: "
-        f"POST /cohorts/{cohort.cohort_id}/applications/<reference>/withdraw with "
-        '{"reason": "applicant_request"}. If they are different people, nothing needs doing.'
+        "If they are one person, withdraw all but one so that they are matched once: each "
+        "application's page in the console has a button to withdraw it. If they are different "
+        "people, nothing needs doing."
     )
     return _email(cohort.coordinator_email, subject, body)
 

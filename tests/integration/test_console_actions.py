@@ -16,7 +16,14 @@ from mentoring.adapters.dynamodb import DynamoAuditLog
 from mentoring.models import StaffRole
 
 from tests.integration.console import PASSWORD, Browser, new_staff, signed_in
-from tests.integration.helpers import Stack, applicant_submission, intake_message, queued_bodies, sqs_event
+from tests.integration.helpers import (
+    Stack,
+    api_event,
+    applicant_submission,
+    intake_message,
+    queued_bodies,
+    sqs_event,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -430,3 +437,30 @@ def test_two_step_sign_in_asks_for_a_code_once_set_up(stack: Stack) -> None:
     done = again.post("/console/sign-in/code", {"code": "123456"})
     assert done.status == 303
     assert again.get("/console").status == 200
+
+
+def test_a_withdrawn_mentee_on_the_waiting_list_is_given_no_place(
+    stack: Stack, coordinator: tuple[Browser, str]
+) -> None:
+    browser, _ = coordinator
+    request: dict[str, object] = {**stack.cohort_request(), "places": 1}
+    assert stack.call("AdminFunction", api_event("POST", "/cohorts", request))["statusCode"] == 201
+    cohort_id = str(request["cohort_id"])
+    first, second = applicant_submission(cohort_id), applicant_submission(cohort_id)
+    for body in (first, second):
+        stack.call("IntakeFunction", sqs_event([intake_message(body)]))
+    waiting = next(a["application_id"] for a in stack.applications(cohort_id) if a["waiting_list"])
+    path = f"/console/cohorts/{cohort_id}/applications/{waiting}"
+    assert browser.post(f"{path}/withdraw", {"reason": "not_genuine"}).status == 303
+    stack.client("dynamodb").update_item(  # a place frees
+        TableName=stack.physical("ApplicationsTable"),
+        Key={"pk": {"S": f"COHORT#{cohort_id}"}, "sk": {"S": "COHORT"}},
+        UpdateExpression="SET admitted_mentees = admitted_mentees - :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
+
+    refused = browser.post(f"{path}/admit", {})
+
+    assert refused.status == 409
+    assert "withdrawn" in refused.body
+    assert "Give a place" not in browser.get(path).body
