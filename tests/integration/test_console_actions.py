@@ -84,23 +84,28 @@ def test_a_coordinator_opens_a_cohort_and_its_deadline_is_scheduled_in_london_ti
     assert f"{deadline.day} {deadline:%B %Y}, 5:00pm" in page.body
 
 
-def test_a_cohort_opened_with_its_own_number_of_places_keeps_to_it(
-    stack: Stack, coordinator: tuple[Browser, str]
-) -> None:
-    browser, email = coordinator
+def open_with_places(browser: Browser, email: str, name: str, places: int) -> str:
+    """A B-MEntor Professional cohort opened from the console's form with its own number of places."""
     browser.get("/console/cohorts/new")
     deadline = (datetime.now(LONDON) + timedelta(days=30)).strftime("%Y-%m-%dT17:00")
     reply = browser.post(
         "/console/cohorts/new",
         {
             "scheme_id": "b-mentor-professional",
-            "name": f"Two places {datetime.now(UTC):%H%M%S%f}",
+            "name": f"{name} {datetime.now(UTC):%H%M%S%f}",
             "recruitment_deadline": deadline,
             "coordinator_email": email,
-            "places": "2",
+            "places": str(places),
         },
     )
-    cohort_id = reply.location.split("/cohorts/")[1].split("?")[0]
+    return reply.location.split("/cohorts/")[1].split("?")[0]
+
+
+def test_a_cohort_opened_with_its_own_number_of_places_keeps_to_it(
+    stack: Stack, coordinator: tuple[Browser, str]
+) -> None:
+    browser, email = coordinator
+    cohort_id = open_with_places(browser, email, "Two places", 2)
 
     mentees = [applicant_submission(cohort_id) for _ in range(3)]
     stack.call("IntakeFunction", sqs_event([intake_message(m) for m in mentees]))
@@ -113,19 +118,7 @@ def test_a_withdrawn_application_frees_its_place_for_the_first_waiting_and_is_au
     stack: Stack, coordinator: tuple[Browser, str]
 ) -> None:
     browser, email = coordinator
-    browser.get("/console/cohorts/new")
-    deadline = (datetime.now(LONDON) + timedelta(days=30)).strftime("%Y-%m-%dT17:00")
-    opened = browser.post(
-        "/console/cohorts/new",
-        {
-            "scheme_id": "b-mentor-professional",
-            "name": f"Withdrawals {datetime.now(UTC):%H%M%S%f}",
-            "recruitment_deadline": deadline,
-            "coordinator_email": email,
-            "places": "1",
-        },
-    )
-    cohort_id = opened.location.split("/cohorts/")[1].split("?")[0]
+    cohort_id = open_with_places(browser, email, "Withdrawals", 1)
     stack.call(
         "IntakeFunction", sqs_event([intake_message(applicant_submission(cohort_id)) for _ in range(2)])
     )
