@@ -1,12 +1,17 @@
-"""Fixtures shared by the suites: a moto server on loopback with the template's resources."""
+"""Fixtures shared by the suites: a moto server on loopback with the template's resources, and the
+record of every AWS call the functions make (checked against their policies at the end)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.suite import CALL_LOG, OWN_CALL_LOG, WHOLE_SUITE
 
 # Credentials and region for every boto3 client in the tests and the handlers: never a real account.
 os.environ.update(
@@ -17,6 +22,23 @@ os.environ.update(
     POWERTOOLS_TRACE_DISABLED="true",
     POWERTOOLS_METRICS_NAMESPACE="Mentoring",
 )
+
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``suite_end`` check what the others recorded: they run last."""
+    items.sort(key=lambda item: item.get_closest_marker("suite_end") is not None)
+    option = config.option
+    narrowed = bool(
+        option.markexpr or option.keyword or getattr(option, "deselect", None) or getattr(option, "lf", False)
+    )
+    config.stash[WHOLE_SUITE] = not narrowed and all(Path(a).resolve() == TESTS for a in config.args)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if OWN_CALL_LOG:
+        shutil.rmtree(CALL_LOG, ignore_errors=True)
 
 
 def free_port() -> int:

@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from mentoring.adapters import client_config
 from mentoring.adapters.dynamodb import DynamoApplications
 from mentoring.adapters.messaging import SqsQueue
 from mentoring.intake import process_submission
@@ -31,7 +32,9 @@ from mentoring.submissions import parse_record
 settings = IntakeSettings.from_env()
 processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)
 idempotency = IdempotencyConfig(event_key_jmespath="submission_id", expires_after_seconds=14 * 24 * 3600)
-persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+persistence = DynamoDBPersistenceLayer(
+    table_name=settings.idempotency_table, boto_config=client_config("dynamodb")
+)
 
 
 @cache

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from mentoring.adapters import client_config
 from mentoring.adapters.dynamodb import (
     DynamoApplications,
     DynamoEmailOutbox,
@@ -38,7 +39,9 @@ SEND_BUDGET_MS = 20_000
 settings = NotifySettings.from_env()
 processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)
 idempotency = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=90 * 24 * 3600)
-persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+persistence = DynamoDBPersistenceLayer(
+    table_name=settings.idempotency_table, boto_config=client_config("dynamodb")
+)
 
 
 @cache

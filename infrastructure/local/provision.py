@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 
-from infrastructure.local.template import ACCOUNT, REGION, Resolver, Stack
+from infrastructure.local.template import ACCOUNT, REGION, Stack
 
 STACK_NAME = "mentoring-local"
 
@@ -30,7 +30,7 @@ class Provisioner:
         self.stack = stack
         self.endpoint = endpoint
         self.physical: dict[str, Physical] = {}
-        self.resolver = Resolver(stack.parameter_defaults(), self.physical)
+        self.resolver = stack.resolver(self.physical)
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION)  # type: ignore[call-overload]
@@ -358,11 +358,11 @@ def provision(stack: Stack, endpoint: str) -> dict[str, Physical]:
 
 def resolved_environment(stack: Stack, physical: dict[str, Physical], function: str) -> dict[str, str]:
     """The environment variables the template gives a function, with every reference resolved."""
-    resolver = Resolver(stack.parameter_defaults(), physical)
+    resolver = stack.resolver(physical)
     return {k: str(resolver.resolve(v)) for k, v in stack.functions[function].environment.items()}
 
 
-def sent_emails(endpoint: str, timeout: float = 60) -> list[tuple[str, bytes]]:
+def sent_emails(endpoint: str, timeout: float = 120) -> list[tuple[str, bytes]]:
     """Every raw email moto's SES accepted, oldest first, as (message id, MIME bytes).
 
     moto keeps sent mail and publishes it in its state dump; that is how the local runtime

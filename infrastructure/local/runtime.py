@@ -29,6 +29,8 @@ from zoneinfo import ZoneInfo
 
 import boto3
 
+from infrastructure.iam import Authorization
+from infrastructure.local import calls
 from infrastructure.local import template as tpl
 from infrastructure.local.client import confirmation_tokens
 from infrastructure.local.firewall import Firewall, rate_rules
@@ -43,9 +45,10 @@ from infrastructure.local.provision import (
 _PROJECT = Path(__file__).resolve().parents[2]
 MOTO_SERVER = "infrastructure.local.moto_server"
 MAX_API_BODY = 10 * 1024 * 1024
-INIT_LIMIT = 60  # seconds for an environment to import its handler (Lambda allows 10; moto is slower)
-MOTO_START_LIMIT = 120  # seconds
 TIMEOUT_GRACE = 2  # seconds beyond the function's timeout for the answer to cross the pipe
+# How long the pipeline may show no sign of progress before a drain gives up: a stuck pipeline,
+# not a slow one (a busy machine only makes each step slower, and every step is a sign).
+STALL_LIMIT = 120.0
 Log = Callable[[str], None]
 
 
@@ -76,14 +79,18 @@ def _worker(
     timeout: int,
     log_file: str,
     env: dict[str, str],
+    record_calls: str | None = None,
 ) -> None:
     """A Lambda execution environment: imports the handler once (the cold start), then serves events.
 
-    Its output goes to a log file, as a function's goes to its CloudWatch log group.
+    Its output goes to a log file, as a function's goes to its CloudWatch log group. With
+    ``record_calls``, every AWS call it makes is recorded there as the function's.
     """
     import importlib
 
     os.environ.update(env)  # the function's own environment, set before its module is imported
+    if record_calls is not None:
+        calls.install(calls.Recorder(Path(record_calls), label=name, function=name))
     stream = Path(log_file).open("a", buffering=1, encoding="utf-8")  # noqa: SIM115 - open for the process's life
     sys.stdout = sys.stderr = stream
 
@@ -174,7 +181,14 @@ class FunctionError(RuntimeError):
 class _Environment:
     """One execution environment: a process that imported the handler, serving one event at a time."""
 
-    def __init__(self, function: tpl.Function, environment: dict[str, str], arn: str, log_file: Path) -> None:
+    def __init__(
+        self,
+        function: tpl.Function,
+        environment: dict[str, str],
+        arn: str,
+        log_file: Path,
+        record_calls: Path | None = None,
+    ) -> None:
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
         self.process = context.Process(
@@ -188,6 +202,7 @@ class _Environment:
                 function.timeout,
                 str(log_file),
                 environment,
+                None if record_calls is None else str(record_calls),
             ),
             daemon=True,
             name=function.name,
@@ -216,8 +231,10 @@ class LocalFunction:
         arn: str,
         log_file: Path,
         concurrency: int = 1,
+        record_calls: Path | None = None,
     ) -> None:
         self.log_file = log_file
+        self.record_calls = record_calls
         self.function = function
         self.environment = environment
         self.arn = arn
@@ -233,8 +250,11 @@ class LocalFunction:
                 environment = self._idle.pop()
                 if environment.process.is_alive():
                     return environment
-                self._all.remove(environment)
-            environment = _Environment(self.function, self.environment, self.arn, self.log_file)
+                if environment in self._all:
+                    self._all.remove(environment)
+            environment = _Environment(
+                self.function, self.environment, self.arn, self.log_file, self.record_calls
+            )
             self._all.append(environment)
             return environment
 
@@ -249,16 +269,30 @@ class LocalFunction:
         environment.process.kill()
         environment.process.join(timeout=5)  # reaped, not left a zombie
 
+    def _started(self, environment: _Environment) -> None:
+        """Waits for the cold start (the handler's import) as long as the process lives: it is
+        not counted in the invocation's timeout, and a busy machine only makes it slower."""
+        while not environment.ready:
+            if environment.conn.poll(1.0):
+                environment.conn.recv()
+                environment.ready = True
+            elif not environment.process.is_alive():
+                self._discard(environment)
+                raise FunctionError(f"{self.function.name} crashed while starting (see its log)")
+
+    def warm(self) -> None:
+        """Starts one execution environment and waits for its cold start, so that the first event
+        does not wait for it (as provisioned concurrency does)."""
+        with self._slots:
+            environment = self._take()
+            self._started(environment)
+            self._give_back(environment)
+
     def invoke(self, event: dict[str, Any]) -> Any:
         with self._slots:
             environment = self._take()
             try:
-                if not environment.ready:  # the cold start, limited apart from the timeout as in Lambda
-                    if not environment.conn.poll(INIT_LIMIT):
-                        self._discard(environment)
-                        raise FunctionError(f"{self.function.name} did not start in {INIT_LIMIT} s")
-                    environment.conn.recv()
-                    environment.ready = True
+                self._started(environment)
                 environment.conn.send(event)
                 if not environment.conn.poll(self.function.timeout + TIMEOUT_GRACE):
                     self._discard(environment)  # stopped where it was, as Lambda stops a timed-out invocation
@@ -300,11 +334,13 @@ class Activity:
     """What the runtime is doing, so that drain checks know when the pipeline is quiet."""
 
     busy: int = 0
+    started: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __enter__(self) -> None:
         with self.lock:
             self.busy += 1
+            self.started += 1
 
     def __exit__(self, *_: object) -> None:
         with self.lock:
@@ -354,6 +390,7 @@ class LocalRuntime:
         self._outbox_lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        self.calls: calls.Recorder | None = None
 
     # ------------------------------------------------------------ lifecycle
     @property
@@ -387,6 +424,11 @@ class LocalRuntime:
         self._start_moto()
         self.traces.start()
         self.physical = provision(self.stack, self.aws_endpoint)
+        if os.environ.get(calls.RECORD_CALLS):
+            # Each function's AWS calls, and those Lambda makes with its role, checked by the tests.
+            folder = Path(os.environ[calls.RECORD_CALLS]) / f"runtime-{self.aws_port}-{uuid.uuid4().hex[:8]}"
+            calls.write_physical(folder, self.physical)
+            self.calls = calls.Recorder(folder, label="lambda-service")
         common = {
             "AWS_ENDPOINT_URL": self.aws_endpoint,
             "AWS_DEFAULT_REGION": tpl.REGION,
@@ -413,7 +455,9 @@ class LocalRuntime:
                 self.physical[name]["Arn"],
                 log_file,
                 concurrency=min(self.concurrency, function.reserved_concurrency or self.concurrency),
+                record_calls=None if self.calls is None else self.calls.folder,
             )
+        self._warm_up()
         self._serve_api()
         for source in self.stack.queue_sources:
             for n in range(self.functions[source.function].concurrency):
@@ -430,6 +474,25 @@ class LocalRuntime:
         api = next(n for n, _ in self.stack.of_type("AWS::Serverless::Api"))
         deployed = f"https://{self.physical[api]['Ref']}.execute-api.{tpl.REGION}.amazonaws.com/{self.physical[api]['Stage']}"
         return {k: v.replace(deployed, f"http://localhost:{self.api_port}") for k, v in environment.items()}
+
+    def _warm_up(self) -> None:
+        """One execution environment of every function, started side by side and waited for:
+        no request or event of a test then waits for a cold start, however busy the machine."""
+        failures: list[BaseException] = []
+
+        def warm(function: LocalFunction) -> None:
+            try:
+                function.warm()
+            except FunctionError as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=warm, args=(f,), daemon=True) for f in self.functions.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise RuntimeError(f"functions could not start: {failures}")
 
     def stop(self) -> None:
         self._stop.set()
@@ -463,17 +526,15 @@ class LocalRuntime:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        # Generous: importing moto takes seconds, and many more on a busy machine.
-        deadline = time.monotonic() + MOTO_START_LIMIT
-        while time.monotonic() < deadline:
+        # As long as the process lives: moto's imports take longer on a busy machine.
+        while True:
             try:
-                with urllib.request.urlopen(f"{self.aws_endpoint}/moto-api/", timeout=1):  # noqa: S310
+                with urllib.request.urlopen(f"{self.aws_endpoint}/moto-api/", timeout=5):  # noqa: S310
                     return
             except OSError:
                 if self._moto.poll() is not None:
                     raise RuntimeError(f"moto server could not start on port {self.aws_port}") from None
                 time.sleep(0.1)
-        raise RuntimeError(f"moto server did not answer within {MOTO_START_LIMIT} s")
 
     # ------------------------------------------------------------ API Gateway
     def partner_keys(self) -> dict[str, Physical]:
@@ -582,12 +643,21 @@ class LocalRuntime:
         self._spawn(self._http.serve_forever, name="api")
 
     # ------------------------------------------------------------ SQS event sources
+    def _as_function(self, function: str, action: str, resource: str) -> None:
+        """Records a call that Lambda makes with the function's execution role (its event source
+        mapping polling a queue, its on-failure destination), as the function's own."""
+        if self.calls is not None:
+            wanted = Authorization(action, resource)
+            self.calls.write(calls.Call(function, action, (wanted,)))
+
     def _poll(self, source: tpl.QueueSource) -> None:
         sqs = self.client("sqs")
         url = self.physical[source.queue]["Ref"]
         arn = self.physical[source.queue]["Arn"]
         function = self.functions[source.function]
         held = self._held.setdefault(source.queue, threading.Event())
+        for action in ("sqs:GetQueueAttributes", "sqs:ReceiveMessage"):
+            self._as_function(source.function, action, arn)
         while not self._stop.is_set():
             if held.is_set():
                 self._park(source.queue, held)
@@ -674,10 +744,13 @@ class LocalRuntime:
             failed = {m["MessageId"] for m in messages}
         for m in messages:
             if m["MessageId"] in failed:
+                # Lambda leaves a failed message hidden for the rest of its visibility timeout; here
+                # it shows again at once, so that retries (and the redrive) do not keep tests waiting.
                 sqs.change_message_visibility(
                     QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
                 )
             else:
+                self._as_function(source.function, "sqs:DeleteMessage", arn)
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
         self.log(
             f"{source.function}: processed {len(messages) - len(failed)} of {len(messages)} "
@@ -755,7 +828,7 @@ class LocalRuntime:
         asynchronously, with the function's retries and then its dead-letter queue. ``time`` is the
         event's time (now, unless a test moves the clock)."""
         event = _event(source, detail_type, detail, resources or [], time or datetime.now(UTC))
-        resolver = tpl.Resolver(self.stack.parameter_defaults(), self.physical)
+        resolver = self.stack.resolver(self.physical)
         for rule in self.stack.rules:
             bus = resolver.resolve(rule.bus) if rule.bus else "default"
             if bus_arn is not None and not bus_arn.endswith(f"event-bus/{bus}"):
@@ -781,7 +854,7 @@ class LocalRuntime:
                     self.log(f"{name}: attempt {attempt + 1} failed: {failure}")
             target = function.function.dead_letter_target
             if target is not None:
-                arn = tpl.Resolver(self.stack.parameter_defaults(), self.physical).resolve(target)
+                arn = self.stack.resolver(self.physical).resolve(target)
                 queue = next(p["Ref"] for p in self.physical.values() if p.get("Arn") == arn)
                 # The invocation record an on-failure destination receives.
                 record = {
@@ -789,7 +862,7 @@ class LocalRuntime:
                     "timestamp": datetime.now(UTC).isoformat(),
                     "requestContext": {
                         "requestId": str(uuid.uuid4()),
-                        "functionArn": f"arn:aws:lambda:{tpl.REGION}:{tpl.ACCOUNT}:function:{name}",
+                        "functionArn": function.arn,
                         "condition": "RetriesExhausted",
                         "approximateInvokeCount": attempts,
                     },
@@ -797,6 +870,7 @@ class LocalRuntime:
                     "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
                     "responsePayload": {"errorMessage": str(error)},
                 }
+                self._as_function(name, "sqs:SendMessage", arn)
                 self.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps(record))
                 self.log(f"{name}: event parked on the dead-letter queue")
 
@@ -859,25 +933,34 @@ class LocalRuntime:
             )
         return depths
 
-    def wait_until_drained(self, timeout: float = 120.0) -> None:
+    def wait_until_drained(self, stall: float = STALL_LIMIT) -> None:
         """Returns once every consumed queue is empty and nothing runs, three checks in a row (a
         held queue keeps its messages, and is not waited for). A received message counts (as not
         visible) until its batch is done, and a function's sends finish before it does, so checks
-        a tenth of a second apart are enough: tests read the stack after each step."""
+        a tenth of a second apart are enough: tests read the stack after each step.
+
+        Raises only when the pipeline is stuck: work is left, nothing runs, and nothing has
+        changed for ``stall`` seconds. A slow machine waits as long as it needs."""
         held = {queue for queue, event in self._held.items() if event.is_set()}
         consumed = {s.queue for s in self.stack.queue_sources} - held
         quiet = 0
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        last: object = None
+        changed = time.monotonic()
+        while True:
             depths = self.queue_depths()
-            if self.activity.busy == 0 and all(depths[q] == 0 for q in consumed):
+            busy, invocations = self.activity.busy, self.activity.started
+            if busy == 0 and all(depths[q] == 0 for q in consumed):
                 quiet += 1
                 if quiet >= 3:
                     return
             else:
                 quiet = 0
+            state = (sorted(depths.items()), busy, invocations)
+            if state != last or busy:
+                last, changed = state, time.monotonic()
+            elif time.monotonic() - changed > stall:
+                raise TimeoutError(f"the pipeline is stuck: nothing moved for {stall:.0f} s: {depths}")
             time.sleep(0.1)
-        raise TimeoutError(f"the pipeline did not drain in {timeout} s: {self.queue_depths()}")
 
     def dead_letter_counts(self) -> dict[str, int]:
         sources = {s.queue for s in self.stack.queue_sources}

@@ -23,8 +23,9 @@ PSEUDO = {
     "AWS::Partition": "aws",
     "AWS::URLSuffix": "amazonaws.com",
     "AWS::StackName": "mentoring-local",
-    "AWS::NoValue": None,
 }
+# What AWS::NoValue resolves to: the property (or list item) that holds it is left out.
+NO_VALUE: Any = type("NoValue", (), {"__repr__": lambda _: "AWS::NoValue"})()
 
 
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
@@ -34,13 +35,46 @@ def load(path: Path = TEMPLATE) -> dict[str, Any]:
 
 
 class Resolver:
-    """Resolves Ref, Fn::GetAtt, Fn::Sub, Fn::Join and Fn::Select against what was provisioned."""
+    """Resolves Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Select and Fn::If (with the template's
+    conditions) against what was provisioned."""
 
-    def __init__(self, parameters: dict[str, str], physical: dict[str, dict[str, str]]) -> None:
+    def __init__(
+        self,
+        parameters: dict[str, str],
+        physical: dict[str, dict[str, str]],
+        conditions: dict[str, Any] | None = None,
+    ) -> None:
         self.parameters = parameters
         self.physical = physical
+        self.conditions = conditions or {}
+        self._decided: dict[str, bool] = {}
+
+    def condition(self, name: str) -> bool:
+        """Whether a condition of the template's ``Conditions`` holds."""
+        if name not in self._decided:
+            self._decided[name] = self._truth(self.conditions[name])
+        return self._decided[name]
+
+    def _truth(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        ((key, arg),) = value.items()
+        if key == "Condition":
+            return self.condition(arg)
+        if key == "Fn::Equals":
+            left, right = (self.resolve(a) for a in arg)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self._truth(arg[0])
+        if key == "Fn::And":
+            return all(self._truth(a) for a in arg)
+        if key == "Fn::Or":
+            return any(self._truth(a) for a in arg)
+        raise ValueError(f"not a condition: {value}")
 
     def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in PSEUDO:
             return PSEUDO[name]
         if name in self.parameters:
@@ -52,7 +86,7 @@ class Resolver:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [v for v in (self.resolve(v) for v in value) if v is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -73,7 +107,10 @@ class Resolver:
             if key == "Fn::Select":
                 index, items = arg
                 return self.resolve(items)[int(index)]
-        return {k: self.resolve(v) for k, v in value.items()}
+            if key == "Fn::If":
+                name, when_true, when_false = arg
+                return self.resolve(when_true if self.condition(name) else when_false)
+        return {k: v for k, v in ((k, self.resolve(v)) for k, v in value.items()) if v is not NO_VALUE}
 
     def _sub(self, arg: Any) -> str:
         text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
@@ -198,6 +235,10 @@ class Stack:
 
     def parameter_defaults(self) -> dict[str, str]:
         return {k: str(v.get("Default", "")) for k, v in self.template.get("Parameters", {}).items()}
+
+    def resolver(self, physical: dict[str, dict[str, str]]) -> Resolver:
+        """Resolves the template's values against ``physical``, with its parameters' defaults."""
+        return Resolver(self.parameter_defaults(), physical, self.template.get("Conditions", {}))
 
     def of_type(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
         for name, resource in self.resources.items():

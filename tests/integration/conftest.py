@@ -7,15 +7,18 @@ from collections.abc import Iterator
 
 import pytest
 
+from infrastructure.local.calls import write_physical
 from infrastructure.local.provision import partner_api_keys, provision, resolved_environment, sent_emails
 from infrastructure.local.template import read
 from tests.integration.helpers import Stack
+from tests.suite import IN_PROCESS
 
 
 @pytest.fixture(scope="session")
 def stack(moto_endpoint: str) -> Iterator[Stack]:
     template = read()
     physical = provision(template, moto_endpoint)
+    write_physical(IN_PROCESS, physical)  # the handlers' calls are checked against these resources
     saved = dict(os.environ)
     # The functions' variables have distinct names, so one process can hold them all.
     for function in template.functions:

@@ -19,6 +19,8 @@ from typing import Any
 
 import boto3
 
+from infrastructure.local.calls import acting_as
+
 EVENTS = Path(__file__).parents[1] / "events"
 
 
@@ -229,9 +231,10 @@ class Stack:
 
     def call(self, function: str, event: dict[str, Any], remaining_ms: int = 30_000) -> Any:
         """Invokes the handler with ``remaining_ms`` of the invocation left."""
-        if function not in self._modules:
-            self._modules[function] = importlib.import_module(self.handler_modules[function])
-        return self._modules[function].handler(event, FakeContext(function, remaining_ms))
+        with acting_as(function):  # its AWS calls are recorded as the function's
+            if function not in self._modules:
+                self._modules[function] = importlib.import_module(self.handler_modules[function])
+            return self._modules[function].handler(event, FakeContext(function, remaining_ms))
 
     def purge(self, queue: str) -> None:
         queued_bodies(self, queue)

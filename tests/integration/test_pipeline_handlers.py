@@ -174,6 +174,27 @@ def test_opening_a_cohort_schedules_its_deadline_in_london_time(stack: Stack) ->
     assert schedule["Target"]["EventBridgeParameters"]["DetailType"] == "RecruitmentDeadlineReached"
 
 
+def test_a_schedule_left_by_an_earlier_attempt_is_brought_up_to_date(stack: Stack) -> None:
+    """An attempt that created the schedule and then failed to store its cohort leaves it behind;
+    the retry makes it announce this deadline rather than failing on the name."""
+    request = stack.cohort_request(deadline=datetime(2031, 7, 1, 16, 0, tzinfo=UTC))
+    stack.client("scheduler").create_schedule(
+        Name=f"deadline-{request['cohort_id']}",
+        GroupName=stack.physical("DeadlineScheduleGroup"),
+        ScheduleExpression="at(2030-01-01T09:00:00)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": stack.physical("MentoringEventBus", "Arn"),
+            "RoleArn": stack.physical("DeadlineSchedulerRole", "Arn"),
+        },
+    )
+
+    response = stack.call("AdminFunction", api_event("POST", "/cohorts", request))
+
+    assert response["statusCode"] == 201, response["body"]
+    assert stack.schedule_for(request["cohort_id"])["ScheduleExpression"] == "at(2031-07-01T17:00:00)"
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

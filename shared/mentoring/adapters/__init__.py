@@ -23,6 +23,13 @@ _SEND_ONCE = Config(retries={"mode": "standard", "total_max_attempts": 1}, conne
 _CONFIGS = {"sesv2": _SEND_ONCE}
 
 
+def client_config(service: str) -> Config:
+    """The project's timeouts and retries for ``service``: also for clients that libraries make
+    (Powertools' idempotency layer), whose botocore defaults (60 s to connect, 60 s to read) would
+    let one hung call outlast the invocation."""
+    return _CONFIGS.get(service, _CONFIG)
+
+
 @cache
 def client(service: str) -> Any:
     """One client per service per process, created on first use (never at import time).
@@ -30,8 +37,7 @@ def client(service: str) -> Any:
     The endpoint comes from the environment (``AWS_ENDPOINT_URL``) so the same code talks to AWS
     or to the local moto server.
     """
-    config = _CONFIGS.get(service, _CONFIG)
-    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+    return boto3.session.Session().client(service, config=client_config(service))  # type: ignore[call-overload]
 
 
 @cache

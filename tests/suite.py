@@ -1,0 +1,25 @@
+"""What the whole test session shares, in one module (pytest imports conftest.py under a name of
+its own, so state kept there could exist twice): the record of every AWS call the functions make."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from infrastructure.local import calls
+
+# Every AWS call of every function in this session, a folder per stack: the handlers called
+# in-process (the recorder is installed before any handler is imported, so that every client they
+# make is hooked) and each local runtime's execution environments (which read the variable).
+OWN_CALL_LOG = not os.environ.get(calls.RECORD_CALLS)  # made here, so removed at the end
+CALL_LOG = Path(os.environ.get(calls.RECORD_CALLS) or tempfile.mkdtemp(prefix="aws-calls-"))
+os.environ[calls.RECORD_CALLS] = str(CALL_LOG)
+IN_PROCESS = CALL_LOG / "in-process"
+if calls.installed() is None:
+    calls.install(calls.Recorder(IN_PROCESS, label="handlers"))
+
+# Whether this session runs the whole suite (no marker, keyword or path narrows it).
+WHOLE_SUITE = pytest.StashKey[bool]()
