@@ -489,12 +489,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"submitted in {submitted:.0f} s; waiting for the confirmation links to be emailed", flush=True)
         emailed, confirmed = confirm_all(runtime, api, tally, start)
         print(f"confirmed at {confirmed:.0f} s; waiting for intake and acknowledgements", flush=True)
-        runtime.wait_until_drained(timeout=7200)
+        runtime.wait_until_drained()
         drained = time.perf_counter() - start
         print(f"intake and acknowledgements done at {drained:.0f} s; the deadlines", flush=True)
         fire = time.perf_counter()
         fired = runtime.fire_due(now=deadline + timedelta(minutes=1))
-        runtime.wait_until_drained(timeout=7200)
+        runtime.wait_until_drained()
         deadline_run = time.perf_counter() - fire
         # Then the hourly sweep, once the grace period for late monitoring answers is over.
         grace = timedelta(days=int(runtime.stack.parameter_defaults()["LateAnswersGraceDays"]))

@@ -17,6 +17,10 @@ from botocore.credentials import Credentials
 
 from infrastructure.local.template import REGION
 
+# Connecting to the local API is the kernel's work and quick however busy the machine; the answer
+# waits for no fixed time: the runtime answers every request itself, within the function's timeout.
+TIMEOUT = (10, None)
+
 
 @dataclass
 class Reply:
@@ -32,7 +36,7 @@ class ApiClient:
 
     def _send(self, method: str, path: str, body: Any, headers: dict[str, str]) -> Reply:
         data = None if body is None else body if isinstance(body, str) else json.dumps(body)
-        response = requests.request(method, self.base_url + path, data=data, headers=headers, timeout=60)
+        response = requests.request(method, self.base_url + path, data=data, headers=headers, timeout=TIMEOUT)
         try:
             parsed: Any = response.json()
         except ValueError:

@@ -21,6 +21,9 @@ from tests.conftest import free_port
 
 SCREENSHOTS = Path(__file__).parents[2] / "build" / "screenshots"
 DOWNLOADS = Path(__file__).parents[2] / "build" / "downloads"
+# A hang guard, not a speed target: the functions are warm (the runtime starts them first), so a
+# page waits only for its request, however busy the machine.
+PAGE_WAIT = 300
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 

@@ -22,7 +22,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from infrastructure.staff import add_staff_member
-from tests.e2e.conftest import DOWNLOADS, SCREENSHOTS, OpenStack
+from tests.e2e.conftest import DOWNLOADS, PAGE_WAIT, SCREENSHOTS, OpenStack
 
 pytestmark = pytest.mark.e2e
 
@@ -107,7 +107,7 @@ def sign_in(browser: WebDriver, stack: OpenStack, email: str, visit: Visit | Non
     browser.find_element(By.ID, "email").send_keys(email)
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
-    WebDriverWait(browser, 20).until(lambda b: b.title.startswith("Cohorts"))
+    WebDriverWait(browser, PAGE_WAIT).until(lambda b: b.title.startswith("Cohorts"))
 
 
 def click(browser: WebDriver, text: str) -> None:
@@ -151,7 +151,7 @@ def test_a_coordinators_whole_round(
         "arguments[0].value = arguments[1]", browser.find_element(By.ID, "recruitment_deadline"), deadline
     )
     browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
-    WebDriverWait(browser, 20).until(lambda b: b.title.startswith(name))
+    WebDriverWait(browser, PAGE_WAIT).until(lambda b: b.title.startswith(name))
     assert "The cohort is open" in browser.find_element(By.CSS_SELECTOR, "[role=status]").text
     cohort_id = browser.current_url.split("/cohorts/")[1].split("?")[0]
     visit.check("cohort-open")
@@ -230,7 +230,7 @@ def test_a_coordinators_whole_round(
     target = DOWNLOADS / f"{cohort_id}-matches.csv"
     target.unlink(missing_ok=True)
     browser.find_element(By.PARTIAL_LINK_TEXT, "Download the matches").click()
-    WebDriverWait(browser, 20).until(lambda _: target.exists() and target.stat().st_size > 0)
+    WebDriverWait(browser, PAGE_WAIT).until(lambda _: target.exists() and target.stat().st_size > 0)
     rows = list(csv.DictReader(target.open(encoding="utf-8")))
     assert any(r["mentee"] == "Ada Brown" and r["mentor"] == mentor_name for r in rows)
 

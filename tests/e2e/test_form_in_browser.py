@@ -15,7 +15,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.e2e.conftest import SCREENSHOTS, OpenStack
+from tests.e2e.conftest import PAGE_WAIT, SCREENSHOTS, OpenStack
 
 pytestmark = pytest.mark.e2e
 
@@ -78,7 +78,7 @@ def test_an_applicant_applies_and_confirms_from_the_emailed_link(
 
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
-    WebDriverWait(browser, 20).until(lambda b: b.title == "Check your email")
+    WebDriverWait(browser, PAGE_WAIT).until(lambda b: b.title == "Check your email")
     status = browser.find_element(By.CSS_SELECTOR, "[role=status]").text
     assert re.search(r"reference is [0-9a-f-]{36}", status)
     assert "not counted" in status
@@ -90,7 +90,7 @@ def test_an_applicant_applies_and_confirms_from_the_emailed_link(
     browser.save_screenshot(str(SCREENSHOTS / "confirm-page.png"))
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
-    WebDriverWait(browser, 20).until(lambda b: b.title == "Application confirmed")
+    WebDriverWait(browser, PAGE_WAIT).until(lambda b: b.title == "Application confirmed")
     assert "is confirmed" in browser.find_element(By.CSS_SELECTOR, "[role=status]").text
     browser.save_screenshot(str(SCREENSHOTS / "confirmed.png"))
 
@@ -105,7 +105,7 @@ def test_errors_are_summarised_and_shown_beside_their_fields(
 
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
-    summary = WebDriverWait(browser, 20).until(lambda b: b.find_element(By.ID, "error-summary"))
+    summary = WebDriverWait(browser, PAGE_WAIT).until(lambda b: b.find_element(By.ID, "error-summary"))
     assert summary.get_attribute("role") == "alert"
     targets = [a.get_attribute("href").split("#", 1)[1] for a in summary.find_elements(By.TAG_NAME, "a")]
     assert {"applicant.email", "applicant.department", "consent"} <= set(targets)

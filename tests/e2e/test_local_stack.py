@@ -284,7 +284,7 @@ def test_a_poison_message_is_parked_on_the_dead_letter_queue_not_lost(run: Run) 
         QueueUrl=run.runtime.physical["IntakeQueue"]["Ref"], MessageBody='{"not": "a submission"}'
     )
 
-    run.runtime.wait_until_drained(timeout=60)
+    run.runtime.wait_until_drained()
 
     dead = sqs.receive_message(QueueUrl=run.runtime.physical["IntakeDeadLetterQueue"]["Ref"]).get(
         "Messages", []
