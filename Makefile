@@ -10,7 +10,7 @@ AWS_PORT ?= 5000
 AXE_VERSION := 4.14.1
 AXE_INTEGRITY := sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==
 
-.PHONY: axe redrive bench bench-env bench-load browser schema setup run demo test test-unit test-integration test-e2e lint ruff mypy cfn-lint validate format lock deploy clean ci
+.PHONY: axe smoke redrive bench bench-env bench-load browser schema setup run demo test test-unit test-integration test-e2e lint ruff mypy cfn-lint validate format lock deploy clean ci
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -135,6 +135,13 @@ lock:
 
 deploy:
 	sam build && sam deploy --guided
+
+# After sam deploy: the README's journey against the deployed API (a cohort with a two-minute
+# deadline, both doors, the match, the dead-letter queues), then cleans up. Needs AWS credentials.
+smoke: setup
+	@test -n "$(STACK)" || { echo "usage: make smoke STACK=<stack name> [REGION=...] [PROFILE=...]"; exit 2; }
+	$(BIN)/python -m infrastructure.smoke --stack-name $(STACK) \
+	  $(if $(REGION),--region $(REGION)) $(if $(PROFILE),--profile $(PROFILE))
 
 ci: lint test
 
