@@ -29,10 +29,15 @@ from infrastructure.local.template import Resolver
 
 @dataclass(frozen=True, order=True)
 class Authorization:
-    """One thing IAM checks: an action on a resource (an ARN)."""
+    """One thing IAM checks: an action on a resource (an ARN), with the request's condition keys
+    that the call sets (``kms:EncryptionContext:purpose``, ``kms:ViaService``...)."""
 
     action: str
     resource: str
+    context: tuple[tuple[str, str], ...] = ()
+
+    def value(self, key: str) -> str | None:
+        return next((v for k, v in self.context if k.lower() == key.lower()), None)
 
 
 class UnknownOperationError(LookupError):
@@ -153,7 +158,10 @@ def _kms(operation: str, params: Mapping[str, Any], region: str, account: str) -
         raise UnknownOperationError(f"kms:{operation} without KeyId")
     if not key.startswith("arn:"):
         key = f"arn:aws:kms:{region}:{account}:" + (key if key.startswith("alias/") else f"key/{key}")
-    return [Authorization(f"kms:{operation}", key)]
+    context = tuple(
+        sorted((f"kms:EncryptionContext:{k}", str(v)) for k, v in params.get("EncryptionContext", {}).items())
+    )
+    return [Authorization(f"kms:{operation}", key, context)]
 
 
 def _secretsmanager(
@@ -229,13 +237,52 @@ def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+# Condition operators understood here: the request's value must (or must not) equal or be like one
+# of the statement's. Any other operator is not understood, and its statement never allows.
+_OPERATORS: dict[str, Callable[[str, str], bool]] = {
+    "StringEquals": lambda want, got: want == got,
+    "StringEqualsIgnoreCase": lambda want, got: want.lower() == got.lower(),
+    "StringLike": lambda want, got: bool(_pattern(want, False).match(got)),
+    "ArnEquals": lambda want, got: want == got,
+    "ArnLike": lambda want, got: bool(_pattern(want, False).match(got)),
+}
+
+
+def _operator(name: str) -> tuple[Callable[[str, str], bool] | None, bool, bool]:
+    """The test of a condition operator, whether it is negated, and whether it is ``...IfExists``."""
+    if_exists = name.endswith("IfExists")
+    base = name.removesuffix("IfExists")
+    negated = base.startswith(("StringNot", "ArnNot"))
+    return _OPERATORS.get(base.replace("Not", "", 1) if negated else base), negated, if_exists
+
+
+def _understood(conditions: Iterable[tuple[str, str, tuple[str, ...]]]) -> bool:
+    return all(_operator(operator)[0] is not None for operator, _, _ in conditions)
+
+
+def _holds(conditions: Iterable[tuple[str, str, tuple[str, ...]]], wanted: Authorization) -> bool:
+    """Whether every condition holds for the request (a key it does not set fails, unless IfExists)."""
+    for operator, key, values in conditions:
+        test, negated, if_exists = _operator(operator)
+        got = wanted.value(key)
+        if test is None:
+            return False
+        if got is None:
+            if if_exists or negated:
+                continue
+            return False
+        if any(test(value, got) for value in values) == negated:
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class Statement:
     effect: str
     actions: tuple[str, ...]
     resources: tuple[str, ...]
     not_actions: tuple[str, ...] = ()
-    conditional: bool = False
+    conditions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Statement:
@@ -244,7 +291,11 @@ class Statement:
             actions=tuple(str(a) for a in _listed(raw.get("Action", []))),
             not_actions=tuple(str(a) for a in _listed(raw.get("NotAction", []))),
             resources=tuple(str(r) for r in _listed(raw.get("Resource", []))),
-            conditional="Condition" in raw,
+            conditions=tuple(
+                (operator, key, tuple(str(v) for v in _listed(values)))
+                for operator, keys in raw.get("Condition", {}).items()
+                for key, values in keys.items()
+            ),
         )
 
     def covers(self, wanted: Authorization) -> bool:
@@ -258,16 +309,26 @@ class Statement:
 def allowed(statements: Iterable[Statement], wanted: Authorization) -> bool:
     """IAM's decision within one account's identity policies: an explicit Deny wins, then any Allow.
 
-    Conditions are not evaluated: a conditional Allow grants nothing here, a conditional Deny
-    denies, so that the answer errs towards refusing.
+    A condition holds only on the condition keys the call sets (``Authorization.context``), with
+    the string and ARN operators; a condition not understood makes an Allow grant nothing and a
+    Deny deny, so that the answer errs towards refusing.
     """
     permitted = False
     for statement in statements:
         if not statement.covers(wanted):
             continue
         if statement.effect == "Deny":
-            return False
-        permitted = permitted or not statement.conditional
+            if (
+                not statement.conditions
+                or not all(
+                    op.removesuffix("IfExists").replace("Not", "", 1) in _OPERATORS
+                    for op, _, _ in statement.conditions
+                )
+                or _holds(statement.conditions, wanted)
+            ):
+                return False
+            continue
+        permitted = permitted or _holds(statement.conditions, wanted)
     return permitted
 
 
@@ -336,10 +397,15 @@ class FunctionPolicies:
             key = self.table_keys.get(wanted.resource.split("/index/")[0]) if service == "dynamodb" else None
             if key is None:
                 continue
+            region = wanted.resource.split(":")[3]
+            via = (("kms:ViaService", f"dynamodb.{region}.amazonaws.com"),)
             if action in _DYNAMODB_READS | _DYNAMODB_WRITES:
-                needed.append(Authorization("kms:Decrypt", key))
+                needed.append(Authorization("kms:Decrypt", key, via))
             if action in _DYNAMODB_WRITES:
-                needed += [Authorization("kms:Encrypt", key), Authorization("kms:GenerateDataKey", key)]
+                needed += [
+                    Authorization("kms:Encrypt", key, via),
+                    Authorization("kms:GenerateDataKey", key, via),
+                ]
         return needed
 
     def allows(self, function: str, wanted: Authorization) -> bool:

@@ -174,7 +174,7 @@ def submissions(cohort_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
         "consent": True,
         "reference": f"SMOKE-{cohort_id}",
         "applicant": mentor_applicant,
-        "self_identification": {},
+        "self_identification": {"staff_group": "professional_services"},
         "profile": {"skills": ["budgeting"], "career_goals": ["leadership"], "capacity": 1},
         "monitoring": {},
     }

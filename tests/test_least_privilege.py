@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -173,9 +173,7 @@ def test_taking_away_any_grant_a_call_needs_fails_naming_the_call(stacks: list[R
 
 
 def _without(statement: Statement, action: str) -> Statement:
-    return Statement(
-        statement.effect, tuple(a for a in statement.actions if a != action), statement.resources
-    )
+    return replace(statement, actions=tuple(a for a in statement.actions if a != action))
 
 
 def _managed(stack: RecordedStack, function: str) -> list[Statement]:

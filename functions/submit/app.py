@@ -19,6 +19,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
+from mentoring.adapters import client_config
 from mentoring.adapters.dynamodb import DynamoApplications, DynamoHeldSubmissions, DynamoSubmissionClaims
 from mentoring.adapters.kms import KmsAnswers
 from mentoring.adapters.messaging import QueueSendError, SqsQueue
@@ -105,8 +106,14 @@ def sealer() -> KmsAnswers:
 ID_KEY_MAX_AGE = 900
 
 
+@cache
+def secrets() -> parameters.SecretsProvider:
+    """Powertools' provider with the project's client settings (its own would wait 60 s)."""
+    return parameters.SecretsProvider(boto_config=client_config("secretsmanager"))
+
+
 def front_door() -> FrontDoor:
-    key = parameters.get_secret(settings.submission_id_secret, max_age=ID_KEY_MAX_AGE)
+    key = secrets().get(settings.submission_id_secret, max_age=ID_KEY_MAX_AGE)
     return FrontDoor(cohorts(), claims(), intake_queue(), sealer(), str(key).encode())
 
 

@@ -60,7 +60,7 @@ class Call:
             {
                 "function": self.function,
                 "call": self.call,
-                "authorizations": [[a.action, a.resource] for a in self.authorizations],
+                "authorizations": [[a.action, a.resource, dict(a.context)] for a in self.authorizations],
                 "unknown": self.unknown,
                 "connect_timeout": self.connect_timeout,
                 "read_timeout": self.read_timeout,
@@ -73,7 +73,9 @@ class Call:
         return cls(
             function=data["function"],
             call=data["call"],
-            authorizations=tuple(Authorization(a, r) for a, r in data["authorizations"]),
+            authorizations=tuple(
+                Authorization(a, r, tuple(sorted(c.items()))) for a, r, c in data["authorizations"]
+            ),
             unknown=data["unknown"],
             connect_timeout=data["connect_timeout"],
             read_timeout=data["read_timeout"],

@@ -3,6 +3,8 @@ a function's policies, as aws-sam-translator expands the template, decide."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from infrastructure.iam import (
@@ -128,7 +130,42 @@ def test_a_call_no_rule_knows_is_named_rather_than_passed() -> None:
             ("dynamodb:PutItem", "arn:aws:dynamodb:r:1:table/t"),
             False,
         ),
-        ([Statement("Allow", ("dynamodb:*",), ("*",), conditional=True)], ("dynamodb:PutItem", "t"), False),
+        (
+            [
+                Statement(
+                    "Allow",
+                    ("kms:Decrypt",),
+                    ("*",),
+                    conditions=(("StringEquals", "kms:ViaService", ("dynamodb.r.amazonaws.com",)),),
+                )
+            ],
+            ("kms:Decrypt", "k", (("kms:ViaService", "dynamodb.r.amazonaws.com"),)),
+            True,
+        ),
+        (
+            [
+                Statement(
+                    "Allow",
+                    ("kms:Decrypt",),
+                    ("*",),
+                    conditions=(("StringEquals", "kms:ViaService", ("dynamodb.r.amazonaws.com",)),),
+                )
+            ],
+            ("kms:Decrypt", "k"),
+            False,
+        ),
+        (
+            [
+                Statement(
+                    "Allow",
+                    ("kms:Decrypt",),
+                    ("*",),
+                    conditions=(("NumericLessThan", "aws:MultiFactorAuthAge", ("300",)),),
+                )
+            ],
+            ("kms:Decrypt", "k", (("aws:MultiFactorAuthAge", "1"),)),
+            False,
+        ),
         ([Statement("Allow", (), ("*",), not_actions=("iam:*",))], ("dynamodb:PutItem", "t"), True),
     ],
     ids=[
@@ -139,12 +176,14 @@ def test_a_call_no_rule_knows_is_named_rather_than_passed() -> None:
         "dot-is-literal",
         "other-action",
         "deny-wins",
-        "conditions-grant-nothing",
+        "condition-holds",
+        "condition-key-missing",
+        "condition-not-understood",
         "not-action",
     ],
 )
 def test_policies_decide_as_iam_does(
-    statements: list[Statement], wanted: tuple[str, str], expected: bool
+    statements: list[Statement], wanted: tuple[Any, ...], expected: bool
 ) -> None:
     assert allowed(statements, Authorization(*wanted)) is expected
 
@@ -182,8 +221,9 @@ def test_a_table_encrypted_with_its_own_key_needs_the_key_too_and_only_writers_m
     scan = policies.required([Authorization("dynamodb:Scan", table)])
     put = policies.required([Authorization("dynamodb:PutItem", table)])
 
-    assert Authorization("kms:Decrypt", key) in scan
-    assert Authorization("kms:GenerateDataKey", key) in put
+    via = (("kms:ViaService", f"dynamodb.{REGION}.amazonaws.com"),)
+    assert Authorization("kms:Decrypt", key, via) in scan
+    assert Authorization("kms:GenerateDataKey", key, via) in put
     assert all(policies.allows("ReportFunction", a) for a in scan)
     assert not all(policies.allows("ReportFunction", a) for a in put)
     assert all(policies.allows("IntakeFunction", a) for a in put)
