@@ -53,7 +53,7 @@ def store() -> DynamoApplications:
 
 @cache
 def mailer() -> SesMailer:
-    return SesMailer(settings.sender_email)
+    return SesMailer(settings.sender_email, rate=settings.send_rate)
 
 
 @cache

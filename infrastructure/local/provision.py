@@ -43,13 +43,19 @@ class Provisioner:
 
     def run(self) -> dict[str, Physical]:
         """Creates the resources in dependency order; returns their physical ids and attributes."""
-        pending = dict(self.stack.resources)
+        # A resource whose condition is false is not created, and nothing waits for it.
+        left_out = {
+            n
+            for n, r in self.stack.resources.items()
+            if "Condition" in r and not self.resolver.condition(r["Condition"])
+        }
+        pending = {n: r for n, r in self.stack.resources.items() if n not in left_out}
         parameters = set(self.stack.template.get("Parameters", {}))
         while pending:
             ready = [
                 n
                 for n, r in pending.items()
-                if _references(r.get("Properties", {})) - parameters <= set(self.physical)
+                if _references(r.get("Properties", {})) - parameters - left_out <= set(self.physical)
             ]
             if not ready:
                 raise RuntimeError(
@@ -57,6 +63,9 @@ class Provisioner:
                 )
             for name in ready:
                 resource = pending.pop(name)
+                if resource["Type"] in CLOUD_ONLY:
+                    self.physical[name] = {"Ref": name}
+                    continue
                 creator = CREATORS[resource["Type"]]
                 properties = self.resolver.resolve(resource.get("Properties", {}))
                 self.physical[name] = creator(self, name, properties)
@@ -230,8 +239,39 @@ def _alarm(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
         Threshold=float(props["Threshold"]),
         ComparisonOperator=props["ComparisonOperator"],
         TreatMissingData=props.get("TreatMissingData", "missing"),
+        AlarmActions=props.get("AlarmActions", []),
+        OKActions=props.get("OKActions", []),
     )
     return {"Ref": alarm_name, "Arn": p.arn("cloudwatch", f"alarm:{alarm_name}")}
+
+
+def _topic(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    topic_name = props.get("TopicName", p.name_for(name))
+    arn = p.client("sns").create_topic(Name=topic_name)["TopicArn"]
+    return {"Ref": arn, "TopicArn": arn, "TopicName": topic_name}
+
+
+def _subscription(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    arn = p.client("sns").subscribe(
+        TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"]
+    )["SubscriptionArn"]
+    return {"Ref": arn}
+
+
+def _managed_policy(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    policy = p.client("iam").create_policy(
+        PolicyName=props.get("ManagedPolicyName", p.name_for(name)),
+        PolicyDocument=json.dumps(props["PolicyDocument"]),
+        Description=props.get("Description", ""),
+    )["Policy"]
+    return {"Ref": policy["Arn"], "PolicyArn": policy["Arn"]}
+
+
+def _api_gateway_account(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
+    p.client("apigateway").update_account(
+        patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": props["CloudWatchRoleArn"]}]
+    )
+    return {"Ref": name}
 
 
 def _log_group(p: Provisioner, name: str, props: dict[str, Any]) -> Physical:
@@ -332,6 +372,10 @@ CREATORS: dict[str, Creator] = {
     "AWS::ApiGateway::UsagePlan": _usage_plan,
     "AWS::ApiGateway::UsagePlanKey": _usage_plan_key,
     "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::SNS::Topic": _topic,
+    "AWS::SNS::Subscription": _subscription,
+    "AWS::IAM::ManagedPolicy": _managed_policy,
+    "AWS::ApiGateway::Account": _api_gateway_account,
     "AWS::Logs::LogGroup": _log_group,
     "AWS::Cognito::UserPool": _user_pool,
     "AWS::Cognito::UserPoolClient": _user_pool_client,
@@ -348,8 +392,10 @@ PLAYED_BY_RUNTIME = {
     "AWS::WAFv2::WebACL": "the API front door plays its rate-based rules by client address",
     "AWS::WAFv2::WebACLAssociation": "the front door's rules apply to every route of the API",
 }
-# Types that exist only in AWS: none yet. A new type must be added to CREATORS or here, with why.
-CLOUD_ONLY: dict[str, str] = {}
+# Types that exist only in AWS, with why. A new type must be added to CREATORS or here.
+CLOUD_ONLY: dict[str, str] = {
+    "AWS::CloudFormation::WaitConditionHandle": "only orders the stack's creation; nothing to create",
+}
 
 
 def provision(stack: Stack, endpoint: str) -> dict[str, Physical]:

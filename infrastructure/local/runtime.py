@@ -362,7 +362,8 @@ class LocalRuntime:
         rate_limits: bool = True,
     ) -> None:
         """``concurrency``: the most execution environments of one function, and SQS pollers of one
-        queue, on this machine; a function's reserved concurrency lowers it, as it caps Lambda.
+        queue, on this machine; a function's reserved concurrency and an SQS event source's
+        maximum concurrency lower it, as they cap Lambda.
         ``rate_limits``: whether the front door plays the template's WAF rate-based rules (off for
         runs that send thousands of requests from this one address on purpose: tests, the load run)."""
         self.api_port = api_port
@@ -460,7 +461,12 @@ class LocalRuntime:
         self._warm_up()
         self._serve_api()
         for source in self.stack.queue_sources:
-            for n in range(self.functions[source.function].concurrency):
+            # One poller an invocation at once: as many as the function may run, and no more
+            # than the event source's maximum concurrency (its ScalingConfig in the template).
+            pollers = min(
+                self.functions[source.function].concurrency, source.maximum_concurrency or self.concurrency
+            )
+            for n in range(pollers):
                 self._spawn(self._poll, source, name=f"poll-{source.queue}-{n}")
         self._spawn(self._fire_schedules, name="scheduler")
         if self.outbox is not None:

@@ -168,6 +168,8 @@ class QueueSource:
     function: str
     batch_size: int
     report_failures: bool
+    maximum_concurrency: int | None = None
+    """The event source's ScalingConfig: the most invocations it makes at once."""
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,7 @@ def read(path: Path = TEMPLATE) -> Stack:
     template = load(path)
     stack = Stack(template)
     defaults = template.get("Globals", {}).get("Function", {})
+    settings = stack.resolver({})  # parameters (their defaults) and conditions, no resources
     api_auth = {name: props.get("Auth", {}) for name, props in stack.of_type("AWS::Serverless::Api")}
     for name, props in stack.of_type("AWS::Serverless::Function"):
         environment = {
@@ -293,6 +296,9 @@ def read(path: Path = TEMPLATE) -> Stack:
                         function=name,
                         batch_size=int(eprops.get("BatchSize", 10)),
                         report_failures="ReportBatchItemFailures" in eprops.get("FunctionResponseTypes", []),
+                        maximum_concurrency=_optional_int(
+                            settings.resolve(eprops.get("ScalingConfig", {}).get("MaximumConcurrency"))
+                        ),
                     )
                 )
             elif kind == "EventBridgeRule":

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Json
+from pydantic import BaseModel, ConfigDict, Field, Json
 
 
 class Settings(BaseModel):
@@ -49,6 +49,14 @@ class NotifySettings(Settings):
     idempotency_table: str
     # The console's address: coordinators' emails link to its pages.
     console_url: str = ""
+    # The account's SES sending rate, shared by at most this many invocations at once.
+    ses_max_send_rate: float = Field(gt=0)
+    notify_concurrency: int = Field(ge=1)
+
+    @property
+    def send_rate(self) -> float:
+        """Emails a second for one invocation: its share of the account's rate."""
+        return self.ses_max_send_rate / self.notify_concurrency
 
 
 class AdminSettings(Settings):

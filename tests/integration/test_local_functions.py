@@ -108,11 +108,14 @@ def test_an_invocation_past_its_timeout_is_stopped_where_it_was_and_the_next_get
     assert not _running(timed_out)
 
 
-def test_the_template_reserved_concurrency_is_read_for_each_function() -> None:
+def test_the_event_sources_maximum_concurrency_is_read_from_the_template() -> None:
     stack = tpl.read()
 
+    sources = {s.function: s.maximum_concurrency for s in stack.queue_sources}
     reserved = {name: f.reserved_concurrency for name, f in stack.functions.items()}
 
-    assert reserved["NotifyFunction"] == 5
-    assert reserved["MatchingFunction"] == 2
-    assert reserved["SubmitFunction"] is None
+    assert sources == {
+        "IntakeFunction": 5,
+        "NotifyFunction": int(stack.parameter_defaults()["NotifyConcurrency"]),
+    }
+    assert set(reserved.values()) == {None}  # nothing reserved: a fresh account's quota may be 10

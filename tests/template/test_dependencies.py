@@ -26,6 +26,8 @@ FUNCTION_ENV = {
     "NOTIFY_QUEUE_URL": "https://sqs.eu-west-2.amazonaws.com/123456789012/notify",
     "PARTNER_API_KEYS": "{}",
     "SENDER_EMAIL": "edi@example.ac.uk",
+    "SES_MAX_SEND_RATE": "14",
+    "NOTIFY_CONCURRENCY": "2",
     "EVENT_BUS_ARN": "arn:aws:events:eu-west-2:123456789012:event-bus/bus",
     "SCHEDULE_GROUP": "group",
     "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/scheduler",

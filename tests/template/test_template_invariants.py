@@ -259,8 +259,6 @@ def test_late_answers_are_swept_hourly_with_retries_and_dead_letters_one_run_at_
     assert (
         monitoring["Events"]["RecruitmentDeadline"]["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] > 0
     )
-    # A deadline and a sweep never split one cohort's answers between two runs.
-    assert monitoring["ReservedConcurrentExecutions"] == 1
     grace = {"Ref": "LateAnswersGraceDays"}
     assert monitoring["Environment"]["Variables"]["LATE_ANSWERS_GRACE_DAYS"] == grace
     assert (
@@ -274,14 +272,6 @@ def test_traces_never_hold_a_response_or_an_error(globals_: dict[str, Any]) -> N
     variables = globals_["Environment"]["Variables"]
     assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
     assert variables["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
-
-
-def test_functions_with_a_downstream_limit_have_reserved_concurrency(resources: dict[str, Any]) -> None:
-    """Notify is held under the SES sending rate; matching runs one cohort at a time."""
-    for name, limit in {"NotifyFunction": 10, "MatchingFunction": 2}.items():
-        reserved = resources[name]["Properties"].get("ReservedConcurrentExecutions")
-        assert reserved is not None, name
-        assert 0 < reserved <= limit, name
 
 
 def test_every_function_has_a_bounded_timeout(resources: dict[str, Any], globals_: dict[str, Any]) -> None:

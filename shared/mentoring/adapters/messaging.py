@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -71,15 +71,36 @@ class SesMailer:
     SES throttling is retried here with jittered exponential backoff (``attempts`` in all), and
     nothing else is: the client makes one attempt, because a request whose answer was lost may
     have been accepted, and resending it would send the email twice.
+
+    With ``rate`` (emails a second), attempts are spaced so that this mailer never asks SES faster
+    than that: notify gives each of its invocations its share of the account's sending rate.
     """
 
     def __init__(
-        self, sender: str, ses: SESV2Client | None = None, attempts: int = 3, backoff: float = 0.5
+        self,
+        sender: str,
+        ses: SESV2Client | None = None,
+        attempts: int = 3,
+        backoff: float = 0.5,
+        rate: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.sender = sender
         self._client = ses
         self.attempts = attempts
         self.backoff = backoff
+        self.interval = 0.0 if rate is None else 1.0 / rate
+        self._clock = clock
+        self._sleep = sleep
+        self._next_attempt = 0.0
+
+    def _wait_for_turn(self) -> None:
+        """Holds the attempt back until ``interval`` has passed since the last one."""
+        wait = self._next_attempt - self._clock()
+        if wait > 0:
+            self._sleep(wait)
+        self._next_attempt = max(self._clock(), self._next_attempt) + self.interval
 
     @property
     def ses(self) -> SESV2Client:
@@ -112,6 +133,7 @@ class SesMailer:
         raw = self.build(email).as_bytes()
         attempt = 1
         while True:
+            self._wait_for_turn()
             try:
                 response = self.ses.send_email(
                     FromEmailAddress=self.sender,
@@ -125,7 +147,7 @@ class SesMailer:
                     raise EmailNotSentError(f"SES refused the email: {code}") from error
             except (ConnectTimeoutError, EndpointConnectionError) as error:  # the request never went
                 raise EmailNotSentError(f"SES was not reached: {error}") from error
-            time.sleep(random.uniform(0, self.backoff * 2 ** (attempt - 1)))  # noqa: S311 (jitter)
+            self._sleep(random.uniform(0, self.backoff * 2 ** (attempt - 1)))  # noqa: S311 (jitter)
             attempt += 1
 
 
