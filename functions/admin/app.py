@@ -24,6 +24,7 @@ from mentoring.models import (
 from mentoring.observability import logger, metrics, traced
 from mentoring.ports import CohortExistsError, CohortNotFoundError
 from mentoring.review import ReviewError, change_matches, cohort_matches, matches_csv, publish
+from mentoring.routing import routed
 from mentoring.settings import AdminSettings
 from mentoring.submissions import SubmissionError, parse_json
 from mentoring.withdrawal import WithdrawalError, withdraw_application
@@ -66,7 +67,7 @@ def ok(status: HTTPStatus, body: str) -> Response[str]:
 @app.post("/cohorts")
 def open_cohort() -> Response[str]:
     try:
-        request = parse_json(NewCohort, app.current_event.body or "")
+        request = parse_json(NewCohort, app.current_event.decoded_body or "")
         cohort = create_cohort(request, utcnow(), store(), deadlines())
     except SubmissionError as problem:
         return error(HTTPStatus.UNPROCESSABLE_ENTITY, str(problem), problem.errors)
@@ -105,7 +106,7 @@ def read_matches(cohort_id: str) -> Response[str]:
 @app.post("/cohorts/<cohort_id>/matches/changes")
 def change_provisional_matches(cohort_id: str) -> Response[str]:
     try:
-        request = parse_json(MatchChanges, app.current_event.body or "")
+        request = parse_json(MatchChanges, app.current_event.decoded_body or "")
         result = change_matches(cohort_id, request, store(), store())
     except SubmissionError as problem:
         return error(HTTPStatus.UNPROCESSABLE_ENTITY, str(problem), problem.errors)
@@ -162,4 +163,4 @@ def withdraw(cohort_id: str, application_id: str) -> Response[str]:
 @traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return app.resolve(routed(event), context)

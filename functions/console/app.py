@@ -59,6 +59,7 @@ from mentoring.models import AuditEntry, Cohort, MatchChanges, StaffMember, With
 from mentoring.observability import logger, metrics, traced
 from mentoring.ports import Challenge, CohortExistsError
 from mentoring.review import ReviewError, change_matches, check_changes, cohort_matches, matches_csv, publish
+from mentoring.routing import routed
 from mentoring.settings import ConsoleSettings
 from mentoring.withdrawal import WithdrawalError, withdraw_application
 
@@ -909,4 +910,4 @@ def audit_page() -> Response[str]:
 @traced(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return app.resolve(routed(event), context)

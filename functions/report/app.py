@@ -33,6 +33,7 @@ from mentoring.monitoring_report import (
     to_json,
 )
 from mentoring.observability import logger, metrics, traced
+from mentoring.routing import routed
 from mentoring.scheme import get_scheme, load_schemes
 from mentoring.settings import ReportSettings
 
@@ -179,4 +180,4 @@ def scheme_report(scheme_id: str) -> Response[str]:
 @traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return app.resolve(routed(event), context)

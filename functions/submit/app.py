@@ -44,6 +44,7 @@ from mentoring.models import (
 )
 from mentoring.observability import logger, metrics, traced
 from mentoring.openapi import cohort_openapi, openapi
+from mentoring.routing import public_prefix, routed
 from mentoring.scheme import get_scheme
 from mentoring.settings import SubmitSettings
 from mentoring.submissions import (
@@ -135,7 +136,7 @@ def problem(error: SubmissionError) -> Response[str]:
 
 
 def body_of(max_bytes: int = MAX_BODY_BYTES) -> str:
-    body = app.current_event.body or ""
+    body = app.current_event.decoded_body or ""  # base64 when API Gateway or a client encodes it
     if len(body.encode()) > max_bytes:
         raise SubmissionError(
             f"the body is larger than {max_bytes // 1024} KiB",
@@ -164,7 +165,11 @@ def application_form_page() -> Response[str]:
     if not cohort_id:
         open_cohorts = cohorts().list_open_cohorts(utcnow())
         if len(open_cohorts) != 1:
-            return Response(HTTPStatus.OK, HTML, cohort_question_page(open_cohorts))
+            return Response(
+                HTTPStatus.OK,
+                HTML,
+                cohort_question_page(open_cohorts, base=public_prefix(app.current_event.raw_event)),
+            )
         cohort_id = open_cohorts[0].cohort_id
     cohort = cohorts().get_cohort(cohort_id)
     if cohort is None:
@@ -173,8 +178,12 @@ def application_form_page() -> Response[str]:
         )
     scheme = get_scheme(cohort.scheme_id)
     if is_closed(cohort, utcnow()):
-        return Response(HTTPStatus.OK, HTML, closed_page(scheme, cohort))
-    return Response(HTTPStatus.OK, HTML, application_form(scheme, cohort))
+        return Response(
+            HTTPStatus.OK, HTML, closed_page(scheme, cohort, base=public_prefix(app.current_event.raw_event))
+        )
+    return Response(
+        HTTPStatus.OK, HTML, application_form(scheme, cohort, base=public_prefix(app.current_event.raw_event))
+    )
 
 
 @app.post("/applications")
@@ -241,7 +250,13 @@ def submit_form() -> Response[str]:
         metrics.add_metric(name="SubmissionsRefused", unit="Count", value=1)
         if cohort is None:
             return Response(error.status, HTML, message_page("There is a problem", str(error), error.errors))
-        page = application_form(get_scheme(cohort.scheme_id), cohort, values, error.errors)
+        page = application_form(
+            get_scheme(cohort.scheme_id),
+            cohort,
+            values,
+            error.errors,
+            base=public_prefix(app.current_event.raw_event),
+        )
         return Response(error.status, HTML, page)
     assert cohort is not None
     return Response(HTTPStatus.ACCEPTED, HTML, held_page(cohort, accepted.submission_id, accepted.confirm_by))
@@ -456,4 +471,4 @@ def openapi_document() -> Response[str]:
 @traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return app.resolve(routed(event), context)

@@ -559,6 +559,21 @@ class LocalRuntime:
                     return str(key["id"]) if full.get("enabled", True) else None
         return None
 
+    @property
+    def stage(self) -> str:
+        """The API's stage name, as template.yaml names it (``dev`` with the default parameters)."""
+        (props,) = (p for _, p in self.stack.of_type("AWS::Serverless::Api"))
+        return str(self.stack.resolver(self.physical).resolve(props["StageName"]))
+
+    def _route_path(self, address: str) -> str:
+        """The path a route sees. As on API Gateway's own domain, ``/{stage}/...`` is served with the
+        stage left out of the event's path (and kept in the address); the root serves the same
+        routes, for convenience."""
+        prefix = f"/{self.stage}"
+        if address == prefix or address.startswith(prefix + "/"):
+            return address[len(prefix) :] or "/"
+        return address
+
     def handle_http(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes, client: str = "127.0.0.1"
     ) -> tuple[int, dict[str, str], bytes]:
@@ -571,8 +586,9 @@ class LocalRuntime:
                 {"Content-Type": blocked.content_type, **dict(blocked.headers)},
                 blocked.body.encode(),
             )
+        path = self._route_path(parts.path)
         for route in self.stack.routes:
-            params = route.matches(method, parts.path)
+            params = route.matches(method, path)
             if params is None:
                 continue
             lower = {k.lower(): v for k, v in headers.items()}
@@ -586,7 +602,7 @@ class LocalRuntime:
             if len(body) > MAX_API_BODY:
                 return _json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"message": "Request Too Long"})
             event = _proxy_event(
-                route, method, parts.path, parts.query, headers, body, params, key_id, lower.get("x-api-key")
+                route, method, path, parts.query, headers, body, params, key_id, lower.get("x-api-key")
             )
             # As API Gateway: the domain the request came in on, and the X-Forwarded headers it adds.
             event["requestContext"]["domainName"] = lower.get("host") or f"127.0.0.1:{self.api_port}"
@@ -598,6 +614,7 @@ class LocalRuntime:
                     if k.lower() not in {"x-forwarded-proto", "x-forwarded-for"}
                 }
                 event[name] = {**sent, **{k: v if name == "headers" else [v] for k, v in forwarded.items()}}
+            event["requestContext"].update(path=parts.path, stage=self.stage)
             with self.activity:
                 try:
                     response = self.functions[route.function].invoke(event)

@@ -56,6 +56,10 @@ class Settled:
 def pieces(count: int, k: int, largest: int = MAX_BATCH) -> list[int]:
     """Sizes that split ``count`` records (``count`` >= ``k``) into pieces of at least ``k`` and at
     most ``largest``, adding up to ``count``."""
+    if k > (largest + 1) // 2:
+        # A count between largest and 2k - 1 could not be split so, and a piece over largest is a
+        # transaction over 100 items, which DynamoDB refuses on every retry.
+        raise ValueError(f"pieces of at least {k} cannot always be kept to {largest}")
     if count <= 0:
         return []
     if count < k:

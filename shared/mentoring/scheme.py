@@ -24,6 +24,10 @@ from mentoring.models import CalendarSession, Role, london_deadline
 from mentoring.sources import Basis, SourceDocument
 
 SCHEMES_DIR = Path(__file__).parent / "schemes"
+# Monitoring answers are stored in DynamoDB transactions of a delete and a put a record, at most 100
+# items (50 records). Pieces of at least k and at most 50 exist for every count of k or more only
+# while 2k - 1 <= 50 (mentoring.monitoring.pieces).
+MAX_MONITORING_K = 25
 SCHEMES_DIR_VARIABLE = "MENTORING_SCHEMES_DIR"
 
 QuestionId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
@@ -322,8 +326,12 @@ class Scheme(Definition):
     monitoring_batch: int = Field(
         default=5,
         ge=2,
-        le=50,
-        description="k: monitoring answers reach the store in shuffled batches of at least this many.",
+        # A batch is one transaction of a delete and a put a record (DynamoDB: 100 items at most,
+        # so 50 records). Batches of at least k and at most 50 exist for every count of k or more
+        # only while 2k - 1 <= 50.
+        le=MAX_MONITORING_K,
+        description="k: monitoring answers reach the store in shuffled batches of at least this many "
+        f"(at most {MAX_MONITORING_K}, so that every batch fits one DynamoDB transaction).",
     )
     calendar: SchemeCalendar
     first_contact: Role = Field(

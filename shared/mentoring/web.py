@@ -307,8 +307,16 @@ def _dates(scheme: Scheme, cohort: Cohort) -> str:
 
 
 def application_form(
-    scheme: Scheme, cohort: Cohort, values: dict[str, str] | None = None, errors: Sequence[FieldError] = ()
+    scheme: Scheme,
+    cohort: Cohort,
+    values: dict[str, str] | None = None,
+    errors: Sequence[FieldError] = (),
+    base: str = "",
 ) -> str:
+    """The applicant form. ``base`` is what precedes the API's routes in the address
+    (``mentoring.routing.public_prefix``): the form posts to ``{base}/applications``, which a
+    relative action would miss when the address has no trailing slash (``/dev`` resolves
+    ``applications`` to ``/applications``, outside the stage)."""
     values = values or {}
     by_field = {e.field: e.message for e in errors}
     f = _Form(values, by_field)
@@ -329,7 +337,7 @@ def application_form(
 <p><strong>{escape(scheme.name)}</strong>: {escape(scheme.summary)}</p>
 <p>Applications close at the recruitment deadline, {escape(when(cohort.recruitment_deadline))}.</p>
 {_dates(scheme, cohort)}
-<form method="post" action="applications" novalidate>
+<form method="post" action="{escape(base)}/applications" novalidate>
 <input type="hidden" name="cohort_id" value="{escape(cohort.cohort_id)}">
 <fieldset id="role" tabindex="-1"><legend>Your role</legend>{f._error("role")}{roles}</fieldset>
 <fieldset><legend>About you</legend>
@@ -382,8 +390,9 @@ report on who the scheme reaches. They are never used to decide eligibility or m
     return _page(f"Apply to {cohort.name}", f'{head}{summary}<form method="post"{rest}')
 
 
-def closed_page(scheme: Scheme, cohort: Cohort) -> str:
-    """A cohort past its deadline: said plainly, and no form to fill in."""
+def closed_page(scheme: Scheme, cohort: Cohort, base: str = "") -> str:
+    """A cohort past its deadline: said plainly, and no form to fill in (the link back absolute
+    from ``base``, as the form's action)."""
     return _page(
         f"Applications to {cohort.name} are closed",
         f"<h1>Applications to {escape(cohort.name)} are closed</h1>"
@@ -391,7 +400,7 @@ def closed_page(scheme: Scheme, cohort: Cohort) -> str:
         f"{escape(when(cohort.recruitment_deadline))}, and its mentors and mentees have been or are being "
         "matched.</p><p>The scheme runs again: to hear about its next round, write to the coordinator at "
         f'<a href="mailto:{escape(cohort.coordinator_email)}">{escape(cohort.coordinator_email)}</a>.</p>'
-        '<p><a href="./">See the schemes open for applications</a></p>',
+        f'<p><a href="{escape(base)}/">See the schemes open for applications</a></p>',
     )
 
 
@@ -474,10 +483,12 @@ def message_page(title: str, message: str, errors: Sequence[FieldError] = ()) ->
     )
 
 
-def cohort_question_page(open_cohorts: Sequence[Cohort] = ()) -> str:
-    """The landing page: the cohorts open for applications, and a field for a cohort's reference."""
+def cohort_question_page(open_cohorts: Sequence[Cohort] = (), base: str = "") -> str:
+    """The landing page: the cohorts open for applications, and a field for a cohort's reference
+    (links and the form absolute from ``base``, as the application form's)."""
     listing = "".join(
-        f'<li><a href="?cohort={escape(c.cohort_id)}">{escape(c.name)}</a>: applications close '
+        f'<li><a href="{escape(base)}/?cohort={escape(c.cohort_id)}">{escape(c.name)}</a>: '
+        "applications close "
         f"{escape(when(c.recruitment_deadline))}</li>"
         for c in open_cohorts
     )
@@ -488,7 +499,7 @@ def cohort_question_page(open_cohorts: Sequence[Cohort] = ()) -> str:
     )
     return _page(
         "Apply to a mentoring scheme",
-        f'<h1>Apply to a mentoring scheme</h1>{intro}<form method="get" action="">'
+        f'<h1>Apply to a mentoring scheme</h1>{intro}<form method="get" action="{escape(base)}/">'
         '<label for="cohort">Cohort reference</label><p class="hint" id="cohort-hint">'
         "Your scheme coordinator gives you this reference.</p>"
         '<input id="cohort" name="cohort" aria-describedby="cohort-hint" required>'

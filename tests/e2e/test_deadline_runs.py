@@ -4,23 +4,19 @@ error, then parked on the on-failure destination with the error, for someone to 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from infrastructure.local.runtime import LocalRuntime
-from tests.conftest import free_port
+from tests.e2e.conftest import OpenStack
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
-    folder = tmp_path_factory.mktemp("deadline-runs")
-    with LocalRuntime(
-        api_port=free_port(), aws_port=free_port(), outbox=folder / "outbox", logs=folder / "logs"
-    ) as running:
-        yield running
+def runtime(open_stack: OpenStack) -> LocalRuntime:
+    """The session's running stack (its start is the costly part of an end-to-end test)."""
+    return open_stack.runtime
 
 
 def parked(runtime: LocalRuntime) -> list[dict[str, object]]:

@@ -52,14 +52,11 @@ def emailed_link(stack: OpenStack, address: str, timeout: float = 300) -> str:
     raise AssertionError(f"no confirmation email reached {address}")
 
 
-def test_an_applicant_applies_and_confirms_from_the_emailed_link(
-    browser: WebDriver, open_stack: OpenStack
-) -> None:
-    open_form(browser, open_stack)
+def fill_eligible_mentee(browser: WebDriver, email: str) -> None:
     browser.find_element(By.CSS_SELECTOR, "label[for=role-mentee]").click()
     fill(browser, "applicant.given_name", "Amara")
     fill(browser, "applicant.family_name", "Okafor")
-    fill(browser, "applicant.email", "amara.browser@ucl.example.ac.uk")
+    fill(browser, "applicant.email", email)
     Select(browser.find_element(By.ID, "applicant.institution")).select_by_value("UCL")
     fill(browser, "applicant.department", "Finance")
     fill(browser, "applicant.job_title", "Finance Officer")
@@ -74,6 +71,13 @@ def test_an_applicant_applies_and_confirms_from_the_emailed_link(
     fill(browser, "profile.career_goals", "leadership")
     Select(browser.find_element(By.ID, "monitoring.ethnicity")).select_by_value("black_african")
     browser.find_element(By.CSS_SELECTOR, "label[for=consent]").click()
+
+
+def test_an_applicant_applies_and_confirms_from_the_emailed_link(
+    browser: WebDriver, open_stack: OpenStack
+) -> None:
+    open_form(browser, open_stack)
+    fill_eligible_mentee(browser, "amara.browser@ucl.example.ac.uk")
     browser.save_screenshot(str(SCREENSHOTS / "form-filled.png"))
 
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
@@ -93,6 +97,20 @@ def test_an_applicant_applies_and_confirms_from_the_emailed_link(
     WebDriverWait(browser, PAGE_WAIT).until(lambda b: b.title == "Application confirmed")
     assert "is confirmed" in browser.find_element(By.CSS_SELECTOR, "[role=status]").text
     browser.save_screenshot(str(SCREENSHOTS / "confirmed.png"))
+
+
+def test_the_form_posts_inside_the_stage_from_an_address_without_a_trailing_slash(
+    browser: WebDriver, open_stack: OpenStack
+) -> None:
+    """API Gateway's own address is ``.../{stage}``: a relative action would post outside it."""
+    stage = open_stack.runtime.stage
+    browser.get(f"{open_stack.runtime.api_url}/{stage}?cohort={open_stack.cohort_id}")
+    fill_eligible_mentee(browser, "amara.stage@ucl.example.ac.uk")
+
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+    WebDriverWait(browser, PAGE_WAIT).until(lambda b: b.title == "Check your email")
+    assert browser.current_url == f"{open_stack.runtime.api_url}/{stage}/applications"
 
 
 def test_errors_are_summarised_and_shown_beside_their_fields(

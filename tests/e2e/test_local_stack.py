@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from mentoring.adapters.messaging import EventBridgeDeadlines
 
 from infrastructure.local.client import ApiClient
 from infrastructure.local.runtime import LocalRuntime
@@ -107,7 +108,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         assert reply.status == 422
         assert form["applicant"]["given_name"] in reply.body
         runtime.wait_until_drained()
-        assert runtime.fire_due(now=deadline) == [f"deadline-{cohort_id}"]
+        assert runtime.fire_due(now=deadline) == [EventBridgeDeadlines.name_for(cohort_id)]
         runtime.wait_until_drained()
         # The coordinator's export: names and emails of every pair.
         export = api.signed("GET", f"/cohorts/{cohort_id}/matches?format=csv")

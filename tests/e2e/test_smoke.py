@@ -3,7 +3,7 @@ stack (infrastructure/smoke.py), with only the finding of the stack's resources 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import boto3
@@ -12,18 +12,15 @@ from botocore.credentials import ReadOnlyCredentials
 
 from infrastructure.local.runtime import LocalRuntime
 from infrastructure.smoke import DEAD_LETTER_QUEUES, PARTNER, SmokeFailedError, Target, journey
-from tests.conftest import free_port
+from tests.e2e.conftest import OpenStack
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
-    folder = tmp_path_factory.mktemp("smoke")
-    with LocalRuntime(
-        api_port=free_port(), aws_port=free_port(), outbox=folder / "outbox", logs=folder / "logs"
-    ) as running:
-        yield running
+def runtime(open_stack: OpenStack) -> LocalRuntime:
+    """The session's running stack (its start is the costly part of an end-to-end test)."""
+    return open_stack.runtime
 
 
 def local_target(runtime: LocalRuntime) -> Target:

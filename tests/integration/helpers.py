@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+from mentoring.adapters.messaging import EventBridgeDeadlines
 
 from infrastructure.local.calls import acting_as
 
@@ -69,8 +70,9 @@ def api_event(
     names = [p.strip("{}") for p in resource.split("/") if p.startswith("{")]
     values = [v for p, v in zip(resource.split("/"), path.split("/"), strict=True) if p.startswith("{")]
     event["pathParameters"] = dict(zip(names, values, strict=True)) or None
+    # On API Gateway's own domain the address holds the stage, which the event's path leaves out.
     event["requestContext"].update(
-        resourcePath=resource, path=f"/dev{path}", httpMethod=method, requestId=str(uuid.uuid4())
+        resourcePath=resource, httpMethod=method, requestId=str(uuid.uuid4()), path=f"/dev{path}"
     )
     event["requestContext"]["identity"]["apiKeyId"] = api_key_id
     return event
@@ -275,7 +277,7 @@ class Stack:
 
     def schedule_for(self, cohort_id: str) -> dict[str, Any]:
         schedule: dict[str, Any] = self.client("scheduler").get_schedule(
-            Name=f"deadline-{cohort_id}", GroupName=self.physical("DeadlineScheduleGroup")
+            Name=EventBridgeDeadlines.name_for(cohort_id), GroupName=self.physical("DeadlineScheduleGroup")
         )
         return schedule
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
 
 import pytest
+from mentoring.adapters.messaging import EventBridgeDeadlines
 
 from tests.integration.helpers import (
     Stack,
@@ -174,12 +177,30 @@ def test_opening_a_cohort_schedules_its_deadline_in_london_time(stack: Stack) ->
     assert schedule["Target"]["EventBridgeParameters"]["DetailType"] == "RecruitmentDeadlineReached"
 
 
+def test_a_cohort_with_the_longest_id_gets_a_schedule_within_schedulers_limits(stack: Stack) -> None:
+    """Scheduler names are at most 64 characters of [0-9a-zA-Z-_.]; ``deadline-`` and a 63-character
+    cohort id would be 72, and AWS would answer ValidationException (a 502 to the coordinator)."""
+    base = f"it-long-{uuid.uuid4().hex}"
+    ids = [(base + "a" * 63)[:62] + suffix for suffix in "xy"]
+    requests = [{**stack.cohort_request(), "cohort_id": cohort_id} for cohort_id in ids]
+
+    opened = [stack.call("AdminFunction", api_event("POST", "/cohorts", r))["statusCode"] for r in requests]
+
+    names = [EventBridgeDeadlines.name_for(cohort_id) for cohort_id in ids]
+    assert opened == [201, 201]
+    assert all(len(name) <= 64 and re.fullmatch(r"[0-9a-zA-Z._-]+", name) for name in names)
+    assert len(set(names)) == 2
+    assert [json.loads(stack.schedule_for(c)["Target"]["Input"]) for c in ids] == [
+        {"cohort_id": c} for c in ids
+    ]
+
+
 def test_a_schedule_left_by_an_earlier_attempt_is_brought_up_to_date(stack: Stack) -> None:
     """An attempt that created the schedule and then failed to store its cohort leaves it behind;
     the retry makes it announce this deadline rather than failing on the name."""
     request = stack.cohort_request(deadline=datetime(2031, 7, 1, 16, 0, tzinfo=UTC))
     stack.client("scheduler").create_schedule(
-        Name=f"deadline-{request['cohort_id']}",
+        Name=EventBridgeDeadlines.name_for(request["cohort_id"]),
         GroupName=stack.physical("DeadlineScheduleGroup"),
         ScheduleExpression="at(2030-01-01T09:00:00)",
         FlexibleTimeWindow={"Mode": "OFF"},

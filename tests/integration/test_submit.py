@@ -202,7 +202,7 @@ def test_landing_page_lists_open_cohorts_and_not_closed_ones(stack: Stack) -> No
     response = stack.call("SubmitFunction", api_event("GET", "/", None))
 
     assert response["statusCode"] == 200
-    assert f'href="?cohort={cohort}"' in response["body"]
+    assert f'href="/dev/?cohort={cohort}"' in response["body"]  # inside the stage
     assert "long-closed" not in response["body"]
 
 

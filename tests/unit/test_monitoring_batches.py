@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mentoring.models import MonitoringAnswers, MonitoringRecord, PendingAnswers, Role
 from mentoring.monitoring import MAX_BATCH, generalise, pieces, settle, sweep, transactions
+from mentoring.scheme import Scheme
 
 from tests.unit.factories import NOW, cohort
 from tests.unit.fakes import MemoryStore, WrappingSeal
@@ -252,3 +253,20 @@ def test_the_sweep_settles_every_cohort_with_pending_answers_and_deletes_those_o
         ("gone", 0, 0, 3),
     }
     assert store.pending_cohorts() == ["cohort-b"]
+
+
+def test_every_piece_fits_one_transaction_for_any_k_a_scheme_may_set() -> None:
+    """A transaction is a delete and a put a record, which DynamoDB caps at 100 items: a larger one
+    would fail on every retry. Every k the scheme model accepts keeps each piece to 50 records."""
+    largest_k = next(m.le for m in Scheme.model_fields["monitoring_batch"].metadata if hasattr(m, "le"))
+
+    for k in range(2, largest_k + 1):
+        for count in range(k, 4 * MAX_BATCH):
+            sizes = pieces(count, k)
+            assert sum(sizes) == count
+            assert all(k <= size <= MAX_BATCH for size in sizes), (k, count, sizes)
+
+
+def test_a_k_that_could_not_be_kept_within_a_transaction_is_refused() -> None:
+    with pytest.raises(ValueError, match="cannot always be kept"):
+        pieces(60, MAX_BATCH // 2 + 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import time
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 LONDON = ZoneInfo("Europe/London")
 DEADLINE_SOURCE = "mentoring.deadlines"
+SCHEDULE_NAME_LIMIT = 64  # EventBridge Scheduler refuses a longer name (ValidationException)
 DEADLINE_DETAIL_TYPE = "RecruitmentDeadlineReached"
 
 
@@ -176,7 +178,13 @@ class EventBridgeDeadlines:
 
     @staticmethod
     def name_for(cohort_id: str) -> str:
-        return f"deadline-{cohort_id}"
+        """``deadline-<cohort id>``, within Scheduler's 64 characters: a longer one keeps the start
+        of the id and ends with a digest of all of it, so that each cohort has its own."""
+        name = f"deadline-{cohort_id}"
+        if len(name) <= SCHEDULE_NAME_LIMIT:
+            return name
+        digest = hashlib.sha256(cohort_id.encode()).hexdigest()[:12]
+        return f"{name[: SCHEDULE_NAME_LIMIT - len(digest) - 1]}-{digest}"
 
     def schedule_deadline(self, cohort_id: str, at: datetime) -> str:
         name = self.name_for(cohort_id)

@@ -28,6 +28,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from mentoring.routing import public_prefix
+
 SESSION_COOKIE = "__Host-mentoring-session"
 REFRESH_COOKIE = "__Host-mentoring-refresh"
 CSRF_COOKIE = "__Host-mentoring-csrf"
@@ -165,6 +167,4 @@ def check_csrf(event: Mapping[str, Any], form: Mapping[str, str]) -> None:
 def base_path(event: Mapping[str, Any]) -> str:
     """The prefix before the route in the browser's address (``/dev`` on API Gateway's own domain,
     the base path mapping on a custom one, nothing locally), so links and redirects stay inside it."""
-    path = str(event.get("path") or "")
-    full = str((event.get("requestContext") or {}).get("path") or path)
-    return full[: -len(path)] if path and full.endswith(path) else ""
+    return public_prefix(event)
