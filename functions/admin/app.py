@@ -10,12 +10,14 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mentoring.adapters.dynamodb import DynamoApplications
-from mentoring.adapters.messaging import EventBridgeDeadlines, SqsQueue
+from mentoring.adapters.messaging import EventBridgeAnnouncer, EventBridgeDeadlines, SqsQueue
 from mentoring.cohorts import CohortRequestError, create_cohort, progress
+from mentoring.deadline import RerunRefusedError, request_rerun
 from mentoring.models import (
     ErrorBody,
     FieldError,
     MatchChanges,
+    MatchingRerun,
     NewCohort,
     Withdrawn,
     WithdrawRequest,
@@ -43,6 +45,11 @@ def store() -> DynamoApplications:
 @cache
 def notify_queue() -> SqsQueue:
     return SqsQueue(settings.notify_queue_url)
+
+
+@cache
+def announcer() -> EventBridgeAnnouncer:
+    return EventBridgeAnnouncer(settings.event_bus_arn)
 
 
 @cache
@@ -116,6 +123,21 @@ def change_provisional_matches(cohort_id: str) -> Response[str]:
         return error(HTTPStatus(problem.status), str(problem), problem.errors)
     logger.info("provisional matches changed", cohort_id=cohort_id, changes=len(request.changes))
     return ok(HTTPStatus.OK, result.model_dump_json())
+
+
+@app.post("/cohorts/<cohort_id>/matching-runs")
+def rerun_matching(cohort_id: str) -> Response[str]:
+    """A coordinator's re-run of matching for a cohort whose run failed or died (the console calls
+    the same domain function)."""
+    try:
+        request_rerun(cohort_id, utcnow(), store(), announcer())
+    except CohortNotFoundError as problem:
+        return error(HTTPStatus.NOT_FOUND, str(problem))
+    except RerunRefusedError as problem:
+        return error(HTTPStatus.CONFLICT, str(problem), [FieldError(field="cohortId", message=str(problem))])
+    logger.info("matching run requested again", cohort_id=cohort_id)
+    metrics.add_metric(name="MatchingRerunsRequested", unit="Count", value=1)
+    return ok(HTTPStatus.ACCEPTED, MatchingRerun(cohort_id=cohort_id).model_dump_json())
 
 
 @app.post("/cohorts/<cohort_id>/publish")

@@ -1,4 +1,12 @@
-"""The recruitment deadline: match the cohort once, store the result, queue one email per person."""
+"""The recruitment deadline: match the cohort once, store the result, queue one email per person.
+
+A run holds the cohort under a lease (``mentoring.ports.Lease``) that outlasts its invocation. A
+run killed part-way (a timeout, out of memory) hands nothing back, but its lease runs out: Lambda's
+retry of the same invocation takes it over at once (the lease is its own), and anyone else once
+it has run out. Every step is safe to do again: the matching is deterministic, results are keyed
+by person and emails by (cohort, person, kind). When a lease runs out with the cohort still
+matching, the watch announces it (an alarm), and a coordinator may run matching again.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +17,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mentoring.matching import match_cohort
-from mentoring.models import EmailKind, MatchingResult, Notification, Role
-from mentoring.ports import ApplicationStore, CohortNotFoundError, CohortStore, NotificationQueue
+from mentoring.models import Cohort, CohortStatus, EmailKind, MatchingResult, Notification, Role
+from mentoring.ports import (
+    ApplicationStore,
+    CohortNotFoundError,
+    CohortStore,
+    DeadlineAnnouncer,
+    Lease,
+    LeaseWatch,
+    NotificationQueue,
+)
 from mentoring.scheme import get_scheme
 
 
@@ -19,6 +35,7 @@ class DeadlineRun:
     cohort_id: str
     ran: bool
     result: MatchingResult | None = None
+    finished: bool = True  # False: another run took the cohort over before this one ended
     stages: dict[str, float] = field(default_factory=dict)  # seconds: read, match, store, queue
 
 
@@ -65,19 +82,23 @@ def result_notifications(cohort_id: str, result: MatchingResult, mentor_ids: lis
 
 def run_deadline(
     cohort_id: str,
-    now: datetime,
+    lease: Lease,
     cohorts: CohortStore,
     applications: ApplicationStore,
     notifications: NotificationQueue,
+    watch: LeaseWatch,
 ) -> DeadlineRun:
-    """Runs once per cohort, however many times the deadline event arrives."""
+    """Runs once per cohort, however many times the deadline event arrives, and again only after
+    a run that held the cohort died (see the module's docstring)."""
+    now = lease.taken
     cohort = cohorts.get_cohort(cohort_id)
     if cohort is None:
         raise CohortNotFoundError(f"cohort {cohort_id!r} does not exist")
-    if not cohorts.claim_for_matching(cohort_id, now):
+    if not cohorts.claim_for_matching(cohort_id, lease):
         return DeadlineRun(cohort_id=cohort_id, ran=False)
     clock = _Stopwatch()
     try:
+        watch.watch(cohort_id, lease)
         scheme = get_scheme(cohort.scheme_id)
         with clock.stage("read"):
             # Late applications (processed after the claim) are not in this round; intake told them.
@@ -93,15 +114,52 @@ def run_deadline(
             if scheme.publish == "after_review":
                 # Held as provisional: only the coordinator hears, and publishing sends the results.
                 notifications.send_all([Notification(cohort_id=cohort_id, kind=EmailKind.MATCHES_TO_REVIEW)])
-                cohorts.finish_matching(cohort_id, now, provisional=True)
+                finished = cohorts.finish_matching(cohort_id, now, lease.owner, provisional=True)
             else:
                 notifications.send_all(
                     result_notifications(cohort_id, result, [m.application_id for m in mentors])
                 )
-                cohorts.finish_matching(cohort_id, now)
+                finished = cohorts.finish_matching(cohort_id, now, lease.owner)
     except BaseException:
-        # Hand the claim back so the platform's retry (or a coordinator's re-run) can run it again;
-        # results are keyed by person and emails by (cohort, person, kind), so a re-run adds nothing twice.
-        cohorts.release_matching(cohort_id)
+        # Hand the claim back so the platform's retry (or a coordinator's re-run) can run it again.
+        cohorts.release_matching(cohort_id, lease.owner)
         raise
-    return DeadlineRun(cohort_id=cohort_id, ran=True, result=result, stages=clock.seconds)
+    return DeadlineRun(cohort_id=cohort_id, ran=True, result=result, finished=finished, stages=clock.seconds)
+
+
+def stuck_in_matching(cohort_id: str, now: datetime, cohorts: CohortStore) -> Cohort | None:
+    """The cohort, when it is still matching under a lease that has run out: the run that held it
+    died and no retry took it over. None when matching finished or a run still holds it."""
+    cohort = cohorts.get_cohort(cohort_id)
+    if cohort is None or cohort.status is not CohortStatus.MATCHING:
+        return None
+    if cohort.matching_until is not None and cohort.matching_until > now:
+        return None
+    return cohort
+
+
+class RerunRefusedError(ValueError):
+    """Matching cannot be run again for this cohort now; the message says why, and when it can."""
+
+
+def request_rerun(
+    cohort_id: str, now: datetime, cohorts: CohortStore, announcer: DeadlineAnnouncer
+) -> Cohort:
+    """A coordinator's re-run of matching for a cohort whose run failed or died: the deadline is
+    announced again, and the matching function runs as at the deadline (its claim decides, so a
+    re-run asked twice still runs once). Refused while the deadline is ahead, while a run holds the
+    cohort, and once matching has finished."""
+    cohort = cohorts.get_cohort(cohort_id)
+    if cohort is None:
+        raise CohortNotFoundError(f"cohort {cohort_id!r} does not exist")
+    if now < cohort.recruitment_deadline:
+        raise RerunRefusedError("the recruitment deadline has not passed: matching runs then")
+    if cohort.status in {CohortStatus.PROVISIONAL, CohortStatus.MATCHED}:
+        raise RerunRefusedError("matching has finished for this cohort")
+    if cohort.status is CohortStatus.MATCHING and cohort.matching_until and cohort.matching_until > now:
+        raise RerunRefusedError(
+            f"a matching run holds this cohort until {cohort.matching_until:%Y-%m-%d %H:%M:%S} UTC; "
+            "if it has not finished by then, ask again"
+        )
+    announcer.announce(cohort_id)
+    return cohort

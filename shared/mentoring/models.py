@@ -447,6 +447,22 @@ class DeadlineEvent(EventBridgeModel):
     detail: DeadlineReached
 
 
+class LeaseExpiredEvent(EventBridgeModel):
+    """MatchingLeaseExpired, which a matching run's watch puts on the bus once its lease has run out."""
+
+    detail: DeadlineReached
+
+
+class MatchingRerun(Contract):
+    """The answer to a coordinator's re-run of matching: the deadline is announced again."""
+
+    cohort_id: str
+    status: Literal["requested"] = "requested"
+    message: str = (
+        "matching will run again for this cohort shortly; its results are emailed as at the deadline"
+    )
+
+
 # ---------------------------------------------------------------- domain entities
 
 
@@ -566,6 +582,11 @@ class Cohort(BaseModel):
     status: CohortStatus = CohortStatus.OPEN
     created_at: datetime
     admitted_mentees: int = Field(default=0, description="Eligible mentees with a place in the cohort.")
+    matching_until: datetime | None = Field(
+        default=None,
+        description="While matching: until when its run holds the cohort. Past it, the run has died "
+        "and a coordinator may run matching again.",
+    )
 
 
 class RuleOutcome(BaseModel):

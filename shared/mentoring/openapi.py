@@ -22,6 +22,7 @@ from mentoring.models import (
     CohortProgress,
     ErrorBody,
     MatchChanges,
+    MatchingRerun,
     MonitoringAnswers,
     NewCohort,
     PartnerApplication,
@@ -49,6 +50,7 @@ _MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (Cohort, "serialization"),
     (CohortProgress, "serialization"),
     (CohortMatches, "serialization"),
+    (MatchingRerun, "serialization"),
 ]
 
 JSON = "application/json"
@@ -362,6 +364,22 @@ def _paths() -> dict[str, Any]:
         "/schemes/{schemeId}/monitoring-report": _report(
             "A scheme's equal-opportunities report, every cohort", "schemeId"
         ),
+        "/cohorts/{cohortId}/matching-runs": {
+            "post": {
+                "summary": "Run matching again for a cohort whose run failed or died",
+                "description": "The cohort's deadline is announced again and matching runs as at the "
+                "deadline, its results emailed once. Refused while the deadline is ahead, while a run "
+                "holds the cohort (until its lease runs out) and once matching has finished.",
+                "security": SIGV4,
+                "parameters": cohort_id,
+                "responses": {
+                    "202": _json(MatchingRerun, "Matching will run again shortly."),
+                    "403": FORBIDDEN,
+                    "404": _error("No cohort has this id."),
+                    "409": _error("Not now: the deadline is ahead, a run holds it, or it is matched."),
+                },
+            }
+        },
         "/cohorts/{cohortId}/publish": {
             "post": {
                 "summary": "Publish provisional matches: the one step that emails the results",

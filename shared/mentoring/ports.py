@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from mentoring.models import (
@@ -30,6 +30,27 @@ class CohortNotFoundError(LookupError):
     pass
 
 
+# A lease outlasts its run's invocation by this much: enough for the clocks of Lambda's hosts and
+# DynamoDB's to differ and for the last write to land.
+LEASE_MARGIN = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A run's hold on a cohort: who holds it (the invocation's request id, which Lambda keeps
+    when it retries an asynchronous invocation), from when, and until when. It lasts longer than
+    the invocation can, so a lease past its time belongs to a run that is dead."""
+
+    owner: str
+    taken: datetime
+    until: datetime
+
+    @classmethod
+    def for_invocation(cls, owner: str, now: datetime, remaining: timedelta) -> Lease:
+        """A lease for the rest of an invocation (``remaining``), and the margin."""
+        return cls(owner=owner, taken=now, until=now + remaining + LEASE_MARGIN)
+
+
 class CohortStore(Protocol):
     def get_cohort(self, cohort_id: str) -> Cohort | None: ...
 
@@ -49,17 +70,20 @@ class CohortStore(Protocol):
         """Gives a waiting-list mentee one of the cohort's ``limit`` places and takes them off the
         waiting list, together; False when every place is taken."""
 
-    def claim_for_matching(self, cohort_id: str, at: datetime) -> bool:
-        """Moves an open cohort to matching; False when another run has it (or had it)."""
+    def claim_for_matching(self, cohort_id: str, lease: Lease) -> bool:
+        """Takes the cohort for a matching run under ``lease``: when it is open, when the run that
+        held it has died (its lease has run out), or when the lease is already this one's owner's
+        (Lambda retrying the same invocation). False when another run holds it, or it is matched."""
 
-    def finish_matching(self, cohort_id: str, at: datetime, provisional: bool = False) -> None:
-        """Matching is done: published (matched) or held for review (provisional)."""
+    def finish_matching(self, cohort_id: str, at: datetime, owner: str, provisional: bool = False) -> bool:
+        """Matching is done: published (matched) or held for review (provisional), only while
+        ``owner`` holds the cohort; False when another run has taken it over."""
 
     def publish_matches(self, cohort_id: str, at: datetime) -> bool:
         """Moves a provisional cohort to matched; False when it is not provisional (any more)."""
 
-    def release_matching(self, cohort_id: str) -> None:
-        """Gives a failed run's claim back so that a retry can run."""
+    def release_matching(self, cohort_id: str, owner: str) -> None:
+        """Gives a failed run's claim back (if ``owner`` still holds it) so that a retry can run."""
 
     def take_place(self, cohort_id: str, application_id: str, limit: int) -> bool:
         """Gives an eligible mentee one of the cohort's ``limit`` places; False when all are taken.
@@ -239,6 +263,16 @@ class Mailer(Protocol):
     def send(self, email: OutgoingEmail) -> str:
         """Sends one email; returns the provider's message id. Raises EmailNotSentError when the
         provider certainly did not accept it."""
+
+
+class LeaseWatch(Protocol):
+    def watch(self, cohort_id: str, lease: Lease) -> None:
+        """Arranges for the cohort to be looked at once ``lease`` has run out (matching's alarm)."""
+
+
+class DeadlineAnnouncer(Protocol):
+    def announce(self, cohort_id: str) -> None:
+        """Announces the cohort's recruitment deadline again (a coordinator's re-run of matching)."""
 
 
 class DeadlineScheduler(Protocol):

@@ -42,6 +42,11 @@ class IntakeSettings(Settings):
 
 class MatchingSettings(Settings):
     notify_queue_url: str
+    # The watch on each run's lease: a one-time schedule that puts an event on the bus.
+    event_bus_arn: str
+    schedule_group: str
+    scheduler_role_arn: str
+    deadline_dead_letter_queue_arn: str
 
 
 class NotifySettings(Settings):

@@ -33,12 +33,12 @@ def load_event(name: str) -> dict[str, Any]:
 class FakeContext:
     """The parts of the Lambda context that Powertools reads."""
 
-    def __init__(self, name: str, remaining_ms: int = 30_000) -> None:
+    def __init__(self, name: str, remaining_ms: int = 30_000, request_id: str | None = None) -> None:
         self.function_name = name
         self.remaining_ms = remaining_ms
         self.memory_limit_in_mb = 512
         self.invoked_function_arn = f"arn:aws:lambda:eu-west-2:123456789012:function:{name}"
-        self.aws_request_id = str(uuid.uuid4())
+        self.aws_request_id = request_id or str(uuid.uuid4())
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
@@ -231,12 +231,16 @@ class Stack:
     def key_id(self, institution: str) -> str:
         return self.api_key_ids[institution]
 
-    def call(self, function: str, event: dict[str, Any], remaining_ms: int = 30_000) -> Any:
-        """Invokes the handler with ``remaining_ms`` of the invocation left."""
+    def call(
+        self, function: str, event: dict[str, Any], remaining_ms: int = 30_000, request_id: str | None = None
+    ) -> Any:
+        """Invokes the handler with ``remaining_ms`` of the invocation left (and ``request_id``, as
+        Lambda keeps it when it retries an asynchronous invocation)."""
         with acting_as(function):  # its AWS calls are recorded as the function's
             if function not in self._modules:
                 self._modules[function] = importlib.import_module(self.handler_modules[function])
-            return self._modules[function].handler(event, FakeContext(function, remaining_ms))
+            context = FakeContext(function, remaining_ms, request_id)
+            return self._modules[function].handler(event, context)
 
     def purge(self, queue: str) -> None:
         queued_bodies(self, queue)
@@ -260,11 +264,15 @@ class Stack:
         assert response["statusCode"] == 201, response["body"]
         return request["cohort_id"]
 
-    def deliver_deadline(self, cohort_id: str) -> dict[str, Any]:
+    def deliver_deadline(
+        self, cohort_id: str, request_id: str | None = None, detail_type: str = "RecruitmentDeadlineReached"
+    ) -> dict[str, Any]:
         event = load_event("deadline_event.json")
         event["id"] = str(uuid.uuid4())
         event["detail"] = {"cohort_id": cohort_id}
-        result: dict[str, Any] = self.call("MatchingFunction", event)
+        if detail_type != "RecruitmentDeadlineReached":
+            event.update({"detail-type": detail_type, "source": "mentoring.matching"})
+        result: dict[str, Any] = self.call("MatchingFunction", event, request_id=request_id)
         return result
 
     def store_monitoring(self, cohort_id: str) -> dict[str, Any]:

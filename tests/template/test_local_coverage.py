@@ -45,6 +45,7 @@ def test_the_runtime_reads_every_route_queue_and_rule_from_the_template() -> Non
         ("POST", "/cohorts/{cohortId}/matches/changes"),
         ("POST", "/cohorts/{cohortId}/publish"),
         ("POST", "/cohorts/{cohortId}/applications/{applicationId}/withdraw"),
+        ("POST", "/cohorts/{cohortId}/matching-runs"),
         ("GET", "/cohorts/{cohortId}/monitoring-report"),
         ("GET", "/schemes/{schemeId}/monitoring-report"),
         ("GET", "/console"),
@@ -58,7 +59,12 @@ def test_the_runtime_reads_every_route_queue_and_rule_from_the_template() -> Non
         ("IntakeQueue", "IntakeFunction", 10),
         ("NotifyQueue", "NotifyFunction", 10),
     }
-    assert sorted(r.function for r in stack.rules) == ["MatchingFunction", "MonitoringFunction"]
+    # The deadline (matching and monitoring) and a matching run's lease running out (matching).
+    assert sorted(r.function for r in stack.rules) == [
+        "MatchingFunction",
+        "MatchingFunction",
+        "MonitoringFunction",
+    ]
     assert [(s.function, s.interval) for s in stack.schedules] == [("MonitoringFunction", timedelta(hours=1))]
 
 

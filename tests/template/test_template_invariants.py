@@ -69,6 +69,7 @@ def test_every_consumed_queue_has_a_redrive_policy_to_an_alarmed_dead_letter_que
     alarmed = {
         props["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
         for _, props in of_type(resources, "AWS::CloudWatch::Alarm")
+        if isinstance(props["Dimensions"][0]["Value"], dict)  # a queue's, not a service's metric
     }
     for _, event in functions_events(resources, "SQS"):
         queue = resources[event["Queue"]["Fn::GetAtt"][0]]["Properties"]
@@ -156,7 +157,10 @@ def test_only_submit_reads_the_key_of_submission_ids(resources: dict[str, Any]) 
 
 
 # Resources named only at run time, where a wildcard is the narrowest grant there is.
-RUN_TIME_NAMES = {"schedule/${DeadlineScheduleGroup}/deadline-*"}
+RUN_TIME_NAMES = {
+    "schedule/${DeadlineScheduleGroup}/deadline-*",
+    "schedule/${DeadlineScheduleGroup}/lease-*",
+}
 
 
 def test_no_function_policy_uses_a_wildcard_where_a_specific_name_exists(resources: dict[str, Any]) -> None:

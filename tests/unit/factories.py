@@ -20,6 +20,7 @@ from mentoring.models import (
     Role,
     SelfIdentification,
 )
+from mentoring.ports import Lease
 from mentoring.programme import default_calendar
 from mentoring.scheme import get_scheme
 
@@ -28,6 +29,11 @@ from tests.unit.fakes import WrappingSeal
 SCHEME_ID = "b-mentor-professional"
 NOW = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)
 _ids = itertools.count(1)
+
+
+def lease(owner: str = "run-1", now: datetime = NOW, minutes: int = 11) -> Lease:
+    """A matching run's hold on its cohort, as an invocation of ``minutes`` would take it."""
+    return Lease(owner=owner, taken=now, until=now + timedelta(minutes=minutes))
 
 
 def applicant(**overrides: Any) -> Applicant:

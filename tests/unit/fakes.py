@@ -26,6 +26,7 @@ from mentoring.ports import (
     CohortClosedError,
     CohortExistsError,
     DuplicateSubmissionError,
+    Lease,
     OutboxEntry,
     OutgoingEmail,
 )
@@ -41,6 +42,7 @@ class MemoryStore:
         self.matches: dict[str, list[Match]] = {}
         self.unmatched: dict[str, list[UnmatchedMentee]] = {}
         self.fail_on_results = False
+        self.matching_owners: dict[str, str] = {}
         self.places: dict[str, set[str]] = {}
         self.persons: dict[tuple[str, str], set[str]] = {}
         self.claims: MemoryClaims | None = None  # the claims a withdrawal releases, when attached
@@ -66,15 +68,31 @@ class MemoryStore:
         self.cohorts[cohort_id] = cohort.model_copy(update={"status": target})
         return True
 
-    def claim_for_matching(self, cohort_id: str, at: datetime) -> bool:
-        return self._move(cohort_id, CohortStatus.OPEN, CohortStatus.MATCHING)
+    def claim_for_matching(self, cohort_id: str, lease: Lease) -> bool:
+        cohort = self.cohorts[cohort_id]
+        held = self.matching_owners.get(cohort_id)
+        ran_out = cohort.matching_until is None or cohort.matching_until < lease.taken
+        if cohort.status is CohortStatus.OPEN or (
+            cohort.status is CohortStatus.MATCHING and (ran_out or held == lease.owner)
+        ):
+            self.cohorts[cohort_id] = cohort.model_copy(
+                update={"status": CohortStatus.MATCHING, "matching_until": lease.until}
+            )
+            self.matching_owners[cohort_id] = lease.owner
+            return True
+        return False
 
-    def finish_matching(self, cohort_id: str, at: datetime, provisional: bool = False) -> None:
-        self._move(
-            cohort_id,
-            CohortStatus.MATCHING,
-            CohortStatus.PROVISIONAL if provisional else CohortStatus.MATCHED,
-        )
+    def _leave_matching(self, cohort_id: str, owner: str, target: CohortStatus) -> bool:
+        cohort = self.cohorts[cohort_id]
+        if cohort.status is not CohortStatus.MATCHING or self.matching_owners.get(cohort_id) != owner:
+            return False
+        self.cohorts[cohort_id] = cohort.model_copy(update={"status": target, "matching_until": None})
+        del self.matching_owners[cohort_id]
+        return True
+
+    def finish_matching(self, cohort_id: str, at: datetime, owner: str, provisional: bool = False) -> bool:
+        target = CohortStatus.PROVISIONAL if provisional else CohortStatus.MATCHED
+        return self._leave_matching(cohort_id, owner, target)
 
     def publish_matches(self, cohort_id: str, at: datetime) -> bool:
         return self._move(cohort_id, CohortStatus.PROVISIONAL, CohortStatus.MATCHED)
@@ -85,8 +103,8 @@ class MemoryStore:
         self.matches[cohort_id] = list(matches)
         self.unmatched[cohort_id] = list(unmatched)
 
-    def release_matching(self, cohort_id: str) -> None:
-        self._move(cohort_id, CohortStatus.MATCHING, CohortStatus.OPEN)
+    def release_matching(self, cohort_id: str, owner: str) -> None:
+        self._leave_matching(cohort_id, owner, CohortStatus.OPEN)
 
     def take_place(self, cohort_id: str, application_id: str, limit: int) -> bool:
         places = self.places.setdefault(cohort_id, set())
@@ -210,6 +228,26 @@ class MemoryQueue:
 
     def send_all(self, messages: Iterable[IntakeMessage] | Iterable[Notification]) -> None:
         self.messages.extend(messages)
+
+
+class MemoryWatch:
+    """LeaseWatch: the leases it was asked to watch."""
+
+    def __init__(self) -> None:
+        self.watched: list[tuple[str, Lease]] = []
+
+    def watch(self, cohort_id: str, lease: Lease) -> None:
+        self.watched.append((cohort_id, lease))
+
+
+class MemoryAnnouncer:
+    """DeadlineAnnouncer: the cohorts whose deadline it announced again."""
+
+    def __init__(self) -> None:
+        self.announced: list[str] = []
+
+    def announce(self, cohort_id: str) -> None:
+        self.announced.append(cohort_id)
 
 
 class MemoryScheduler:

@@ -40,8 +40,15 @@ from mentoring.submissions import (
     partner_status,
 )
 
-from tests.unit.factories import NOW, application, cohort, intake_message, mentor, submission
-from tests.unit.fakes import MemoryClaims, MemoryQueue, MemoryScheduler, MemoryStore, WrappingSeal
+from tests.unit.factories import NOW, application, cohort, intake_message, lease, mentor, submission
+from tests.unit.fakes import (
+    MemoryClaims,
+    MemoryQueue,
+    MemoryScheduler,
+    MemoryStore,
+    MemoryWatch,
+    WrappingSeal,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -146,8 +153,8 @@ def test_deadline_matches_once_and_queues_one_email_per_eligible_person(store: M
     _fill(store)
     queue = MemoryQueue()
 
-    first = run_deadline("cohort-a", NOW, store, store, queue)
-    again = run_deadline("cohort-a", NOW, store, store, queue)
+    first = run_deadline("cohort-a", lease(), store, store, queue, MemoryWatch())
+    again = run_deadline("cohort-a", lease(), store, store, queue, MemoryWatch())
 
     assert first.ran
     assert not again.ran
@@ -161,9 +168,9 @@ def test_a_failed_run_gives_its_claim_back_so_a_retry_runs(store: MemoryStore) -
     store.fail_on_results = True
 
     with pytest.raises(ConnectionError):
-        run_deadline("cohort-a", NOW, store, store, MemoryQueue())
+        run_deadline("cohort-a", lease(), store, store, MemoryQueue(), MemoryWatch())
     store.fail_on_results = False
-    retry = run_deadline("cohort-a", NOW, store, store, MemoryQueue())
+    retry = run_deadline("cohort-a", lease(), store, store, MemoryQueue(), MemoryWatch())
 
     assert retry.ran
     assert len(store.list_matches("cohort-a")) == 1
@@ -430,7 +437,7 @@ def test_acknowledgement_of_an_ineligible_applicant_gives_the_reasons(store: Mem
 
 def test_matched_mentee_email_introduces_the_mentor_and_why(store: MemoryStore) -> None:
     _fill(store)
-    run_deadline("cohort-a", NOW, store, store, MemoryQueue())
+    run_deadline("cohort-a", lease(), store, store, MemoryQueue(), MemoryWatch())
     (match,) = store.list_matches("cohort-a")
     guide = store.get_application("cohort-a", match.mentor_id)
     assert guide is not None

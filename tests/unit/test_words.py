@@ -14,8 +14,8 @@ from mentoring.models import Application, EmailKind, Notification, Role, Unmatch
 from mentoring.scheme import load_schemes
 from mentoring.web import MONITORING_QUESTIONS, _label, application_form, closed_page
 
-from tests.unit.factories import NOW, application, cohort, mentor
-from tests.unit.fakes import MemoryQueue, MemoryStore
+from tests.unit.factories import NOW, application, cohort, lease, mentor
+from tests.unit.fakes import MemoryQueue, MemoryStore, MemoryWatch
 
 pytestmark = pytest.mark.unit
 
@@ -91,7 +91,7 @@ def test_the_deadline_is_in_london_time_with_its_zone_named(store: MemoryStore) 
 def _matched(store: MemoryStore) -> tuple[str, str]:
     mentee, guide = application(institution="UCL"), mentor(institution="KCL", given_name="Diana")
     _keep(store, mentee, guide)
-    run_deadline("cohort-a", NOW, store, store, MemoryQueue())
+    run_deadline("cohort-a", lease(), store, store, MemoryQueue(), MemoryWatch())
     return mentee.application_id, guide.application_id
 
 
@@ -120,7 +120,7 @@ def test_a_mentor_is_told_of_each_mentee_the_deadline_queued_them_with_and_no_ot
     )
     _keep(store, guide, first, second)
     queue = MemoryQueue()
-    run_deadline("cohort-a", NOW, store, store, queue)
+    run_deadline("cohort-a", lease(), store, store, queue, MemoryWatch())
     note = next(m for m in queue.messages if getattr(m, "kind", None) is EmailKind.MATCHED_MENTOR)
     assert isinstance(note, Notification)
 
@@ -180,7 +180,7 @@ def test_the_coordinators_summary_counts_every_outcome_and_lists_one_person_once
     senior = application(grade=9)  # not eligible
     guide = mentor(institution="KCL", capacity=1)
     _keep(store, first, second, other, senior, guide)
-    run_deadline("cohort-a", NOW, store, store, MemoryQueue())
+    run_deadline("cohort-a", lease(), store, store, MemoryQueue(), MemoryWatch())
 
     text = _email(store, EmailKind.COORDINATOR_SUMMARY)
 

@@ -6,7 +6,7 @@ import itertools
 import random
 import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -34,6 +34,7 @@ from mentoring.ports import (
     CohortClosedError,
     CohortExistsError,
     DuplicateSubmissionError,
+    Lease,
     OutboxEntry,
 )
 
@@ -115,9 +116,18 @@ def application_item(application: Application) -> dict[str, Any]:
 def _cohort(item: dict[str, Any]) -> Cohort:
     cohort = Cohort.model_validate_json(item["data"]["S"])
     admitted = int(item.get("admitted_mentees", {}).get("N", "0"))
+    until = item.get("matching_until", {}).get("N")
     return cohort.model_copy(
-        update={"status": CohortStatus(item["status"]["S"]), "admitted_mentees": admitted}
+        update={
+            "status": CohortStatus(item["status"]["S"]),
+            "admitted_mentees": admitted,
+            "matching_until": None if until is None else datetime.fromtimestamp(int(until), UTC),
+        }
     )
+
+
+def _epoch(moment: datetime) -> dict[str, str]:
+    return {"N": str(int(moment.timestamp()))}
 
 
 def _conditional_failed(error: ClientError) -> bool:
@@ -379,18 +389,68 @@ class DynamoApplications(_Table):
             raise
         return True
 
-    def claim_for_matching(self, cohort_id: str, at: datetime) -> bool:
-        return self._move(cohort_id, CohortStatus.OPEN, CohortStatus.MATCHING, at)
+    def claim_for_matching(self, cohort_id: str, lease: Lease) -> bool:
+        """One conditional update: open, or matching under a lease that has run out (or is this
+        owner's), becomes matching under ``lease``. A cohort matching from before leases were
+        kept (no ``matching_until``) counts as run out."""
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key={"pk": _pk(cohort_id), "sk": {"S": COHORT}},
+                UpdateExpression="SET #status = :matching, matching_at = :at, matching_owner = :owner, "
+                "matching_until = :until",
+                ConditionExpression="#status = :open OR (#status = :matching AND ("
+                "attribute_not_exists(matching_until) OR matching_until < :now OR matching_owner = :owner))",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":open": {"S": CohortStatus.OPEN.value},
+                    ":matching": {"S": CohortStatus.MATCHING.value},
+                    ":at": {"S": lease.taken.isoformat()},
+                    ":owner": {"S": lease.owner},
+                    ":until": _epoch(lease.until),
+                    ":now": _epoch(lease.taken),
+                },
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
 
-    def finish_matching(self, cohort_id: str, at: datetime, provisional: bool = False) -> None:
+    def _leave_matching(self, cohort_id: str, owner: str, target: CohortStatus, at: datetime | None) -> bool:
+        values: dict[str, Any] = {
+            ":matching": {"S": CohortStatus.MATCHING.value},
+            ":to": {"S": target.value},
+            ":owner": {"S": owner},
+        }
+        update = "SET #status = :to"
+        if at is not None:
+            update += f", {target.value}_at = :at"
+            values[":at"] = {"S": at.isoformat()}
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key={"pk": _pk(cohort_id), "sk": {"S": COHORT}},
+                UpdateExpression=update + " REMOVE matching_owner, matching_until",
+                ConditionExpression="#status = :matching AND matching_owner = :owner",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def finish_matching(self, cohort_id: str, at: datetime, owner: str, provisional: bool = False) -> bool:
         target = CohortStatus.PROVISIONAL if provisional else CohortStatus.MATCHED
-        self._move(cohort_id, CohortStatus.MATCHING, target, at)
+        return self._leave_matching(cohort_id, owner, target, at)
 
     def publish_matches(self, cohort_id: str, at: datetime) -> bool:
         return self._move(cohort_id, CohortStatus.PROVISIONAL, CohortStatus.MATCHED, at)
 
-    def release_matching(self, cohort_id: str) -> None:
-        self._move(cohort_id, CohortStatus.MATCHING, CohortStatus.OPEN, None)
+    def release_matching(self, cohort_id: str, owner: str) -> None:
+        self._leave_matching(cohort_id, owner, CohortStatus.OPEN, None)
 
     # ------------------------------------------------------------ applications
     def record_application(

@@ -7,7 +7,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import TYPE_CHECKING, Any
@@ -17,9 +17,10 @@ from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnec
 from pydantic import BaseModel
 
 from mentoring.adapters import client, in_parallel
-from mentoring.ports import EmailNotSentError, OutgoingEmail
+from mentoring.ports import EmailNotSentError, Lease, OutgoingEmail
 
 if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sqs import SQSClient
@@ -28,6 +29,8 @@ LONDON = ZoneInfo("Europe/London")
 DEADLINE_SOURCE = "mentoring.deadlines"
 SCHEDULE_NAME_LIMIT = 64  # EventBridge Scheduler refuses a longer name (ValidationException)
 DEADLINE_DETAIL_TYPE = "RecruitmentDeadlineReached"
+LEASE_SOURCE = "mentoring.matching"
+LEASE_EXPIRED = "MatchingLeaseExpired"
 
 
 class QueueSendError(RuntimeError):
@@ -186,27 +189,41 @@ class EventBridgeDeadlines:
         digest = hashlib.sha256(cohort_id.encode()).hexdigest()[:12]
         return f"{name[: SCHEDULE_NAME_LIMIT - len(digest) - 1]}-{digest}"
 
-    def schedule_deadline(self, cohort_id: str, at: datetime) -> str:
-        name = self.name_for(cohort_id)
+    def one_time(
+        self, name: str, at: datetime, source: str, detail_type: str, detail: dict[str, Any], description: str
+    ) -> dict[str, Any]:
+        """A one-time schedule's full parameters: it puts one event on the bus at ``at``, with retries
+        and the deadline's dead-letter queue, and deletes itself once it has fired."""
         # Europe/London wall-clock time: what coordinators mean by "5pm on the 31st".
         local = at.astimezone(LONDON).replace(tzinfo=None, microsecond=0)
-        params: Any = {
+        return {
             "Name": name,
             "GroupName": self.group,
             "ScheduleExpression": f"at({local.isoformat()})",
             "ScheduleExpressionTimezone": "Europe/London",
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "ActionAfterCompletion": "DELETE",
-            "Description": f"Recruitment deadline of cohort {cohort_id}",
+            "Description": description,
             "Target": {
                 "Arn": self.bus_arn,
                 "RoleArn": self.role_arn,
-                "Input": json.dumps({"cohort_id": cohort_id}),
-                "EventBridgeParameters": {"DetailType": DEADLINE_DETAIL_TYPE, "Source": DEADLINE_SOURCE},
+                "Input": json.dumps(detail),
+                "EventBridgeParameters": {"DetailType": detail_type, "Source": source},
                 "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600},
                 "DeadLetterConfig": {"Arn": self.dead_letter_arn},
             },
         }
+
+    def schedule_deadline(self, cohort_id: str, at: datetime) -> str:
+        name = self.name_for(cohort_id)
+        params: Any = self.one_time(
+            name,
+            at,
+            DEADLINE_SOURCE,
+            DEADLINE_DETAIL_TYPE,
+            {"cohort_id": cohort_id},
+            f"Recruitment deadline of cohort {cohort_id}",
+        )
         try:
             self.scheduler.create_schedule(**params)
         except ClientError as error:
@@ -216,3 +233,62 @@ class EventBridgeDeadlines:
             # An update replaces every parameter, so the full set is sent again.
             self.scheduler.update_schedule(**params)
         return name
+
+
+class SchedulerLeaseWatch:
+    """LeaseWatch: a one-time schedule, a minute after a matching run's lease runs out, that puts
+    MatchingLeaseExpired on the bus; the matching function then raises the alarm if the cohort is
+    still matching (its run died and no retry took over)."""
+
+    def __init__(self, schedules: EventBridgeDeadlines) -> None:
+        self.schedules = schedules
+
+    @staticmethod
+    def name_for(cohort_id: str, lease: Lease) -> str:
+        """``lease-<start of the id>-<digest of the id>-<epoch>``: one a lease, within 64 characters."""
+        digest = hashlib.sha256(cohort_id.encode()).hexdigest()[:8]
+        return f"lease-{cohort_id[:30]}-{digest}-{int(lease.until.timestamp())}"
+
+    def watch(self, cohort_id: str, lease: Lease) -> None:
+        params: Any = self.schedules.one_time(
+            self.name_for(cohort_id, lease),
+            lease.until + timedelta(minutes=1),
+            LEASE_SOURCE,
+            LEASE_EXPIRED,
+            {"cohort_id": cohort_id},
+            f"Is cohort {cohort_id} still matching once its run's lease has run out?",
+        )
+        try:
+            self.schedules.scheduler.create_schedule(**params)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConflictException":
+                raise  # a conflict is this same watch, set by an earlier attempt
+
+
+class EventBridgeAnnouncer:
+    """DeadlineAnnouncer: puts RecruitmentDeadlineReached for a cohort on the bus, as its schedule
+    does at the deadline (a coordinator's re-run of matching)."""
+
+    def __init__(self, bus_arn: str, events: EventBridgeClient | None = None) -> None:
+        self.bus_arn = bus_arn
+        self._client = events
+
+    @property
+    def events(self) -> EventBridgeClient:
+        if self._client is None:
+            self._client = client("events")
+        return self._client
+
+    def announce(self, cohort_id: str) -> None:
+        response = self.events.put_events(
+            Entries=[
+                {
+                    "EventBusName": self.bus_arn,
+                    "Source": DEADLINE_SOURCE,
+                    "DetailType": DEADLINE_DETAIL_TYPE,
+                    "Detail": json.dumps({"cohort_id": cohort_id}),
+                }
+            ]
+        )
+        if response.get("FailedEntryCount"):
+            raise QueueSendError(f"the event bus refused the deadline: {response['Entries']}")
