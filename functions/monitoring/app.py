@@ -16,10 +16,10 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mentoring.adapters.dynamodb import DynamoApplications, DynamoMonitoring
 from mentoring.adapters.kms import KmsAnswers
-from mentoring.models import DeadlineEvent
-from mentoring.monitoring import Settled, settle, sweep
+from mentoring.models import DeadlineEvent, utcnow
+from mentoring.monitoring import Settled, settle_alone, sweep
 from mentoring.observability import logger, metrics, traced
-from mentoring.ports import CohortNotFoundError
+from mentoring.ports import CohortNotFoundError, Lease
 from mentoring.scheme import get_scheme
 from mentoring.settings import MonitoringSettings
 
@@ -72,12 +72,20 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     received = parse(event=event, model=EventBridgeModel)
     logger.set_correlation_id(received.id)
     grace = timedelta(days=settings.late_answers_grace_days)
+    # Held for the rest of this invocation, by its request id (a run that dies lets go when it ends).
+    lease = Lease.for_invocation(
+        context.aws_request_id, utcnow(), timedelta(milliseconds=context.get_remaining_time_in_millis())
+    )
     if received.detail_type != DEADLINE:  # the hourly sweep
-        return report(sweep(received.time, grace, cohorts(), store(), opener()))
+        return report(sweep(received.time, grace, cohorts(), store(), opener(), lease))
     cohort_id = parse(event=event, model=DeadlineEvent).detail.cohort_id
     cohort = cohorts().get_cohort(cohort_id)
     if cohort is None:
         raise CohortNotFoundError(f"cohort {cohort_id!r} does not exist")
     k = get_scheme(cohort.scheme_id).monitoring_batch
-    result = settle(cohort, k, received.time, grace, store(), opener(), deadline_reached=True)
+    result = settle_alone(
+        cohort, k, received.time, grace, store(), opener(), cohorts(), lease, deadline_reached=True
+    )
+    if result.elsewhere:
+        logger.info("another run is storing this cohort's answers", cohort_id=cohort_id)
     return {"cohort_id": cohort_id, **report([result])}

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from mentoring.models import Cohort, MonitoringRecord, PendingAnswers, Role
-from mentoring.ports import AnswerOpener, CohortStore, MonitoringStore
+from mentoring.ports import AnswerOpener, CohortStore, Lease, MonitoringStore
 from mentoring.scheme import get_scheme
 
 MAX_BATCH = 50  # records a transaction: a transaction holds 100 items, a write and a delete each
@@ -51,6 +51,7 @@ class Settled:
     transactions: list[int] = field(default_factory=list)
     discarded: int = 0
     waiting: int = 0
+    elsewhere: bool = False  # another run holds the cohort: it settles these answers
 
 
 def pieces(count: int, k: int, largest: int = MAX_BATCH) -> list[int]:
@@ -239,12 +240,35 @@ def _store_batch(
     return Settled(cohort_id, stored=len(moves), transactions=[len(t) for t in written])
 
 
+def settle_alone(
+    cohort: Cohort,
+    k: int,
+    now: datetime,
+    grace: timedelta,
+    store: MonitoringStore,
+    opener: AnswerOpener,
+    cohorts: CohortStore,
+    lease: Lease,
+    deadline_reached: bool = False,
+) -> Settled:
+    """``settle``, one run at a time for a cohort: the run holds the cohort under ``lease`` first,
+    so a deadline and a sweep never split one cohort's answers between them. A run that died keeps
+    the cohort only until its lease runs out; the next sweep then settles what it left."""
+    if not cohorts.hold_for_settling(cohort.cohort_id, lease):
+        return Settled(cohort.cohort_id, elsewhere=True)
+    try:
+        return settle(cohort, k, now, grace, store, opener, deadline_reached)
+    finally:
+        cohorts.let_go_of_settling(cohort.cohort_id, lease.owner)
+
+
 def sweep(
     now: datetime,
     grace: timedelta,
     cohorts: CohortStore,
     store: MonitoringStore,
     opener: AnswerOpener,
+    lease: Lease,
 ) -> list[Settled]:
     """Settles every cohort that has pending answers (the hourly sweep), each with its scheme's k.
     Answers of a cohort that no longer exists are deleted: nothing says when they may be stored."""
@@ -256,7 +280,6 @@ def sweep(
             store.discard([p.record_id for p in pending])
             settled.append(Settled(cohort_id, discarded=len(pending)))
             continue
-        settled.append(
-            settle(cohort, get_scheme(cohort.scheme_id).monitoring_batch, now, grace, store, opener)
-        )
+        k = get_scheme(cohort.scheme_id).monitoring_batch
+        settled.append(settle_alone(cohort, k, now, grace, store, opener, cohorts, lease))
     return settled

@@ -85,6 +85,12 @@ class CohortStore(Protocol):
     def release_matching(self, cohort_id: str, owner: str) -> None:
         """Gives a failed run's claim back (if ``owner`` still holds it) so that a retry can run."""
 
+    def hold_for_settling(self, cohort_id: str, lease: Lease) -> bool:
+        """Takes the cohort for storing its monitoring answers under ``lease``, unless another run
+        holds it (a deadline and a sweep never split one cohort's answers between them)."""
+
+    def let_go_of_settling(self, cohort_id: str, owner: str) -> None: ...
+
     def take_place(self, cohort_id: str, application_id: str, limit: int) -> bool:
         """Gives an eligible mentee one of the cohort's ``limit`` places; False when all are taken.
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from mentoring.adapters import client
+from mentoring.adapters.dynamodb import DynamoApplications
+from mentoring.ports import Lease
 
 from tests.integration.helpers import Stack, applicant_submission, intake_message, load_event, sqs_event
 
@@ -145,3 +147,22 @@ def test_fewer_than_k_are_deleted_after_the_grace_period_and_never_stored(stack:
     assert after["discarded"] >= 3
     assert stack.monitoring_records(small) == []
     assert not any(w[0]["cohort_id"]["S"] == small for w in writes)
+
+
+def test_a_cohort_held_by_another_settling_run_is_left_to_it_until_its_hold_runs_out(stack: Stack) -> None:
+    deadline = datetime.now(UTC) + timedelta(hours=1)
+    cohort = stack.open_cohort(deadline)
+    apply(stack, cohort, [("mentee", 6)] * K)
+    cohorts = DynamoApplications(stack.physical("ApplicationsTable"), dynamodb=stack.client("dynamodb"))
+    now = datetime.now(UTC)
+    # A sweep that took the cohort and was killed: it never lets go.
+    assert cohorts.hold_for_settling(cohort, Lease("killed-sweep", now, now + timedelta(minutes=5)))
+
+    held = stack.call("MonitoringFunction", deadline_event(cohort, deadline))
+    assert cohorts.hold_for_settling(
+        cohort, Lease("killed-sweep", now, now - timedelta(seconds=1))
+    )  # ran out
+    taken_over = stack.call("MonitoringFunction", deadline_event(cohort, deadline))
+
+    assert held["stored"] == 0
+    assert taken_over["stored"] == K

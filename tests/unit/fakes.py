@@ -43,6 +43,7 @@ class MemoryStore:
         self.unmatched: dict[str, list[UnmatchedMentee]] = {}
         self.fail_on_results = False
         self.matching_owners: dict[str, str] = {}
+        self.settling: dict[str, Lease] = {}
         self.places: dict[str, set[str]] = {}
         self.persons: dict[tuple[str, str], set[str]] = {}
         self.claims: MemoryClaims | None = None  # the claims a withdrawal releases, when attached
@@ -93,6 +94,17 @@ class MemoryStore:
     def finish_matching(self, cohort_id: str, at: datetime, owner: str, provisional: bool = False) -> bool:
         target = CohortStatus.PROVISIONAL if provisional else CohortStatus.MATCHED
         return self._leave_matching(cohort_id, owner, target)
+
+    def hold_for_settling(self, cohort_id: str, lease: Lease) -> bool:
+        held = self.settling.get(cohort_id)
+        if held is not None and held.owner != lease.owner and held.until >= lease.taken:
+            return False
+        self.settling[cohort_id] = lease
+        return True
+
+    def let_go_of_settling(self, cohort_id: str, owner: str) -> None:
+        if self.settling.get(cohort_id) is not None and self.settling[cohort_id].owner == owner:
+            del self.settling[cohort_id]
 
     def publish_matches(self, cohort_id: str, at: datetime) -> bool:
         return self._move(cohort_id, CohortStatus.PROVISIONAL, CohortStatus.MATCHED)

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mentoring.models import MonitoringAnswers, MonitoringRecord, PendingAnswers, Role
-from mentoring.monitoring import MAX_BATCH, generalise, pieces, settle, sweep, transactions
+from mentoring.monitoring import MAX_BATCH, generalise, pieces, settle, settle_alone, sweep, transactions
 from mentoring.scheme import Scheme
 
-from tests.unit.factories import NOW, cohort
+from tests.unit.factories import NOW, cohort, lease
 from tests.unit.fakes import MemoryStore, WrappingSeal
 
 pytestmark = pytest.mark.unit
@@ -245,7 +245,7 @@ def test_the_sweep_settles_every_cohort_with_pending_answers_and_deletes_those_o
     store.add(2, cohort_id="cohort-b")
     store.add(3, cohort_id="gone")
 
-    results = sweep(DEADLINE + timedelta(hours=1), GRACE, cohorts, store, WrappingSeal())
+    results = sweep(DEADLINE + timedelta(hours=1), GRACE, cohorts, store, WrappingSeal(), lease())
 
     assert {(r.cohort_id, r.stored, r.waiting, r.discarded) for r in results} == {
         ("cohort-a", 6, 0, 0),
@@ -270,3 +270,25 @@ def test_every_piece_fits_one_transaction_for_any_k_a_scheme_may_set() -> None:
 def test_a_k_that_could_not_be_kept_within_a_transaction_is_refused() -> None:
     with pytest.raises(ValueError, match="cannot always be kept"):
         pieces(60, MAX_BATCH // 2 + 1)
+
+
+def test_one_run_at_a_time_settles_a_cohort_and_a_dead_runs_hold_runs_out() -> None:
+    """A deadline and a sweep never split one cohort's answers between them (each holds the cohort
+    first), and a run that died holds it only until its lease has run out."""
+    cohorts = MemoryStore()
+    cohorts.create_cohort(cohort("cohort-a"))
+    store = MemoryMonitoring()
+    store.add(6, cohort_id="cohort-a")
+    dead = lease("dead-run", now=DEADLINE)
+    assert cohorts.hold_for_settling("cohort-a", dead)  # then killed: it never lets go
+
+    blocked = settle_alone(cohort("cohort-a"), 5, DEADLINE, GRACE, store, WrappingSeal(), cohorts,
+                           lease("sweep", now=DEADLINE), deadline_reached=True)  # fmt: skip
+    later = lease("sweep", now=dead.until + timedelta(seconds=1))
+    settled = settle_alone(cohort("cohort-a"), 5, DEADLINE, GRACE, store, WrappingSeal(), cohorts, later,
+                           deadline_reached=True)  # fmt: skip
+
+    assert blocked.elsewhere
+    assert blocked.stored == 0
+    assert settled.stored == 6
+    assert "cohort-a" not in cohorts.settling  # let go once done

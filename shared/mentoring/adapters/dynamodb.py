@@ -452,6 +452,39 @@ class DynamoApplications(_Table):
     def release_matching(self, cohort_id: str, owner: str) -> None:
         self._leave_matching(cohort_id, owner, CohortStatus.OPEN, None)
 
+    def hold_for_settling(self, cohort_id: str, lease: Lease) -> bool:
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key={"pk": _pk(cohort_id), "sk": {"S": COHORT}},
+                UpdateExpression="SET settling_owner = :owner, settling_until = :until",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(settling_until) "
+                "OR settling_until < :now OR settling_owner = :owner)",
+                ExpressionAttributeValues={
+                    ":owner": {"S": lease.owner},
+                    ":until": _epoch(lease.until),
+                    ":now": _epoch(lease.taken),
+                },
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def let_go_of_settling(self, cohort_id: str, owner: str) -> None:
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key={"pk": _pk(cohort_id), "sk": {"S": COHORT}},
+                UpdateExpression="REMOVE settling_owner, settling_until",
+                ConditionExpression="settling_owner = :owner",
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+
     # ------------------------------------------------------------ applications
     def record_application(
         self, application: Application, monitoring: PendingAnswers | None, while_open: bool = False
