@@ -7,6 +7,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import boto3
+import botocore.session
 
 from infrastructure.iam import Authorization
 from infrastructure.local import calls
@@ -56,12 +58,12 @@ Log = Callable[[str], None]
 
 
 class _Context:
-    def __init__(self, name: str, arn: str, timeout: int) -> None:
+    def __init__(self, name: str, arn: str, timeout: int, request_id: str) -> None:
         self.function_name = name
         self.function_version = "$LATEST"
         self.invoked_function_arn = arn
         self.memory_limit_in_mb = 512
-        self.aws_request_id = str(uuid.uuid4())
+        self.aws_request_id = request_id
         self.log_group_name = f"/aws/lambda/{name}"
         self.log_stream_name = "local"
         self._deadline = time.monotonic() + timeout
@@ -94,16 +96,19 @@ def _worker(
     stream = Path(log_file).open("a", buffering=1, encoding="utf-8")  # noqa: SIM115 - open for the process's life
     sys.stdout = sys.stderr = stream
 
+    faults = _Faults(Path(log_file))
     handler = getattr(importlib.import_module(module), entry)
     conn.send(("ready", None))  # the init phase is over; the timeout counts from each event
     while True:
-        event = conn.recv()
-        if event is None:
+        received = conn.recv()
+        if received is None:
             return
+        event, request_id = received
+        faults.next_invocation()
         # Lambda sets the trace header of each invocation; X-Ray's SDK makes it the parent segment.
         os.environ["_X_AMZN_TRACE_ID"] = _trace_header()
         try:
-            conn.send(("ok", handler(event, _Context(name, arn, timeout))))
+            conn.send(("ok", handler(event, _Context(name, arn, timeout, request_id))))
         except Exception as error:  # noqa: BLE001 - reported to the caller as Lambda reports a function error
             conn.send(
                 (
@@ -172,6 +177,39 @@ class TraceCollector:
 
     def segments(self) -> list[dict[str, Any]]:
         return [json.loads(document) for document in self.documents()]
+
+
+class _Faults:
+    """What a test may do to an execution environment: die, as a timeout or running out of memory
+    kills a Lambda, just before a given AWS call of an invocation. The plan is a file beside the
+    function's log (``LocalFunction.die_at_call``), read before each call and removed as it is
+    carried out, so that Lambda's retry lives. Each invocation's count of AWS calls is written
+    beside it too, so that a test knows the points a run has."""
+
+    def __init__(self, log_file: Path) -> None:
+        self.plan = log_file.with_suffix(".die-at-call")
+        self.count = log_file.with_suffix(".calls")
+        self.calls = 0
+        original = botocore.session.Session.create_client
+
+        def create_client(session: botocore.session.Session, *args: Any, **kwargs: Any) -> Any:
+            client = original(session, *args, **kwargs)
+            client.meta.events.register("before-call", self._before_call)
+            return client
+
+        botocore.session.Session.create_client = create_client  # type: ignore[method-assign, assignment]
+
+    def next_invocation(self) -> None:
+        self.calls = 0
+
+    def _before_call(self, **_: Any) -> None:
+        self.calls += 1
+        with contextlib.suppress(OSError):
+            self.count.write_text(str(self.calls))
+        with contextlib.suppress(OSError, ValueError):
+            if int(self.plan.read_text()) == self.calls:
+                self.plan.unlink()
+                os.kill(os.getpid(), signal.SIGKILL)
 
 
 class FunctionError(RuntimeError):
@@ -243,6 +281,10 @@ class LocalFunction:
         self._lock = threading.Lock()
         self._idle: list[_Environment] = []
         self._all: list[_Environment] = []
+        self._busy: set[_Environment] = set()
+        self.started = 0  # invocations sent to an environment
+        self.crashes = 0  # invocations whose environment died under them
+        self.last_duration = 0.0  # seconds the last invocation that answered took
 
     def _take(self) -> _Environment:
         with self._lock:
@@ -288,19 +330,43 @@ class LocalFunction:
             self._started(environment)
             self._give_back(environment)
 
-    def invoke(self, event: dict[str, Any]) -> Any:
+    def die_at_call(self, call: int) -> None:
+        """The next invocation to make its ``call``-th AWS call dies just before it (killed)."""
+        self.log_file.with_suffix(".die-at-call").write_text(str(call))
+
+    def calls_of_last_invocation(self) -> int:
+        """How many AWS calls the last invocation made (before it ended or died)."""
+        return int(self.log_file.with_suffix(".calls").read_text())
+
+    def serving(self) -> list[int]:
+        """The process ids of the execution environments serving an invocation now."""
+        with self._lock:
+            return [e.process.pid for e in self._busy if e.process.pid is not None]
+
+    def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Any:
+        """Runs the handler on ``event`` in an execution environment; ``request_id`` is the
+        invocation's (Lambda keeps it when it retries an asynchronous invocation)."""
         with self._slots:
             environment = self._take()
             try:
                 self._started(environment)
-                environment.conn.send(event)
+                with self._lock:
+                    self._busy.add(environment)
+                    self.started += 1
+                environment.conn.send((event, request_id or str(uuid.uuid4())))
+                began = time.monotonic()
                 if not environment.conn.poll(self.function.timeout + TIMEOUT_GRACE):
                     self._discard(environment)  # stopped where it was, as Lambda stops a timed-out invocation
                     raise FunctionError(f"{self.function.name} timed out after {self.function.timeout} s")
                 status, result = environment.conn.recv()
+                self.last_duration = time.monotonic() - began
             except (EOFError, BrokenPipeError, OSError) as error:
                 self._discard(environment)
-                raise FunctionError(f"{self.function.name} crashed: {error}") from error
+                self.crashes += 1
+                raise FunctionError(f"{self.function.name} crashed: {error!r}") from error
+            finally:
+                with self._lock:
+                    self._busy.discard(environment)
             self._give_back(environment)
         if status == "error":
             raise FunctionError(f"{result['errorType']}: {result['errorMessage']}")
@@ -392,6 +458,7 @@ class LocalRuntime:
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self.calls: calls.Recorder | None = None
+        self._relay_url = ""
 
     # ------------------------------------------------------------ lifecycle
     @property
@@ -469,6 +536,7 @@ class LocalRuntime:
             for n in range(pollers):
                 self._spawn(self._poll, source, name=f"poll-{source.queue}-{n}")
         self._spawn(self._fire_schedules, name="scheduler")
+        self._relay_buses()
         if self.outbox is not None:
             self.outbox.mkdir(parents=True, exist_ok=True)
             for old in self.outbox.glob("*.eml"):
@@ -860,16 +928,75 @@ class LocalRuntime:
                 if wait:
                     self._invoke_async(rule.function, event)
                 else:
-                    self._spawn(self._invoke_async, rule.function, event, name=f"async-{rule.function}")
+                    self._spawn_async(rule.function, event)
+
+    RELAY = "local-runtime-relay"
+
+    def _relay_buses(self) -> None:
+        """What a function puts on an event bus (a coordinator's re-run announces a deadline) reaches
+        the functions whose rule matches it: moto keeps the rules of the template's functions only
+        as the template says, so every event of the bus goes to one queue, whose poller delivers it
+        by the template's rules."""
+        sqs, events = self.client("sqs"), self.client("events")
+        url = sqs.create_queue(QueueName=f"mentoring-local-{self.RELAY}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        resolver = self.stack.resolver(self.physical)
+        for bus in {str(resolver.resolve(rule.bus)) for rule in self.stack.rules if rule.bus}:
+            events.put_rule(
+                Name=self.RELAY, EventBusName=bus, EventPattern=json.dumps({"account": [tpl.ACCOUNT]})
+            )
+            events.put_targets(Rule=self.RELAY, EventBusName=bus, Targets=[{"Id": "relay", "Arn": arn}])
+        self._relay_url = url
+        self._spawn(self._relay, url, name="bus-relay")
+
+    def _relay(self, url: str) -> None:
+        sqs = self.client("sqs")
+        while not self._stop.is_set():
+            try:
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                    "Messages", []
+                )
+            except Exception as error:  # noqa: BLE001 - the relay outlives a moto restart or shutdown
+                if not self._stop.is_set():
+                    self.log(f"bus relay: {error}")
+                time.sleep(0.5)
+                continue
+            for message in messages:
+                with self.activity:  # until its invocations are spawned (they count themselves)
+                    put = json.loads(message["Body"])
+                    self.log(f"bus: {put.get('detail-type')} from {put.get('source')}")
+                    self.put_event(
+                        put.get("source", ""),
+                        put.get("detail-type", ""),
+                        put.get("detail", {}),
+                        resources=put.get("resources", []),
+                    )
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _spawn_async(self, name: str, event: dict[str, Any]) -> None:
+        """An asynchronous invocation on a thread of its own, counted as activity from now (so that
+        a drain never sees the pipeline quiet between the event and its thread)."""
+        self.activity.__enter__()
+
+        def run() -> None:
+            try:
+                self._invoke_async(name, event)
+            finally:
+                self.activity.__exit__()
+
+        self._spawn(run, name=f"async-{name}")
 
     def _invoke_async(self, name: str, event: dict[str, Any]) -> None:
+        """Lambda's asynchronous invocation: retried after a function error (a crash or a timeout
+        included) under the same request id, as Lambda retries, then the on-failure destination."""
         function = self.functions[name]
         attempts = function.function.max_retries + 1
         error: FunctionError | None = None
+        request_id = str(uuid.uuid4())
         with self.activity:
             for attempt in range(attempts):
                 try:
-                    result = function.invoke(event)
+                    result = function.invoke(event, request_id=request_id)
                     self.log(f"{name}: {json.dumps(result)}")
                     return
                 except FunctionError as failure:
@@ -884,7 +1011,7 @@ class LocalRuntime:
                     "version": "1.0",
                     "timestamp": datetime.now(UTC).isoformat(),
                     "requestContext": {
-                        "requestId": str(uuid.uuid4()),
+                        "requestId": request_id,
                         "functionArn": function.arn,
                         "condition": "RetriesExhausted",
                         "approximateInvokeCount": attempts,
@@ -943,18 +1070,19 @@ class LocalRuntime:
                 self.log(f"email {number} sent: {subject}")
             return len(self._written)
 
+    def _depth(self, url: str) -> int:
+        attributes = self.client("sqs").get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
     def queue_depths(self) -> dict[str, int]:
-        sqs = self.client("sqs")
-        depths = {}
-        for name, _ in self.stack.of_type("AWS::SQS::Queue"):
-            attributes = sqs.get_queue_attributes(
-                QueueUrl=self.physical[name]["Ref"],
-                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-            )["Attributes"]
-            depths[name] = int(attributes["ApproximateNumberOfMessages"]) + int(
-                attributes["ApproximateNumberOfMessagesNotVisible"]
-            )
-        return depths
+        return {
+            name: self._depth(self.physical[name]["Ref"]) for name, _ in self.stack.of_type("AWS::SQS::Queue")
+        }
 
     def wait_until_drained(self, stall: float = STALL_LIMIT) -> None:
         """Returns once every consumed queue is empty and nothing runs, three checks in a row (a
@@ -965,12 +1093,12 @@ class LocalRuntime:
         Raises only when the pipeline is stuck: work is left, nothing runs, and nothing has
         changed for ``stall`` seconds. A slow machine waits as long as it needs."""
         held = {queue for queue, event in self._held.items() if event.is_set()}
-        consumed = {s.queue for s in self.stack.queue_sources} - held
+        consumed = {s.queue for s in self.stack.queue_sources} - held | {self.RELAY}
         quiet = 0
         last: object = None
         changed = time.monotonic()
         while True:
-            depths = self.queue_depths()
+            depths = {**self.queue_depths(), self.RELAY: self._depth(self._relay_url)}
             busy, invocations = self.activity.busy, self.activity.started
             if busy == 0 and all(depths[q] == 0 for q in consumed):
                 quiet += 1
