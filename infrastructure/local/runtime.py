@@ -182,9 +182,10 @@ class TraceCollector:
 class _Faults:
     """What a test may do to an execution environment: die, as a timeout or running out of memory
     kills a Lambda, just before a given AWS call of an invocation. The plan is a file beside the
-    function's log (``LocalFunction.die_at_call``), read before each call and removed as it is
-    carried out, so that Lambda's retry lives. Each invocation's count of AWS calls is written
-    beside it too, so that a test knows the points a run has."""
+    function's log (``LocalFunction.die_at_calls``): one call number for each invocation to kill in
+    turn, the first taken off as it is carried out, so that the next invocation (Lambda's retry)
+    meets the next, and the one after the plan lives. Each invocation's count of AWS calls is
+    written beside it too, so that a test knows the points a run has."""
 
     def __init__(self, log_file: Path) -> None:
         self.plan = log_file.with_suffix(".die-at-call")
@@ -207,8 +208,12 @@ class _Faults:
         with contextlib.suppress(OSError):
             self.count.write_text(str(self.calls))
         with contextlib.suppress(OSError, ValueError):
-            if int(self.plan.read_text()) == self.calls:
-                self.plan.unlink()
+            first, *rest = self.plan.read_text().split()
+            if int(first) == self.calls:
+                if rest:
+                    self.plan.write_text(" ".join(rest))
+                else:
+                    self.plan.unlink()
                 os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -281,10 +286,7 @@ class LocalFunction:
         self._lock = threading.Lock()
         self._idle: list[_Environment] = []
         self._all: list[_Environment] = []
-        self._busy: set[_Environment] = set()
-        self.started = 0  # invocations sent to an environment
         self.crashes = 0  # invocations whose environment died under them
-        self.last_duration = 0.0  # seconds the last invocation that answered took
 
     def _take(self) -> _Environment:
         with self._lock:
@@ -330,18 +332,22 @@ class LocalFunction:
             self._started(environment)
             self._give_back(environment)
 
-    def die_at_call(self, call: int) -> None:
-        """The next invocation to make its ``call``-th AWS call dies just before it (killed)."""
-        self.log_file.with_suffix(".die-at-call").write_text(str(call))
+    def die_at_calls(self, *calls: int) -> None:
+        """The next invocations die (killed), each just before its AWS call numbered in ``calls``:
+        the first invocation at the first number, the next (Lambda's retry) at the second..."""
+        plan = self.log_file.with_suffix(".die-at-call")
+        if calls:
+            plan.write_text(" ".join(str(c) for c in calls))
+        else:
+            plan.unlink(missing_ok=True)
+
+    def kills_pending(self) -> bool:
+        """Whether some of the planned deaths have not happened (an invocation made fewer calls)."""
+        return self.log_file.with_suffix(".die-at-call").exists()
 
     def calls_of_last_invocation(self) -> int:
         """How many AWS calls the last invocation made (before it ended or died)."""
         return int(self.log_file.with_suffix(".calls").read_text())
-
-    def serving(self) -> list[int]:
-        """The process ids of the execution environments serving an invocation now."""
-        with self._lock:
-            return [e.process.pid for e in self._busy if e.process.pid is not None]
 
     def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Any:
         """Runs the handler on ``event`` in an execution environment; ``request_id`` is the
@@ -350,23 +356,15 @@ class LocalFunction:
             environment = self._take()
             try:
                 self._started(environment)
-                with self._lock:
-                    self._busy.add(environment)
-                    self.started += 1
                 environment.conn.send((event, request_id or str(uuid.uuid4())))
-                began = time.monotonic()
                 if not environment.conn.poll(self.function.timeout + TIMEOUT_GRACE):
                     self._discard(environment)  # stopped where it was, as Lambda stops a timed-out invocation
                     raise FunctionError(f"{self.function.name} timed out after {self.function.timeout} s")
                 status, result = environment.conn.recv()
-                self.last_duration = time.monotonic() - began
             except (EOFError, BrokenPipeError, OSError) as error:
                 self._discard(environment)
                 self.crashes += 1
                 raise FunctionError(f"{self.function.name} crashed: {error!r}") from error
-            finally:
-                with self._lock:
-                    self._busy.discard(environment)
             self._give_back(environment)
         if status == "error":
             raise FunctionError(f"{result['errorType']}: {result['errorMessage']}")
