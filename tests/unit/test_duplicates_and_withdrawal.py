@@ -14,8 +14,8 @@ from mentoring.ports import Claim
 from mentoring.submissions import Candidate, FrontDoor, accept, claims_for
 from mentoring.withdrawal import WithdrawalError, claims_of, withdraw_application
 
-from tests.unit.factories import NOW, cohort, intake_message, submission
-from tests.unit.fakes import MemoryClaims, MemoryQueue, MemoryStore, WrappingSeal
+from tests.unit.factories import NOW, cohort, intake_message, lease, submission
+from tests.unit.fakes import MemoryClaims, MemoryQueue, MemoryStore, MemoryWatch, WrappingSeal
 
 KEY = b"the submission id key"
 GRACE = timedelta(days=14)  # for late monitoring answers
@@ -202,7 +202,7 @@ def test_withdrawn_applications_are_never_matched(store: MemoryStore) -> None:
         "cohort-a", mentee, WithdrawRequest(reason="not_genuine"), NOW, store, store, MemoryQueue()
     )
 
-    run_deadline("cohort-a", NOW, store, store, MemoryQueue())
+    run_deadline("cohort-a", lease(), store, store, MemoryQueue(), MemoryWatch())
 
     assert store.list_matches("cohort-a") == []
     assert all(u.application_id != mentee for u in store.list_unmatched("cohort-a"))
