@@ -142,12 +142,17 @@ class Api:
         return self.call(method, path, body, dict(request.headers))
 
 
+# The SES mailbox simulator's addresses, accepted (and dropped) by SES even from the sandbox: one
+# mailbox a person, since one mailbox applies once to a cohort whatever its +label (the public
+# door's rule). The mentor's is the simulator's out-of-office mailbox: delivered, then a reply.
+MAILBOX = {"mentee": "success", "mentor": "ooto"}
+
+
 def _applicant(cohort_id: str, role: str, institution: str, grade: int) -> dict[str, Any]:
     return {
         "given_name": "Smoke",
         "family_name": role.title(),
-        # The SES mailbox simulator: accepted (and dropped) by SES, even from the sandbox.
-        "email": f"success+{cohort_id}-{role}@simulator.amazonses.com",
+        "email": f"{MAILBOX[role]}+{cohort_id}-{role}@simulator.amazonses.com",
         "institution": institution,
         "department": "Smoke test",
         "job_title": "Smoke test",
