@@ -191,6 +191,7 @@ class _Faults:
         self.plan = log_file.with_suffix(".die-at-call")
         self.count = log_file.with_suffix(".calls")
         self.calls = 0
+        self._numbering = threading.Lock()
         original = botocore.session.Session.create_client
 
         def create_client(session: botocore.session.Session, *args: Any, **kwargs: Any) -> Any:
@@ -204,12 +205,15 @@ class _Faults:
         self.calls = 0
 
     def _before_call(self, **_: Any) -> None:
-        self.calls += 1
-        with contextlib.suppress(OSError):
-            self.count.write_text(str(self.calls))
+        # A run may call from several threads at once: each call gets its own number.
+        with self._numbering:
+            self.calls += 1
+            number = self.calls
+            with contextlib.suppress(OSError):
+                self.count.write_text(str(number))
         with contextlib.suppress(OSError, ValueError):
             first, *rest = self.plan.read_text().split()
-            if int(first) == self.calls:
+            if int(first) == number:
                 if rest:
                     self.plan.write_text(" ".join(rest))
                 else:
