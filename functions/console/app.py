@@ -13,7 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mentoring.adapters.cognito import CognitoIdentity, fetch_jwks, issuer, jwks_url
 from mentoring.adapters.dynamodb import DynamoApplications, DynamoAuditLog, DynamoStaff
-from mentoring.adapters.messaging import EventBridgeDeadlines, SesMailer, SqsQueue
+from mentoring.adapters.messaging import EventBridgeAnnouncer, EventBridgeDeadlines, SesMailer, SqsQueue
 from mentoring.cohorts import (
     CohortRequestError,
     CohortStateError,
@@ -55,6 +55,7 @@ from mentoring.console.session import (
     check_csrf,
     cookies,
 )
+from mentoring.deadline import RerunRefusedError, request_rerun, rerun_refusal
 from mentoring.models import AuditEntry, Cohort, MatchChanges, StaffMember, WithdrawRequest, utcnow
 from mentoring.observability import logger, metrics, traced
 from mentoring.ports import Challenge, CohortExistsError
@@ -97,6 +98,11 @@ def deadlines() -> EventBridgeDeadlines:
         role_arn=settings.scheduler_role_arn,
         dead_letter_arn=settings.deadline_dead_letter_queue_arn,
     )
+
+
+@cache
+def announcer() -> EventBridgeAnnouncer:
+    return EventBridgeAnnouncer(settings.event_bus_arn)
 
 
 @cache
@@ -838,6 +844,37 @@ def publish_matches(cohort_id: str) -> Response[str]:
     audit(member, "published the matches", cohort_id, detail=f"{len(result.matches)} pairs")
     metrics.add_metric(name="MatchesPublished", unit="Count", value=len(result.matches))
     return redirect(f"{base()}/console/cohorts/{cohort_id}/matches?done=published")
+
+
+@app.route("/console/cohorts/<cohort_id>/rerun", method=["GET", "POST"])
+def rerun_matching(cohort_id: str) -> Response[str]:
+    """Runs matching again for a cohort whose run failed or died: the same domain function as the
+    coordinators' POST /cohorts/{cohortId}/matching-runs."""
+    member, cohort = acting_on(cohort_id)
+    if app.current_event.http_method == "GET":
+        refused = rerun_refusal(cohort, utcnow())
+        if refused is not None:
+            return refusal(RerunRefusedError(refused))
+        return confirmation(
+            member,
+            cohort,
+            title="Run matching again",
+            lines=[
+                "Matching did not finish for this cohort: its run failed or stopped part-way.",
+                "Running it again matches the cohort as at its deadline. Each person hears their "
+                "result once, even if the first run had started sending.",
+            ],
+            action=f"{base()}/console/cohorts/{cohort_id}/rerun",
+            button="Run matching again",
+        )
+    posted()
+    try:
+        request_rerun(cohort_id, utcnow(), store(), announcer())
+    except RerunRefusedError as problem:
+        return refusal(problem)
+    audit(member, "ran matching again", cohort_id)
+    metrics.add_metric(name="MatchingRerunsRequested", unit="Count", value=1)
+    return redirect(f"{base()}/console/cohorts/{cohort_id}?done=rerun")
 
 
 # ---------------------------------------------------------------- administrators

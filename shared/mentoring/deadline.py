@@ -152,14 +152,23 @@ def request_rerun(
     cohort = cohorts.get_cohort(cohort_id)
     if cohort is None:
         raise CohortNotFoundError(f"cohort {cohort_id!r} does not exist")
+    refused = rerun_refusal(cohort, now)
+    if refused is not None:
+        raise RerunRefusedError(refused)
+    announcer.announce(cohort_id)
+    return cohort
+
+
+def rerun_refusal(cohort: Cohort, now: datetime) -> str | None:
+    """Why matching cannot run again for the cohort now, or None when it can: its run failed (the
+    cohort is open after its deadline) or died (it is matching under a lease that has run out)."""
     if now < cohort.recruitment_deadline:
-        raise RerunRefusedError("the recruitment deadline has not passed: matching runs then")
+        return "the recruitment deadline has not passed: matching runs then"
     if cohort.status in {CohortStatus.PROVISIONAL, CohortStatus.MATCHED}:
-        raise RerunRefusedError("matching has finished for this cohort")
+        return "matching has finished for this cohort"
     if cohort.status is CohortStatus.MATCHING and cohort.matching_until and cohort.matching_until > now:
-        raise RerunRefusedError(
+        return (
             f"a matching run holds this cohort until {cohort.matching_until:%Y-%m-%d %H:%M:%S} UTC; "
             "if it has not finished by then, ask again"
         )
-    announcer.announce(cohort_id)
-    return cohort
+    return None

@@ -24,6 +24,7 @@ from tests.integration.helpers import (
     queued_bodies,
     sqs_event,
 )
+from tests.integration.test_matching_leases import announced_deadlines, killed_run, past_cohort
 
 pytestmark = pytest.mark.integration
 
@@ -457,3 +458,37 @@ def test_a_withdrawn_mentee_on_the_waiting_list_is_given_no_place(
     assert refused.status == 409
     assert "withdrawn" in refused.body
     assert "Give a place" not in browser.get(path).body
+
+
+def test_a_coordinator_runs_matching_again_once_a_run_has_died_confirmed_and_audited(
+    stack: Stack, coordinator: tuple[Browser, str]
+) -> None:
+    browser, email = coordinator
+    alive, dead = past_cohort(stack), past_cohort(stack)
+    killed_run(stack, alive, lease_left=timedelta(minutes=5))  # its run may still finish
+    killed_run(stack, dead, lease_left=-timedelta(seconds=1))  # its run is dead
+
+    with announced_deadlines(stack) as announced:
+        held_page = browser.get(f"/console/cohorts/{alive}")
+        held = browser.post(f"/console/cohorts/{alive}/rerun", {})
+        dead_page = browser.get(f"/console/cohorts/{dead}")
+        confirm = browser.get(f"/console/cohorts/{dead}/rerun")
+        forged = browser.post(f"/console/cohorts/{dead}/rerun", {"csrf_token": "guessed"})
+        rerun = browser.post(f"/console/cohorts/{dead}/rerun", {})
+        events = announced()
+
+    assert "Run matching again" not in held_page.body
+    assert held.status == 409
+    assert "holds this cohort until" in held.body
+    assert f"/console/cohorts/{dead}/rerun" in dead_page.body
+    assert confirm.status == 200
+    assert 'method="post"' in confirm.body
+    assert forged.status == 403
+    assert rerun.status == 303
+    assert rerun.location.endswith(f"/console/cohorts/{dead}?done=rerun")
+    assert [(e["source"], e["detail"]) for e in events] == [("mentoring.deadlines", {"cohort_id": dead})]
+    # The same domain function as the coordinators' API: the announced deadline runs matching once.
+    assert stack.call("MatchingFunction", events[0])["ran"] is True
+    assert browser.post(f"/console/cohorts/{dead}/rerun", {}).status == 409
+    assert audit_actions(stack, dead) == [(email, "ran matching again")]
+    assert audit_actions(stack, alive) == []

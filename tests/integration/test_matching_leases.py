@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -112,41 +114,53 @@ def test_lambdas_retry_of_a_killed_run_takes_over_and_another_delivery_does_not(
     assert len(stack.matches(cohort_id)) == 1
 
 
-def test_a_coordinator_reruns_a_dead_run_once_its_lease_ran_out_and_not_before(stack: Stack) -> None:
-    events = stack.client("events")
-    bus = stack.physical("MentoringEventBus")
-    queue = stack.client("sqs").create_queue(QueueName=f"reruns-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    queue_arn = stack.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+@contextmanager
+def announced_deadlines(stack: Stack) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """What is put on the bus as a recruitment deadline from now on, as EventBridge would deliver it:
+    a rule on the bus to a queue of this test's own, read by the function it yields."""
+    events, sqs = stack.client("events"), stack.client("sqs")
+    bus, rule = stack.physical("MentoringEventBus"), f"announced-{uuid.uuid4().hex[:8]}"
+    queue = sqs.create_queue(QueueName=rule)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+    queue_arn = attributes["QueueArn"]
     events.put_rule(
-        Name="reruns",
-        EventBusName=bus,
-        EventPattern=json.dumps({"detail-type": ["RecruitmentDeadlineReached"]}),
+        Name=rule, EventBusName=bus, EventPattern=json.dumps({"detail-type": ["RecruitmentDeadlineReached"]})
     )
-    events.put_targets(Rule="reruns", EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
+    events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
+
+    def announced() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        # EventBridge's envelope always names the account; moto's SQS target leaves it out.
+        return [{"account": "123456789012", **json.loads(m["Body"])} for m in messages]
+
+    try:
+        yield announced
+    finally:
+        events.remove_targets(Rule=rule, EventBusName=bus, Ids=["q"])
+        events.delete_rule(Name=rule, EventBusName=bus)
+        sqs.delete_queue(QueueUrl=queue)
+
+
+def test_a_coordinator_reruns_a_dead_run_once_its_lease_ran_out_and_not_before(stack: Stack) -> None:
     alive = past_cohort(stack)
     killed_run(stack, alive, lease_left=timedelta(minutes=5))
     dead = past_cohort(stack)
     killed_run(stack, dead, lease_left=-timedelta(seconds=1))
 
-    refused = rerun(stack, alive)
-    accepted = rerun(stack, dead)
-    unknown = rerun(stack, "no-such-cohort")
+    with announced_deadlines(stack) as announced:
+        refused = rerun(stack, alive)
+        accepted = rerun(stack, dead)
+        unknown = rerun(stack, "no-such-cohort")
+        (event,) = announced()
 
     assert refused["statusCode"] == 409
     assert "holds this cohort until" in json.loads(refused["body"])["message"]
     assert accepted["statusCode"] == 202, accepted["body"]
     assert unknown["statusCode"] == 404
-    (message,) = stack.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
-    # EventBridge's envelope always names the account; moto's SQS target leaves it out.
-    announced = {"account": "123456789012", **json.loads(message["Body"])}
-    assert (announced["source"], announced["detail"]) == ("mentoring.deadlines", {"cohort_id": dead})
+    assert (event["source"], event["detail"]) == ("mentoring.deadlines", {"cohort_id": dead})
     # The announced deadline, delivered, runs matching once more; a second re-run is refused.
-    assert stack.call("MatchingFunction", announced)["ran"] is True
+    assert stack.call("MatchingFunction", event)["ran"] is True
     assert rerun(stack, dead)["statusCode"] == 409
-    events.remove_targets(Rule="reruns", EventBusName=bus, Ids=["q"])
-    events.delete_rule(Name="reruns", EventBusName=bus)
 
 
 def test_a_lease_watchs_name_keeps_within_schedulers_limits() -> None:

@@ -15,6 +15,7 @@ from mentoring.console.access import (
     institution_of,
     visible_schemes,
 )
+from mentoring.deadline import rerun_refusal
 from mentoring.institutions import institution_name, load_institutions
 from mentoring.models import (
     Application,
@@ -238,7 +239,7 @@ def dashboard(staff: StaffMember, cohort: Cohort, store: ApplicationStore, now: 
         "funnel": funnel(apps, matches, results_known),
         "partner_view": partner_view,
         "may_act": may_act(staff, cohort),
-        "rerun_possible": False,
+        "rerun_possible": rerun_refusal(cohort, now) is None,
         "now": now,
         "calendar": calendar,
         "sessions": [session_line(s) for s in sorted([*calendar.training, *calendar.events], key=_when)],
