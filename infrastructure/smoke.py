@@ -2,7 +2,8 @@
 
 It opens a cohort of B-MEntor Professional whose recruitment deadline is two minutes ahead (a
 SigV4-signed coordinator's call, with your credentials), applies through both doors (a mentee
-through the applicant form's JSON route, a mentor through a partner's API key), waits for the
+and a mentor through two partners' API keys; the form's JSON route answers and holds its
+application for the emailed link), waits for the
 deadline's matching run, checks the match and that no dead-letter queue gained a message, and
 then deletes what it wrote (the cohort's items, its claims and its monitoring answers).
 
@@ -36,7 +37,8 @@ from mentoring.adapters.messaging import EventBridgeDeadlines
 
 SCHEME = "b-mentor-professional"
 DEAD_LETTER_QUEUES = ("IntakeDeadLetterQueue", "NotifyDeadLetterQueue", "DeadlineDeadLetterQueue")
-PARTNER = "KCL"
+PARTNER = "KCL"  # the mentor's partner
+MENTEE_PARTNER = "UCL"
 # The stack's outputs the journey reads (a test keeps them in template.yaml's Outputs).
 OUTPUTS = (
     "ApiUrl",
@@ -44,6 +46,7 @@ OUTPUTS = (
     "MonitoringTableName",
     "DeadlineScheduleGroupName",
     "PartnerApiKeyId",
+    "MenteePartnerApiKeyId",
     *(f"{queue}Url" for queue in DEAD_LETTER_QUEUES),
 )
 # An API Gateway integration answers within 29 s; a read that waits longer has been lost.
@@ -63,6 +66,7 @@ class Target:
     region: str
     credentials: ReadOnlyCredentials
     partner_key: str
+    mentee_partner_key: str
     applications_table: str
     monitoring_table: str
     schedule_group: str
@@ -86,6 +90,7 @@ def from_stack(stack: str, session: boto3.session.Session, endpoint_url: str | N
         raise SmokeFailedError(f"stack {stack} has no output {', '.join(missing)}: is it this template's?")
     apigateway = session.client("apigateway", endpoint_url=endpoint_url)
     key = apigateway.get_api_key(apiKey=outputs["PartnerApiKeyId"], includeValue=True)["value"]
+    mentee_key = apigateway.get_api_key(apiKey=outputs["MenteePartnerApiKeyId"], includeValue=True)["value"]
     credentials = session.get_credentials()
     if credentials is None:
         raise SmokeFailedError("no AWS credentials: the coordinator's calls are signed with yours")
@@ -94,6 +99,7 @@ def from_stack(stack: str, session: boto3.session.Session, endpoint_url: str | N
         region=session.region_name or "",
         credentials=credentials.get_frozen_credentials(),
         partner_key=key,
+        mentee_partner_key=mentee_key,
         applications_table=outputs["ApplicationsTableName"],
         monitoring_table=outputs["MonitoringTableName"],
         schedule_group=outputs["DeadlineScheduleGroupName"],
@@ -161,12 +167,16 @@ def _applicant(cohort_id: str, role: str, institution: str, grade: int) -> dict[
 
 
 def submissions(cohort_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """An eligible mentee for the web form and an eligible mentor for the partner door."""
+    """An eligible mentee and an eligible mentor, each for a partner's door (the web form's
+    applications count only once confirmed from the emailed link, which a script cannot read)."""
+    mentee_applicant = _applicant(cohort_id, "mentee", MENTEE_PARTNER, 6)
+    del mentee_applicant["institution"]  # a partner's institution comes from its key
     mentee = {
         "cohort_id": cohort_id,
         "role": "mentee",
         "consent": True,
-        "applicant": _applicant(cohort_id, "mentee", "UCL", 6),
+        "reference": f"SMOKE-{cohort_id}-mentee",
+        "applicant": mentee_applicant,
         "self_identification": {"minority_ethnic_background": "yes", "staff_group": "professional_services"},
         "profile": {"skills": ["budgeting"], "career_goals": ["leadership"]},
         "monitoring": {},
@@ -241,13 +251,24 @@ def journey(
         expect(reply.status == 201, f"opening the cohort: {reply.status} {reply.body}")
         log(f"opened cohort {cohort_id}, recruitment deadline {deadline:%H:%M:%S} UTC")
         mentee, mentor = submissions(cohort_id)
-        reply = api.call("POST", "/applications", mentee)
-        expect(reply.status == 202, f"the web form's application: {reply.status} {reply.body}")
+        reply = api.call(
+            "POST",
+            "/partners/applications",
+            {"applications": [mentee]},
+            {"x-api-key": target.mentee_partner_key},
+        )
+        expect(reply.status == 202, f"the mentee's partner's application: {reply.status} {reply.body}")
         reply = api.call(
             "POST", "/partners/applications", {"applications": [mentor]}, {"x-api-key": target.partner_key}
         )
         expect(reply.status == 202, f"the partner's application: {reply.status} {reply.body}")
-        log("applied through the web form (a mentee) and a partner's key (a mentor)")
+        # The web form answers as always (202, a link emailed), and the application waits for it:
+        # the same mailbox as the mentee's, so it would not count twice even if confirmed.
+        form = {**mentee, "applicant": _applicant(cohort_id, "mentee", MENTEE_PARTNER, 6)}
+        del form["reference"]
+        reply = api.call("POST", "/applications", form)
+        expect(reply.status == 202, f"the web form's application: {reply.status} {reply.body}")
+        log("applied through two partners' keys (a mentee, a mentor) and the web form (held for its link)")
         log(f"waiting for the recruitment deadline, {deadline:%H:%M:%S} UTC")
         deadline_passes(deadline)
         status = _wait_for_matching(api, cohort_id, deadline + patience, poll, log)
@@ -304,13 +325,14 @@ def clean_up(target: Target, cohort_id: str) -> int:
     ):
         keys += page["Items"]
     keys.append({"pk": {"S": "COHORTS"}, "sk": {"S": f"COHORT#{cohort_id}"}})
-    for page in dynamodb.get_paginator("scan").paginate(
-        TableName=target.applications_table,
-        FilterExpression="begins_with(pk, :claim) AND cohort_id = :cohort",
-        ExpressionAttributeValues={":claim": {"S": "CLAIM#"}, ":cohort": {"S": cohort_id}},
-        ProjectionExpression="pk, sk",
-    ):
-        keys += page["Items"]
+    for prefix in ("CLAIM#", "HELD#"):  # claims, and applications held for their emailed link
+        for page in dynamodb.get_paginator("scan").paginate(
+            TableName=target.applications_table,
+            FilterExpression="begins_with(pk, :prefix) AND cohort_id = :cohort",
+            ExpressionAttributeValues={":prefix": {"S": prefix}, ":cohort": {"S": cohort_id}},
+            ProjectionExpression="pk, sk",
+        ):
+            keys += page["Items"]
     removed = _delete(dynamodb, target.applications_table, keys)
     records = [
         {"record_id": item["record_id"]}

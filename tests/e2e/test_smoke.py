@@ -11,7 +11,14 @@ import pytest
 from botocore.credentials import ReadOnlyCredentials
 
 from infrastructure.local.runtime import LocalRuntime
-from infrastructure.smoke import DEAD_LETTER_QUEUES, PARTNER, SmokeFailedError, Target, journey
+from infrastructure.smoke import (
+    DEAD_LETTER_QUEUES,
+    MENTEE_PARTNER,
+    PARTNER,
+    SmokeFailedError,
+    Target,
+    journey,
+)
 from tests.e2e.conftest import OpenStack
 
 pytestmark = pytest.mark.e2e
@@ -29,6 +36,7 @@ def local_target(runtime: LocalRuntime) -> Target:
         region="eu-west-2",
         credentials=ReadOnlyCredentials("testing", "testing", None),
         partner_key=runtime.partner_keys()[PARTNER]["value"],
+        mentee_partner_key=runtime.partner_keys()[MENTEE_PARTNER]["value"],
         applications_table=runtime.physical["ApplicationsTable"]["Ref"],
         monitoring_table=runtime.physical["MonitoringTable"]["Ref"],
         schedule_group=runtime.physical["DeadlineScheduleGroup"]["Ref"],

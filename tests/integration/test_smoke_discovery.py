@@ -18,7 +18,11 @@ def test_the_stacks_outputs_name_everything_the_journey_needs(moto_endpoint: str
     session = boto3.session.Session(region_name="eu-west-2")
     key = session.client("apigateway", endpoint_url=moto_endpoint).create_api_key(name="kcl", enabled=True)
     values = {name: f"value-of-{name}" for name in OUTPUTS}
-    values.update(ApiUrl="https://abc.execute-api.eu-west-2.amazonaws.com/dev/", PartnerApiKeyId=key["id"])
+    values.update(
+        ApiUrl="https://abc.execute-api.eu-west-2.amazonaws.com/dev/",
+        PartnerApiKeyId=key["id"],
+        MenteePartnerApiKeyId=key["id"],
+    )
     template = {
         "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
         "Outputs": {name: {"Value": value} for name, value in values.items()},
