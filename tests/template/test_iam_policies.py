@@ -204,11 +204,12 @@ def policies() -> FunctionPolicies:
 def test_sam_policy_templates_are_expanded_for_the_queue_they_name(policies: FunctionPolicies) -> None:
     send = "sqs:SendMessage"
 
+    # Intake's SQSSendMessagePolicy names the notify queue, and only it.
     assert policies.allows(
-        "SubmitFunction", Authorization(send, f"arn:aws:sqs:{REGION}:{ACCOUNT}:IntakeQueue")
+        "IntakeFunction", Authorization(send, f"arn:aws:sqs:{REGION}:{ACCOUNT}:NotifyQueue")
     )
     assert not policies.allows(
-        "SubmitFunction", Authorization(send, f"arn:aws:sqs:{REGION}:{ACCOUNT}:NotifyQueue")
+        "IntakeFunction", Authorization(send, f"arn:aws:sqs:{REGION}:{ACCOUNT}:IntakeQueue")
     )
 
 
