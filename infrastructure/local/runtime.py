@@ -709,11 +709,7 @@ class LocalRuntime:
 
         class Handler(BaseHTTPRequestHandler):
             def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status, headers, payload = runtime.handle_http(
-                    self.command, self.path, dict(self.headers), body, self.client_address[0]
-                )
+                status, headers, payload = self._answer()
                 self.send_response(status)
                 for k, v in headers.items():
                     for line in v.split("\n"):  # Set-Cookie: several cookies, one header each
@@ -722,6 +718,31 @@ class LocalRuntime:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(payload)
+
+            def _answer(self) -> tuple[int, dict[str, str], bytes]:
+                # A length that is not one, or a body that never comes, is the client's error (API
+                # Gateway's front door answers 400 too) and never stops the server answering.
+                declared = (self.headers.get("Content-Length") or "0").strip()
+                if not declared.isdigit():
+                    self.close_connection = True
+                    return _json(
+                        HTTPStatus.BAD_REQUEST, {"message": "Content-Length is not a number of bytes"}
+                    )
+                self.connection.settimeout(BODY_WAIT)
+                try:
+                    body = self.rfile.read(int(declared)) if int(declared) else b""
+                except TimeoutError:
+                    body = b""
+                finally:
+                    self.connection.settimeout(None)
+                if len(body) < int(declared):
+                    self.close_connection = True
+                    return _json(
+                        HTTPStatus.BAD_REQUEST, {"message": "The body is shorter than its Content-Length"}
+                    )
+                return runtime.handle_http(
+                    self.command, self.path, dict(self.headers), body, self.client_address[0]
+                )
 
             def __getattr__(self, name: str) -> Any:
                 # Every method reaches the routes (API Gateway answers one no route has with 403).
@@ -1138,6 +1159,10 @@ def _event(
         "resources": resources,
         "detail": detail,
     }
+
+
+# How long the local API waits for a body its headers announced (on loopback it comes at once).
+BODY_WAIT = 3.0
 
 
 def _json(status: HTTPStatus, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
