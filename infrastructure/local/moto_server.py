@@ -16,9 +16,15 @@ keep the behaviour the pipeline relies on, and are tested in
   attribute instead. moto's clock for message visibility builds two datetimes per message per
   look; it reads the time once. Without these a receive costs time in proportion to the backlog,
   times ten.
-- A DynamoDB query on a table's key sorts every item of the table to find the partition's; it
-  looks at the partition only (the requests are serialised, so the table can be narrowed for
-  the call).
+- A DynamoDB query on a table's key sorts every item of the table and tests each against the key
+  condition, for every page (a national cohort's read is tens of pages over a partition of tens of
+  thousands of items); it is given only the key condition's range of the partition, found by
+  bisection, with the items after it that can end moto's page, so it returns moto's pages exactly
+  (the requests are serialised, so the table can be narrowed for the call). Tested against moto's
+  own query in ``tests/unit/test_local_moto_query.py``.
+- moto writes a DynamoDB response's attribute values member by member through the service model,
+  about a second for a page of a thousand items; strings, numbers, booleans, nulls and string and
+  number sets are written as they are, as moto writes them (the same test file).
 - moto lists its own package folder on every request to route it; the list is read once.
 - moto keeps every DynamoDB item and table object it ever made (each read and each transaction's
   copies too) for its state dump, ``/moto-api/data.json``, which is where sent emails are read:
@@ -38,13 +44,17 @@ import sys
 import threading
 import time
 import types
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any
 
 from moto import backends
+from moto.core.serialize import JSONSerializer
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models import table as table_models
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.sqs import models as sqs_models
@@ -114,25 +124,163 @@ def _serialised(call_action: Callable[[DynamoHandler], Any]) -> Callable[[Dynamo
     return serialised
 
 
-def _one_partition(query: Callable[..., Any]) -> Callable[..., Any]:
+MOTO_TABLE_QUERY: Callable[..., Any] = Table.query  # moto's own, kept for the narrowed query to call
+MOTO_SERIALIZE_STRUCTURE: Callable[..., None] = JSONSerializer._serialize_type_structure
+# moto refuses an item whose attributes measure more than this (moto.dynamodb.models.dynamo_type),
+# so an item can end a page only when the page is within this much of moto's 1 MB limit.
+_LARGEST_ITEM = 405_000
+_PAGE_LIMIT: int = table_models.RESULT_SIZE_LIMIT
+_BOUNDS: dict[str, Callable[[list[Any], list[Any]], tuple[int, int]]] = {
+    "=": lambda keys, v: (bisect_left(keys, v[0]), bisect_right(keys, v[0])),
+    "<": lambda keys, v: (0, bisect_left(keys, v[0])),
+    "<=": lambda keys, v: (0, bisect_right(keys, v[0])),
+    ">": lambda keys, v: (bisect_right(keys, v[0]), len(keys)),
+    ">=": lambda keys, v: (bisect_left(keys, v[0]), len(keys)),
+    "BETWEEN": lambda keys, v: (
+        bisect_left(keys, v[0]),
+        max(bisect_left(keys, v[0]), bisect_right(keys, v[1])),
+    ),
+    "BEGINS_WITH": lambda keys, v: _prefixed(keys, v[0]),
+}
+
+
+def _prefixed(keys: list[Any], prefix: Any) -> tuple[int, int]:
+    if not isinstance(prefix, str | bytes):
+        raise TypeError(prefix)
+    low = high = bisect_left(keys, prefix)
+    while high < len(keys) and keys[high].startswith(prefix):
+        high += 1
+    return low, high
+
+
+def _sort_value(key: Any) -> Any:
+    """A range key's value as moto compares it (``DynamoType.cast_value`` of an S, N or B key)."""
+    return Decimal(key.value) if key.type == "N" else key.value
+
+
+def _in_key_range(  # moto's query loop, followed step by step
+    table: Table, hash_key: Any, arguments: dict[str, Any]
+) -> dict[Any, Any] | None:
+    """The items of the partition moto's query can reach, or None when moto should look at all.
+
+    moto goes through every item of the partition, in key order, for each page: it skips the items
+    up to ExclusiveStartKey, appends those the key condition accepts, and stops at the first item
+    (accepted or not) that finds the page full (Limit, or 1 MB). The items the key condition
+    accepts are one run of the sorted keys (found by bisection); the items after the run can only
+    end the page: the first one does if the page is full by number, and one that would take the
+    page over 1 MB does. Those are kept beside the run, so moto returns the same items and the same
+    LastEvaluatedKey as over the whole partition.
+    """
+    comparison = arguments.get("range_comparison")
+    conditions = arguments.get("range_key_conditions") or []
+    if (
+        arguments.get("filter_kwargs")
+        or not table.range_key_attr
+        or (comparison is not None and comparison not in _BOUNDS)
+        or any(name != table.range_key_attr for name, _, _ in conditions)
+    ):
+        return None
+    partition = table.items.get(hash_key, {})
+    ordered = sorted(partition.items(), key=lambda entry: _sort_value(entry[0]))
+    keys = [_sort_value(key) for key, _ in ordered]
+    operands = [value.cast_value for value in arguments.get("range_objs") or []]
+    try:
+        low, high = (0, len(keys)) if comparison is None else _BOUNDS[comparison](keys, operands)
+    except (TypeError, IndexError):
+        return None
+    forward = arguments.get("scan_index_forward", True) is not False
+    accepted = [item for _, item in ordered[low:high]]
+    after = [item for _, item in (ordered[high:] if forward else reversed(ordered[:low]))]
+    if not forward:
+        accepted.reverse()
+    start = arguments.get("exclusive_start_key")
+    if start is not None:
+        attributes: tuple[list[str], list[str | None]] = ([table.hash_key_attr], [table.range_key_attr])
+        skipped = 0
+        while skipped < len(accepted) and table._item_comes_before_dct(
+            accepted[skipped], start, *attributes, forward
+        ):
+            skipped += 1
+        accepted = accepted[skipped:]
+    kept = list(accepted)
+    limit = arguments.get("limit")
+    full, size = False, 0
+    for count, item in enumerate(accepted):
+        item_size = item.size()
+        if count == limit or size + item_size > _PAGE_LIMIT:
+            full = True
+            break
+        size += item_size
+    if after:
+        kept.append(after[0])  # ends the page when it is full by number
+        if not full and len(accepted) != limit and size > _PAGE_LIMIT - _LARGEST_ITEM:
+            kept += [next((item for item in after[1:] if size + item.size() > _PAGE_LIMIT), after[0])]
+    return {hash_key: {item.range_key: item for item in kept}} if kept else {}
+
+
+def _key_range(query: Callable[..., Any]) -> Callable[..., Any]:
+    """A query on a table's key reads the key condition's range of the partition, not every item of
+    the table (moto sorts all of them, for every page). The requests are serialised, so the
+    table's items can be narrowed for the call."""
     signature = inspect.signature(query)
 
     @functools.wraps(query)
-    def partition_query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        index_name = signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name")
-        if index_name is not None or hash_key is None:
+    def key_range_query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        arguments = signature.bind(self, hash_key, *args, **kwargs).arguments
+        if arguments.get("index_name") is not None or hash_key is None:
             return query(self, hash_key, *args, **kwargs)
+        narrowed = _in_key_range(self, hash_key, arguments)
+        if narrowed is None:
+            narrowed = {hash_key: self.items[hash_key]} if hash_key in self.items else {}
         everything = self.items
-        narrowed: defaultdict[Any, Any] = defaultdict(dict)
-        if hash_key in everything:
-            narrowed[hash_key] = everything[hash_key]
-        self.items = narrowed
+        self.items = defaultdict(dict, narrowed)
         try:
             return query(self, hash_key, *args, **kwargs)
         finally:
             self.items = everything
 
-    return partition_query
+    return key_range_query
+
+
+_SCALARS: dict[str, type] = {"S": str, "N": str, "BOOL": bool, "NULL": bool}
+_SETS = frozenset({"SS", "NS"})
+
+
+def _plain_attribute_value(value: Any) -> dict[str, Any] | None:
+    """An AttributeValue as moto's serializer would write it, when it is a string, number, boolean,
+    null, or string or number set; None for the rest (binary, maps, lists), which moto writes."""
+    if type(value) is not dict or len(value) != 1:
+        return None
+    [(kind, inner)] = value.items()
+    if _SCALARS.get(kind) is type(inner):
+        return {kind: inner}
+    if kind in _SETS and type(inner) is list and all(type(member) is str for member in inner):
+        return {kind: list(inner)}
+    return None
+
+
+def _attribute_values_written_directly(
+    serialize_structure: Callable[..., None],
+) -> Callable[..., None]:
+    """moto writes each DynamoDB attribute value member by member through the service model (ten
+    look-ups of aliases for each attribute): a page of a thousand items took a second or more, under
+    the lock that serialises DynamoDB, so sixteen queries at once waited past a client's timeout.
+    The common attribute values are written as they are, which is what moto writes for them."""
+
+    @functools.wraps(serialize_structure)
+    def serialize(self: JSONSerializer, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if (
+            key
+            and shape.name == "AttributeValue"
+            and not getattr(self._value_picker, "response_transformers", None)
+        ):
+            plain = _plain_attribute_value(value)
+            if plain is not None:
+                serialized[self.get_serialized_name(shape, key)] = plain
+                return
+        serialize_structure(self, serialized, value, shape, key)
+
+    return serialize
 
 
 def _listed_once(list_modules: Callable[[], Iterable[str]]) -> Callable[[], Iterable[str]]:
@@ -171,7 +319,12 @@ def adjust() -> None:
     _replace(wrapped, "_item_backup", True)
     _replace(DynamoDBBackend, "transact_write_items", wrapped)
     _replace(DynamoHandler, "call_action", _serialised(DynamoHandler.call_action))
-    _replace(Table, "query", _one_partition(Table.query))
+    _replace(Table, "query", _key_range(MOTO_TABLE_QUERY))
+    _replace(
+        JSONSerializer,
+        "_serialize_type_structure",
+        _attribute_values_written_directly(MOTO_SERIALIZE_STRUCTURE),
+    )
     _replace(SQSBackend, "is_message_valid_based_on_retention_period", _retention_period_read)
     _replace(sqs_models, "unix_time", _unix_time)
     _replace(sqs_models, "unix_time_millis", _unix_time_millis)
