@@ -11,6 +11,12 @@ keep the behaviour the pipeline relies on, and are tested in
 - DynamoDB requests are served one at a time. moto's server answers on threads without a lock,
   so a condition check and its write could interleave with another request's; DynamoDB makes a
   conditional write, and a transaction, atomic.
+- An SQS send reads the queue's ContentBasedDeduplication through the property that computes
+  every attribute of the queue, counting every message; during a send it gives that one
+  attribute. Without this a send costs time in proportion to the backlog (the national deadline
+  queues seventeen thousand notifications).
+- An SQS delete finds its message by looking at every message of the queue, twice; it looks the
+  receipt handle up instead (moto's own delete still answers a handle it does not know).
 - An SQS receive looks up the queue's retention period by computing every attribute of the
   queue, which counts every message, twice for each message it returns; it reads the one
   attribute instead. moto's clock for message visibility builds two datetimes per message per
@@ -58,7 +64,7 @@ from moto.dynamodb.models import table as table_models
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.sqs import models as sqs_models
-from moto.sqs.models import SQSBackend
+from moto.sqs.models import Message, Queue, SQSBackend
 
 _dynamodb_lock = threading.RLock()
 
@@ -293,6 +299,77 @@ def _retention_period_read(backend: SQSBackend, queue_name: str, message: Any) -
     return bool(retention_period + message.sent_timestamp / 1000 > time.time())
 
 
+_sending = threading.local()
+
+
+def _attributes_read_by_a_send(attributes: property) -> property:
+    """A send reads one attribute of its queue, ContentBasedDeduplication, through the property that
+    computes every attribute, counting every message three times: each of the national deadline's
+    seventeen thousand notifications cost time in proportion to the notifications queued before it.
+    During a send the property gives that one attribute, as the whole property gives it."""
+    every = attributes.fget
+    assert every is not None
+
+    def read(queue: Any) -> dict[str, Any]:
+        if not getattr(_sending, "active", False):
+            return every(queue)  # type: ignore[no-any-return]
+        if not queue.fifo_queue:
+            return {}
+        value = queue.content_based_deduplication
+        return {"ContentBasedDeduplication": str(value).lower() if isinstance(value, bool) else value}
+
+    return property(read)
+
+
+def _a_send(send: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(send)
+    def sending(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+        already = getattr(_sending, "active", False)
+        _sending.active = True
+        try:
+            return send(self, *args, **kwargs)
+        finally:
+            _sending.active = already
+
+    return sending
+
+
+MOTO_QUEUE_ATTRIBUTES: property = vars(Queue)["attributes"]
+MOTO_SEND_MESSAGE: Callable[..., Any] = SQSBackend.send_message
+MOTO_SEND_MESSAGE_BATCH: Callable[..., Any] = SQSBackend.send_message_batch
+MOTO_MARK_RECEIVED: Callable[..., None] = Message.mark_received
+MOTO_DELETE_MESSAGE: Callable[..., None] = Queue.delete_message
+_received: dict[str, Message] = {}  # each receipt handle moto gave, to the message it was given for
+
+
+def _mark_received(message: Message, *args: Any, **kwargs: Any) -> None:
+    MOTO_MARK_RECEIVED(message, *args, **kwargs)
+    if message.receipt_handle is not None:
+        _received[message.receipt_handle] = message
+
+
+def _delete_message(queue: Queue, receipt_handle: str) -> None:
+    """moto finds the message a receipt handle was given for by looking at every message of the
+    queue, twice, for each delete: the deadline's emails cost time in proportion to the backlog.
+    The message is looked up by its handle (handles are unique to a message); a handle moto did not
+    give in this process, already deleted, or of a message no longer on this queue, is left to
+    moto's own delete."""
+    message = _received.get(receipt_handle)
+    if message is None or receipt_handle in queue.deleted_messages:
+        return MOTO_DELETE_MESSAGE(queue, receipt_handle)
+    try:
+        position = queue._messages.index(message)  # identity: a Message has no __eq__
+    except ValueError:
+        return MOTO_DELETE_MESSAGE(queue, receipt_handle)
+    queue.pending_messages.discard(message)
+    queue.deleted_messages.update(message.all_receipt_handles)  # type: ignore[arg-type]
+    queue._messages = queue._messages[:position] + queue._messages[position + 1 :]
+    for handle in message.all_receipt_handles:
+        if handle is not None:
+            _received.pop(handle, None)
+    return None
+
+
 _original_unix_time: Callable[..., float] = vars(sqs_models)["unix_time"]
 
 
@@ -326,6 +403,11 @@ def adjust() -> None:
         _attribute_values_written_directly(MOTO_SERIALIZE_STRUCTURE),
     )
     _replace(SQSBackend, "is_message_valid_based_on_retention_period", _retention_period_read)
+    _replace(Queue, "attributes", _attributes_read_by_a_send(MOTO_QUEUE_ATTRIBUTES))
+    _replace(SQSBackend, "send_message", _a_send(MOTO_SEND_MESSAGE))
+    _replace(SQSBackend, "send_message_batch", _a_send(MOTO_SEND_MESSAGE_BATCH))
+    _replace(Message, "mark_received", _mark_received)
+    _replace(Queue, "delete_message", _delete_message)
     _replace(sqs_models, "unix_time", _unix_time)
     _replace(sqs_models, "unix_time_millis", _unix_time_millis)
     _replace(backends, "list_of_moto_modules", _listed_once(backends.list_of_moto_modules))
