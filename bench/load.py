@@ -343,6 +343,7 @@ class Findings:
     emails_sent: int
     emails_duplicated: int
     emails_missing: int
+    duplicate_flags: int
     outbox_sent: int
     outbox_uncertain: int
     cohorts_matched: int
@@ -381,6 +382,16 @@ def check(runtime: LocalRuntime, tally: Tally, cohort_ids: list[str], api: ApiCl
             expected[(application["applicant"]["email"], "result")] += 1
     for c in cohort_ids:
         expected[(COORDINATOR, f"coordinator {names[c]['cohort']['name']}")] += 1
+    # A possible duplicate (one name at one institution under n addresses) is flagged to the
+    # coordinator by each application after the first, or by all n when they arrive together.
+    flags = {
+        names[c]["cohort"]["name"]: (
+            sum(len(group) - 1 for group in names[c]["possible_duplicates"]),
+            sum(len(group) for group in names[c]["possible_duplicates"]),
+        )
+        for c in cohort_ids
+    }
+    flagged: Counter[str] = Counter()
     sent: Counter[tuple[str, str]] = Counter()
     for _, raw in sent_emails(runtime.aws_endpoint, timeout=600):
         message = message_from_bytes(raw)
@@ -388,6 +399,8 @@ def check(runtime: LocalRuntime, tally: Tally, cohort_ids: list[str], api: ApiCl
         kind = email_kind(subject)
         if kind == "coordinator":
             sent[(to, f"coordinator {subject.removesuffix(': matching results')}")] += 1
+        elif kind == "possible_duplicate" and to == COORDINATOR:
+            flagged[subject.removesuffix(": a possible duplicate application")] += 1
         elif kind in {"acknowledgement", "confirmation"}:
             sent[(to, kind)] += 1
         else:
@@ -400,6 +413,10 @@ def check(runtime: LocalRuntime, tally: Tally, cohort_ids: list[str], api: ApiCl
         print(f"missing: {kind} to {to}: {[(a['cohort_id'], a['application_id']) for a in found]} {records}")
     for (to, kind), n in (sent - expected).items():
         print(f"duplicated: {kind} to {to}, {n} more than expected")
+    flags_missing = sum(max(0, least - flagged[name]) for name, (least, _) in flags.items())
+    flags_duplicated = sum(max(0, flagged[name] - most) for name, (_, most) in flags.items())
+    if flags_missing or flags_duplicated:
+        print(f"possible-duplicate flags: {dict(flagged)} sent, {flags} (least, most) expected")
     return Findings(
         stored=len(stored),
         on_dead_letter_queues=len(parked),
@@ -409,9 +426,10 @@ def check(runtime: LocalRuntime, tally: Tally, cohort_ids: list[str], api: ApiCl
         unconfirmed_stored=len(tally.unconfirmed & set(stored)),
         eligible=sum(1 for a in stored.values() if a["eligibility"]["eligible"]),
         expected_emails=sum(expected.values()),
-        emails_sent=sum(sent.values()),
-        emails_duplicated=sum((sent - expected).values()),
-        emails_missing=sum((expected - sent).values()),
+        emails_sent=sum(sent.values()) + sum(flagged.values()),
+        emails_duplicated=sum((sent - expected).values()) + flags_duplicated,
+        emails_missing=sum((expected - sent).values()) + flags_missing,
+        duplicate_flags=sum(flagged.values()),
         outbox_sent=outbox_sent,
         outbox_uncertain=sum(1 for status in outbox.values() if status == "sending"),
         cohorts_matched=sum(1 for c in names.values() if c["cohort"]["status"] == "matched"),
@@ -564,6 +582,8 @@ def main(argv: list[str] | None = None) -> int:
         f"| emails expected (a link per form post held, an acknowledgement per application, a result per "
         f"eligible one, the coordinator's per cohort) | {findings.expected_emails:,} |",
         f"| emails SES accepted | {findings.emails_sent:,} |",
+        f"| of them, possible duplicates flagged to the coordinator (one per application after the "
+        f"first under a name and institution) | {findings.duplicate_flags:,} |",
         f"| outbox records marked sent | {findings.outbox_sent:,} |",
         f"| outbox records left `sending` (uncertain: a sender stopped between SES and the outbox) "
         f"| {findings.outbox_uncertain} |",

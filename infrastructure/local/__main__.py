@@ -420,6 +420,7 @@ def email_kind(subject: str) -> str:
     if subject.endswith("provisional matches to review"):
         return "review"
     for marker, kind in [
+        ("a possible duplicate application", "possible_duplicate"),
         ("please confirm your application", "confirmation"),
         ("you have already applied", "already_applied"),
         ("received your application", "acknowledgement"),
