@@ -40,6 +40,7 @@ from mentoring.ports import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 COHORT = "COHORT"
 # One partition lists every cohort, so the form can offer the open ones without a scan.
@@ -271,6 +272,22 @@ class DynamoApplications(_Table):
             raise
         return True
 
+    def _count_a_place(self, cohort_id: str, limit: int) -> TransactWriteItemTypeDef:
+        """The cohort's count of mentees given a place, one up, in a transaction: refused at ``limit``."""
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"pk": _pk(cohort_id), "sk": {"S": COHORT}},
+                "UpdateExpression": "SET admitted_mentees = if_not_exists(admitted_mentees, :zero) + :one",
+                "ConditionExpression": "attribute_not_exists(admitted_mentees) OR admitted_mentees < :limit",
+                "ExpressionAttributeValues": {
+                    ":zero": {"N": "0"},
+                    ":one": {"N": "1"},
+                    ":limit": {"N": str(limit)},
+                },
+            }
+        }
+
     def admit(self, application: Application, limit: int) -> bool:
         cohort_id = application.cohort_id
         admitted = application.model_copy(update={"waiting_list": False})
@@ -288,22 +305,7 @@ class DynamoApplications(_Table):
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": {"pk": _pk(cohort_id), "sk": {"S": COHORT}},
-                            "UpdateExpression": (
-                                "SET admitted_mentees = if_not_exists(admitted_mentees, :zero) + :one"
-                            ),
-                            "ConditionExpression": "attribute_not_exists(admitted_mentees) "
-                            "OR admitted_mentees < :limit",
-                            "ExpressionAttributeValues": {
-                                ":zero": {"N": "0"},
-                                ":one": {"N": "1"},
-                                ":limit": {"N": str(limit)},
-                            },
-                        }
-                    },
+                    self._count_a_place(cohort_id, limit),
                     {
                         "Update": {
                             "TableName": self.table,
@@ -342,22 +344,7 @@ class DynamoApplications(_Table):
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": {"pk": _pk(cohort_id), "sk": {"S": COHORT}},
-                            "UpdateExpression": (
-                                "SET admitted_mentees = if_not_exists(admitted_mentees, :zero) + :one"
-                            ),
-                            "ConditionExpression": "attribute_not_exists(admitted_mentees) "
-                            "OR admitted_mentees < :limit",
-                            "ExpressionAttributeValues": {
-                                ":zero": {"N": "0"},
-                                ":one": {"N": "1"},
-                                ":limit": {"N": str(limit)},
-                            },
-                        }
-                    },
+                    self._count_a_place(cohort_id, limit),
                 ]
             )
         except ClientError as error:
@@ -368,20 +355,11 @@ class DynamoApplications(_Table):
             return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
         return True
 
-    def _move(self, cohort_id: str, source: CohortStatus, target: CohortStatus, at: datetime | None) -> bool:
-        values: dict[str, Any] = {":from": {"S": source.value}, ":to": {"S": target.value}}
-        update = "SET #status = :to"
-        if at is not None:
-            update += f", {target.value}_at = :at"
-            values[":at"] = {"S": at.isoformat()}
+    def _update_cohort(self, cohort_id: str, **update: Any) -> bool:
+        """One conditional update of the cohort's item: False when its condition does not hold."""
         try:
             self.db.update_item(
-                TableName=self.table,
-                Key={"pk": _pk(cohort_id), "sk": {"S": COHORT}},
-                UpdateExpression=update,
-                ConditionExpression="#status = :from",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values,
+                TableName=self.table, Key={"pk": _pk(cohort_id), "sk": {"S": COHORT}}, **update
             )
         except ClientError as error:
             if _conditional_failed(error):
@@ -389,33 +367,40 @@ class DynamoApplications(_Table):
             raise
         return True
 
+    def _move(self, cohort_id: str, source: CohortStatus, target: CohortStatus, at: datetime | None) -> bool:
+        values: dict[str, Any] = {":from": {"S": source.value}, ":to": {"S": target.value}}
+        update = "SET #status = :to"
+        if at is not None:
+            update += f", {target.value}_at = :at"
+            values[":at"] = {"S": at.isoformat()}
+        return self._update_cohort(
+            cohort_id,
+            UpdateExpression=update,
+            ConditionExpression="#status = :from",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=values,
+        )
+
     def claim_for_matching(self, cohort_id: str, lease: Lease) -> bool:
         """One conditional update: open, or matching under a lease that has run out (or is this
         owner's), becomes matching under ``lease``. A cohort matching from before leases were
         kept (no ``matching_until``) counts as run out."""
-        try:
-            self.db.update_item(
-                TableName=self.table,
-                Key={"pk": _pk(cohort_id), "sk": {"S": COHORT}},
-                UpdateExpression="SET #status = :matching, matching_at = :at, matching_owner = :owner, "
-                "matching_until = :until",
-                ConditionExpression="#status = :open OR (#status = :matching AND ("
-                "attribute_not_exists(matching_until) OR matching_until < :now OR matching_owner = :owner))",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":open": {"S": CohortStatus.OPEN.value},
-                    ":matching": {"S": CohortStatus.MATCHING.value},
-                    ":at": {"S": lease.taken.isoformat()},
-                    ":owner": {"S": lease.owner},
-                    ":until": _epoch(lease.until),
-                    ":now": _epoch(lease.taken),
-                },
-            )
-        except ClientError as error:
-            if _conditional_failed(error):
-                return False
-            raise
-        return True
+        return self._update_cohort(
+            cohort_id,
+            UpdateExpression="SET #status = :matching, matching_at = :at, matching_owner = :owner, "
+            "matching_until = :until",
+            ConditionExpression="#status = :open OR (#status = :matching AND ("
+            "attribute_not_exists(matching_until) OR matching_until < :now OR matching_owner = :owner))",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":open": {"S": CohortStatus.OPEN.value},
+                ":matching": {"S": CohortStatus.MATCHING.value},
+                ":at": {"S": lease.taken.isoformat()},
+                ":owner": {"S": lease.owner},
+                ":until": _epoch(lease.until),
+                ":now": _epoch(lease.taken),
+            },
+        )
 
     def _leave_matching(self, cohort_id: str, owner: str, target: CohortStatus, at: datetime | None) -> bool:
         values: dict[str, Any] = {
@@ -427,20 +412,13 @@ class DynamoApplications(_Table):
         if at is not None:
             update += f", {target.value}_at = :at"
             values[":at"] = {"S": at.isoformat()}
-        try:
-            self.db.update_item(
-                TableName=self.table,
-                Key={"pk": _pk(cohort_id), "sk": {"S": COHORT}},
-                UpdateExpression=update + " REMOVE matching_owner, matching_until",
-                ConditionExpression="#status = :matching AND matching_owner = :owner",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            if _conditional_failed(error):
-                return False
-            raise
-        return True
+        return self._update_cohort(
+            cohort_id,
+            UpdateExpression=update + " REMOVE matching_owner, matching_until",
+            ConditionExpression="#status = :matching AND matching_owner = :owner",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=values,
+        )
 
     def finish_matching(self, cohort_id: str, at: datetime, owner: str, provisional: bool = False) -> bool:
         target = CohortStatus.PROVISIONAL if provisional else CohortStatus.MATCHED
@@ -453,37 +431,25 @@ class DynamoApplications(_Table):
         self._leave_matching(cohort_id, owner, CohortStatus.OPEN, None)
 
     def hold_for_settling(self, cohort_id: str, lease: Lease) -> bool:
-        try:
-            self.db.update_item(
-                TableName=self.table,
-                Key={"pk": _pk(cohort_id), "sk": {"S": COHORT}},
-                UpdateExpression="SET settling_owner = :owner, settling_until = :until",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(settling_until) "
-                "OR settling_until < :now OR settling_owner = :owner)",
-                ExpressionAttributeValues={
-                    ":owner": {"S": lease.owner},
-                    ":until": _epoch(lease.until),
-                    ":now": _epoch(lease.taken),
-                },
-            )
-        except ClientError as error:
-            if _conditional_failed(error):
-                return False
-            raise
-        return True
+        return self._update_cohort(
+            cohort_id,
+            UpdateExpression="SET settling_owner = :owner, settling_until = :until",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(settling_until) "
+            "OR settling_until < :now OR settling_owner = :owner)",
+            ExpressionAttributeValues={
+                ":owner": {"S": lease.owner},
+                ":until": _epoch(lease.until),
+                ":now": _epoch(lease.taken),
+            },
+        )
 
     def let_go_of_settling(self, cohort_id: str, owner: str) -> None:
-        try:
-            self.db.update_item(
-                TableName=self.table,
-                Key={"pk": _pk(cohort_id), "sk": {"S": COHORT}},
-                UpdateExpression="REMOVE settling_owner, settling_until",
-                ConditionExpression="settling_owner = :owner",
-                ExpressionAttributeValues={":owner": {"S": owner}},
-            )
-        except ClientError as error:
-            if not _conditional_failed(error):
-                raise
+        self._update_cohort(
+            cohort_id,
+            UpdateExpression="REMOVE settling_owner, settling_until",
+            ConditionExpression="settling_owner = :owner",
+            ExpressionAttributeValues={":owner": {"S": owner}},
+        )
 
     # ------------------------------------------------------------ applications
     def record_application(
