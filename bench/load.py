@@ -235,7 +235,7 @@ def confirm(api: ApiClient, tally: Tally, submission_id: str, tokens: list[str],
 def confirm_all(runtime: LocalRuntime, api: ApiClient, tally: Tally, start: float) -> tuple[float, float]:
     """Once the links are emailed, the web-form applicants read them (moto's SES) and confirm, at
     once; returns when the links were all sent and when the confirmations were done."""
-    runtime.wait_until_drained(timeout=7200)
+    runtime.wait_until_drained()
     emailed = time.perf_counter() - start
     links = confirmation_tokens(raw for _, raw in sent_emails(runtime.aws_endpoint, timeout=600))
     with ThreadPoolExecutor(CLIENTS) as clients:
@@ -517,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         # Then the hourly sweep, once the grace period for late monitoring answers is over.
         grace = timedelta(days=int(runtime.stack.parameter_defaults()["LateAnswersGraceDays"]))
         runtime.fire_rate_schedules(now=deadline + grace + timedelta(hours=1))
-        runtime.wait_until_drained(timeout=7200)
+        runtime.wait_until_drained()
         monitoring = check_monitoring(runtime, get_scheme(SCHEME).monitoring_batch)
         stop.set()
         watcher.join()
