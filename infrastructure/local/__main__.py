@@ -129,19 +129,17 @@ def serve(runtime: LocalRuntime, minutes: float) -> None:
         time.sleep(3600)
 
 
-def confirm_from_outbox(runtime: LocalRuntime, api: ApiClient, held: dict[str, str]) -> list[str]:
-    """Each web-form applicant opens the link emailed to them and confirms: ``held`` maps their
-    address to the submission id they were given; returns the ids confirmed."""
+def confirm_from_outbox(runtime: LocalRuntime, api: ApiClient, held: list[tuple[str, str]]) -> list[str]:
+    """Each web-form applicant opens the links emailed to them and confirms: ``held`` pairs their
+    address with the submission id they were given; returns the ids confirmed."""
     runtime.wait_until_drained()
     links = runtime.confirmation_tokens()
-    confirmed = []
-    for address, submission_id in held.items():
+    for address in dict.fromkeys(address for address, _ in held):
         for token in links.get(address, []):
             reply = api.confirm(token)
             if reply.status != 200:
                 raise SystemExit(f"confirming the application from {address} failed: {reply.status}")
-        confirmed.append(submission_id)
-    return confirmed
+    return [submission_id for _, submission_id in held]
 
 
 def submit_intake(
@@ -164,7 +162,7 @@ def submit_intake(
             answers[reply.body["submission_id"]] = submission["monitoring"]
         else:
             rejected.append(f"web form {reply.status}: {reply.body}")
-    accepted += confirm_from_outbox(runtime, api, held)
+    accepted += confirm_from_outbox(runtime, api, list(held.items()))
     say(f"{len(held)} web-form applicants confirmed from the link emailed to them")
     for institution, batch in sorted(intake.partner_batches.items()):
         reply = api.partner_batch(keys[institution], batch)
@@ -219,20 +217,20 @@ def open_side_cohorts(
     runtime: LocalRuntime, api: ApiClient, deadlines: list[datetime]
 ) -> dict[str, list[str]]:
     """Cohorts of other schemes beside the main one, each with its example intake."""
-    side = {}
+    held: dict[str, list[tuple[str, str]]] = {}
     for scheme in SIDE_SCHEMES:
         side_id, deadline = open_demo_cohort(api, minutes=10, scheme=scheme)
         deadlines.append(deadline)
-        held = {}
+        held[side_id] = []
         for submission in demo_data.example_intake(scheme, side_id):
             reply = api.apply(submission)
             if reply.status != 202:
                 raise SystemExit(f"{scheme}: example refused: {reply.status} {reply.body}")
-            held[submission["applicant"]["email"]] = reply.body["submission_id"]
-        side_accepted = confirm_from_outbox(runtime, api, held)
-        side[side_id] = side_accepted
-        say(f"opened cohort {side_id} of {scheme} and submitted {len(side_accepted)} applications")
-    return side
+            held[side_id].append((submission["applicant"]["email"], reply.body["submission_id"]))
+        say(f"opened cohort {side_id} of {scheme} and submitted {len(held[side_id])} applications")
+    # Every side cohort's applicants confirm once their links have come (one wait for them all).
+    confirm_from_outbox(runtime, api, [pair for each in held.values() for pair in each])
+    return {side_id: [submission_id for _, submission_id in each] for side_id, each in held.items()}
 
 
 def demo(runtime: LocalRuntime) -> int:
