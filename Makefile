@@ -30,8 +30,10 @@ run: setup
 demo: setup
 	$(BIN)/python -m infrastructure.local demo --api-port $(API_PORT) --aws-port $(AWS_PORT)
 
+# The suite on every core (pytest-xdist; TEST_WORKERS, 3 by default), then the checks of the AWS
+# calls it recorded (tests/__main__.py). A plain `pytest` runs the same tests in one process.
 test: setup browser axe
-	$(BIN)/python -m pytest
+	$(BIN)/python -m tests
 
 # Debian's Chromium and ChromeDriver, for the browser test of the applicant form. Installed with
 # apt when this runs as root on Debian (as CI does); elsewhere it says what to install, and the
@@ -74,7 +76,7 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 mypy: setup
-	$(BIN)/mypy shared/mentoring functions infrastructure
+	$(BIN)/mypy shared/mentoring functions infrastructure bench
 
 # cfn-lint on the SAM template as written, then on the template as aws-sam-translator expands it.
 cfn-lint validate: setup

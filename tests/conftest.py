@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.suite import CALL_LOG, OWN_CALL_LOG, WHOLE_SUITE
+from tests.__main__ import BEFORE_THE_END
+from tests.suite import CALL_LOG, OWN_CALL_LOG, WHOLE_SUITE, WHOLE_SUITE_RECORDED
 
 # Credentials and region for every boto3 client in the tests and the handlers: never a real account.
 os.environ.update(
@@ -27,13 +28,33 @@ TESTS = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``suite_end`` check what the others recorded: they run last."""
+    """Tests marked ``suite_end`` check what the others recorded: they run last. Under
+    pytest-xdist, each end-to-end module's stack is started by one worker only (a group each, and
+    one for the modules sharing ``open_stack``)."""
     items.sort(key=lambda item: item.get_closest_marker("suite_end") is not None)
+    parallel = "PYTEST_XDIST_WORKER" in os.environ
+    for item in items:
+        if parallel and item.get_closest_marker("suite_end"):
+            # No worker knows when the others have finished: python -m tests runs these after.
+            item.add_marker(pytest.mark.skip(reason="runs after the parallel session (python -m tests)"))
+        elif item.get_closest_marker("e2e"):
+            shared = "open_stack" in getattr(item, "fixturenames", ())
+            item.add_marker(pytest.mark.xdist_group("open_stack" if shared else item.path.stem))
     option = config.option
+    marks = option.markexpr or ""
     narrowed = bool(
-        option.markexpr or option.keyword or getattr(option, "deselect", None) or getattr(option, "lf", False)
+        marks not in {"", BEFORE_THE_END}
+        or option.keyword
+        or getattr(option, "deselect", None)
+        or getattr(option, "lf", False)
     )
-    config.stash[WHOLE_SUITE] = not narrowed and all(Path(a).resolve() == TESTS for a in config.args)
+    whole = not narrowed and all(Path(a).resolve() == TESTS for a in config.args)
+    if whole and marks == BEFORE_THE_END:  # python -m tests: the checks follow in a session of their own
+        WHOLE_SUITE_RECORDED.parent.mkdir(parents=True, exist_ok=True)
+        WHOLE_SUITE_RECORDED.touch()
+    config.stash[WHOLE_SUITE] = (whole and marks == "") or (
+        marks == "suite_end" and WHOLE_SUITE_RECORDED.exists()
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -17,9 +17,13 @@ from infrastructure.local import calls
 OWN_CALL_LOG = not os.environ.get(calls.RECORD_CALLS)  # made here, so removed at the end
 CALL_LOG = Path(os.environ.get(calls.RECORD_CALLS) or tempfile.mkdtemp(prefix="aws-calls-"))
 os.environ[calls.RECORD_CALLS] = str(CALL_LOG)
-IN_PROCESS = CALL_LOG / "in-process"
+# A folder for each pytest-xdist worker: each has a moto server, so resources, of its own.
+IN_PROCESS = CALL_LOG / f"in-process-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 if calls.installed() is None:
     calls.install(calls.Recorder(IN_PROCESS, label="handlers"))
 
-# Whether this session runs the whole suite (no marker, keyword or path narrows it).
+# Whether this session runs the whole suite (no marker, keyword or path narrows it), or checks
+# what a whole suite recorded: python -m tests runs every test but the checks (BEFORE_THE_END),
+# which leaves its mark beside the record, then the checks in a session of their own.
 WHOLE_SUITE = pytest.StashKey[bool]()
+WHOLE_SUITE_RECORDED = CALL_LOG / "whole-suite"
