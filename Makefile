@@ -95,8 +95,7 @@ redrive: setup
 # the engine against scipy and OR-Tools, the matching step at 4,000-50,000 mentees, and the
 # deadline run on the local stack. The load run (LOAD_SUBMISSIONS through the local API, then the
 # deadlines, about 25 minutes on 2 cores) is make bench-load. DEADLINE_APPLICANTS=20000 is the
-# national target; the local stack's DynamoDB (moto) cannot yet serve that cohort's read in time
-# (README, Known limits).
+# national run (about an hour on 2 cores, most of it moto sending the emails; README, Known limits).
 LOAD_SUBMISSIONS ?= 10000
 DEADLINE_APPLICANTS ?= 2000
 bench: setup bench-env
