@@ -163,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - the run's ste
         expected = Counter({a.applicant.email: 1 for a in eligible}) + Counter({COORDINATOR: 1})
         sent = result_emails_sent(runtime)
         dead_letters = sum(runtime.dead_letter_counts().values())
-    result = returns[-1] if returns else {}
+    # The run's own answer: the cohort's schedule may fire again at its deadline during a long run,
+    # and that invocation answers "already ran", without the stages.
+    result = next((r for r in returns if r.get("ran")), returns[-1] if returns else {})
     stages = result.get("stages", {})
     memory, timeout = function_limits("MatchingFunction")
     checks = {
