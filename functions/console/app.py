@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mentoring.adapters.cognito import CognitoIdentity, fetch_jwks, issuer, jwks_url
-from mentoring.adapters.dynamodb import DynamoApplications, DynamoAuditLog, DynamoStaff
+from mentoring.adapters.dynamodb import DynamoApplications, DynamoAuditLog, DynamoHeldSubmissions, DynamoStaff
 from mentoring.adapters.messaging import EventBridgeAnnouncer, EventBridgeDeadlines, SesMailer, SqsQueue
 from mentoring.cohorts import (
     CohortRequestError,
@@ -73,6 +73,12 @@ def store() -> DynamoApplications:
     return DynamoApplications(
         settings.applications_table, retention_days=settings.applicant_data_retention_days
     )
+
+
+@cache
+def held() -> DynamoHeldSubmissions:
+    """Read only here: the marks of held web-form applications, for the funnel's counts."""
+    return DynamoHeldSubmissions(settings.applications_table)
 
 
 @cache
@@ -436,7 +442,7 @@ def dashboard(cohort_id: str) -> Response[str]:
         staff=member,
         nav="cohorts",
         title=cohort.name,
-        **views.dashboard(member, cohort, store(), utcnow()),
+        **views.dashboard(member, cohort, store(), held(), utcnow()),
     )
 
 

@@ -25,6 +25,8 @@ Edge cases, decided:
 from __future__ import annotations
 
 import secrets
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -36,6 +38,7 @@ from mentoring.models import (
     ConfirmationLink,
     EmailKind,
     FieldError,
+    HeldMark,
     HeldSubmission,
     ItemResult,
     Notification,
@@ -60,6 +63,7 @@ from mentoring.submissions import (
     claims_for,
     cohort_problem,
     intake_message,
+    is_closed,
 )
 
 # How long a confirmation link works: a long weekend. The project's default.
@@ -231,3 +235,23 @@ def confirmation_notice(
     if any(a is not None and not a.withdrawn for a in applied):
         return already_applied_email(cohort, found.message)
     return confirmation_email(cohort, found.message, link, found.confirm_by)
+
+
+@dataclass(frozen=True)
+class Unconfirmed:
+    """Held web-form applications not confirmed, by role: counts only, never whose."""
+
+    awaiting: Counter[Role]
+    lapsed: Counter[Role]
+
+
+def unconfirmed(marks: Iterable[HeldMark], cohort: Cohort, now: datetime) -> Unconfirmed:
+    """Awaiting while the link works and the cohort still takes confirmations; lapsed after (the
+    link's time passed, or recruitment closed first: a confirmation would be refused either way)."""
+    taking = not is_closed(cohort, now)
+    awaiting: Counter[Role] = Counter()
+    lapsed: Counter[Role] = Counter()
+    for mark in marks:
+        if not mark.confirmed:
+            (awaiting if taking and now < mark.confirm_by else lapsed)[mark.role] += 1
+    return Unconfirmed(awaiting, lapsed)

@@ -399,6 +399,28 @@ class HeldSubmission(BaseModel):
     confirmed_at: datetime | None = None
     done: bool = Field(default=False, description="Confirmed and handed to intake.")
 
+    def mark(self) -> HeldMark:
+        """What the cohort keeps of it to count it (kept while it is held: the message is there)."""
+        if self.message is None:
+            raise ValueError("a held application is marked when it is held, with its message")
+        details = self.message.submission
+        return HeldMark(
+            role=details.role,
+            institution=self.message.partner or details.applicant.institution,
+            confirm_by=self.confirm_by,
+        )
+
+
+class HeldMark(BaseModel):
+    """What the cohort keeps of one held web-form application, so that the console can count those
+    awaiting confirmation without reading (or showing) whose they are: one a submission, however
+    often it is sent, with the role and institution the funnel and a partner lead's view split by."""
+
+    role: Role
+    institution: str | None = None
+    confirm_by: datetime = Field(description="The latest link's: a resent application waits again.")
+    confirmed: bool = False
+
 
 class EmailKind(StrEnum):
     CONFIRMATION = "confirmation"  # to a web-form applicant: confirm (or: you have already applied)

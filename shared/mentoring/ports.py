@@ -12,6 +12,7 @@ from mentoring.models import (
     Application,
     AuditEntry,
     Cohort,
+    HeldMark,
     HeldSubmission,
     IntakeMessage,
     Match,
@@ -154,6 +155,10 @@ class HeldSubmissions(Protocol):
 
     def finish(self, held: HeldSubmission) -> None:
         """Marks it confirmed and handed to intake, and drops the submission it held."""
+
+    def marks(self, cohort_id: str) -> list[HeldMark]:
+        """One a submission held for the cohort (kept with ``hold`` and ``finish``, in the same
+        writes): what the console counts as awaiting confirmation, or lapsed unconfirmed."""
 
 
 class ApplicationStore(Protocol):

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import hmac
+import html
 import json
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,16 @@ from joserfc.jwk import RSAKey
 from mentoring.models import StaffRole
 
 from tests.integration.console import PASSWORD, Browser, new_staff, signed_in, tokens
-from tests.integration.helpers import Stack, applicant_submission, intake_message, sqs_event
+from tests.integration.helpers import (
+    Stack,
+    api_event,
+    applicant_submission,
+    apply_and_confirm,
+    confirmation_tokens,
+    intake_message,
+    queued_bodies,
+    sqs_event,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -298,6 +309,70 @@ def test_a_partner_lead_sees_only_their_institutions_applicants_and_no_action(
         )
     for path in pages_of(cohorts["bmentor"])[2:]:
         assert browser.get(path).status == 403, path
+
+
+def funnel_step(page: str, step: str) -> tuple[int, int]:
+    """The mentees and mentors the cohort page counts at one step of its funnel."""
+    row = re.search(
+        rf'<th scope="row">{re.escape(step)}</th>'
+        r'<td class="numeric">(\d+)</td><td class="numeric">(\d+)</td>',
+        html.unescape(page),
+    )
+    assert row is not None, step
+    return int(row.group(1)), int(row.group(2))
+
+
+def test_held_applications_are_counted_once_each_by_role_and_institution_and_never_named(
+    stack: Stack,
+) -> None:
+    """The funnel counts web-form applications awaiting confirmation (and those that lapsed) from
+    the marks written with each hold and confirmation, and shows nothing of whose they are."""
+    cohort = stack.open_cohort()
+    twice = applicant_submission(cohort, institution="UCL")
+    mentor = applicant_submission(cohort, role="mentor", institution="QMUL", grade=8)
+    lapsing = applicant_submission(cohort, institution="UCL")
+    for body in (twice, twice, mentor, lapsing):  # the first one sent twice: two links
+        sent = stack.call("SubmitFunction", api_event("POST", "/applications", body))
+        assert sent["statusCode"] == 202, sent["body"]
+    assert len(confirmation_tokens(stack)) == 4
+    apply_and_confirm(stack, applicant_submission(cohort, institution="UCL"))
+    stack.call("IntakeFunction", sqs_event(queued_bodies(stack, "IntakeQueue")))
+    # Given: the link of one lapsed (its mark as the table holds it three days on).
+    db, table = stack.client("dynamodb"), stack.physical("ApplicationsTable")
+    marks = db.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :held)",
+        ExpressionAttributeValues={":pk": {"S": f"COHORT#{cohort}"}, ":held": {"S": "HELD#"}},
+    )["Items"]
+    assert len(marks) == 4  # the one sent twice is one submission
+    lapsed_id = next(
+        json.loads(m["data"]["S"])["submission_id"]
+        for m in db.scan(TableName=table)["Items"]
+        if m["pk"]["S"].startswith("HELD#")
+        and json.loads(m["data"]["S"])["message"]
+        and json.loads(m["data"]["S"])["message"]["submission"]["applicant"]["email"]
+        == lapsing["applicant"]["email"]
+    )
+    db.update_item(
+        TableName=table,
+        Key={"pk": {"S": f"COHORT#{cohort}"}, "sk": {"S": f"HELD#{lapsed_id}"}},
+        UpdateExpression="SET confirm_by = :past",
+        ExpressionAttributeValues={":past": {"S": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()}},
+    )
+    scheme = ("b-mentor-professional",)
+    coordinator = signed_in(stack, new_staff(stack, StaffRole.COORDINATOR, schemes=scheme))
+    ucl_lead = signed_in(stack, new_staff(stack, StaffRole.PARTNER_LEAD, institution="UCL"))
+
+    page = coordinator.get(f"/console/cohorts/{cohort}").body
+    own = ucl_lead.get(f"/console/cohorts/{cohort}").body
+
+    assert funnel_step(page, "Awaiting the applicant's confirmation") == (1, 1)
+    assert funnel_step(page, "Not confirmed in time") == (1, 0)
+    assert funnel_step(page, "Applied") == (1, 0)
+    assert funnel_step(own, "Awaiting the applicant's confirmation") == (1, 0)  # not QMUL's mentor
+    for body in (twice, mentor, lapsing):
+        for detail in ("family_name", "email", "department"):
+            assert body["applicant"][detail] not in page
 
 
 def test_only_an_administrator_sees_every_schemes_cohorts(stack: Stack, cohorts: dict[str, str]) -> None:

@@ -57,17 +57,21 @@ def aws_calls() -> Iterator[list[str]]:
 
     calls: list[str] = []
 
-    def record(event_name: str, **_: Any) -> None:
-        calls.append(".".join(event_name.split(".")[1:3]))
+    def record(event_name: str, params: dict[str, Any], **_: Any) -> None:
+        call = ".".join(event_name.split(".")[1:3])
+        if call == "dynamodb.TransactWriteItems":  # and the kinds of item it writes
+            items = [next(iter(i.values())) for i in params["TransactItems"]]
+            call += "(" + ", ".join(i.get("Key", i.get("Item"))["pk"]["S"].split("#")[0] for i in items) + ")"
+        calls.append(call)
 
     services = ("dynamodb", "sqs", "kms")
     for service in services:
-        client(service).meta.events.register("before-call", record, unique_id="record-calls")
+        client(service).meta.events.register("before-parameter-build", record, unique_id="record-calls")
     try:
         yield calls
     finally:
         for service in services:
-            client(service).meta.events.unregister("before-call", unique_id="record-calls")
+            client(service).meta.events.unregister("before-parameter-build", unique_id="record-calls")
 
 
 def leader(cohort: str, email: str) -> dict[str, Any]:
@@ -121,7 +125,11 @@ def test_a_stranger_cannot_tell_whether_someone_has_applied(stack: Stack) -> Non
     assert [sorted(a) for a in answers] == [["confirm_by", "status", "submission_id"]] * 2
     assert answers[0]["status"] == answers[1]["status"] == "awaiting_confirmation"
     assert known_calls == new_calls  # the same AWS calls, in the same order: no claim is read
-    assert not any(c.startswith("dynamodb.Transact") or c == "dynamodb.GetItem" for c in new_calls[1:])
+    # No claim is read or written: held, and marked in its cohort for the coordinator's count.
+    assert not any(c == "dynamodb.GetItem" for c in new_calls[1:])
+    assert [c for c in new_calls if c.startswith("dynamodb.Transact")] == [
+        "dynamodb.TransactWriteItems(HELD, COHORT)"
+    ]
 
     notes = queued_bodies(stack, "NotifyQueue")
     stack.call("NotifyFunction", sqs_event(notes))

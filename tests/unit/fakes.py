@@ -11,6 +11,7 @@ from mentoring.models import (
     Application,
     Cohort,
     CohortStatus,
+    HeldMark,
     HeldSubmission,
     IntakeMessage,
     Match,
@@ -333,10 +334,14 @@ class MemoryHeld:
 
     def __init__(self) -> None:
         self.items: dict[str, HeldSubmission] = {}
+        self.cohort_marks: dict[tuple[str, str], HeldMark] = {}
 
     def hold(self, held: HeldSubmission) -> None:
         assert held.token_hash not in self.items
         self.items[held.token_hash] = held
+        key = (held.cohort_id, held.submission_id)
+        confirmed = key in self.cohort_marks and self.cohort_marks[key].confirmed
+        self.cohort_marks[key] = held.mark().model_copy(update={"confirmed": confirmed})
 
     def find(self, token_hash: str) -> HeldSubmission | None:
         return self.items.get(token_hash)
@@ -350,3 +355,8 @@ class MemoryHeld:
     def finish(self, held: HeldSubmission) -> None:
         stored = self.items[held.token_hash]
         self.items[held.token_hash] = stored.model_copy(update={"done": True, "message": None})
+        key = (held.cohort_id, held.submission_id)
+        self.cohort_marks[key] = self.cohort_marks[key].model_copy(update={"confirmed": True})
+
+    def marks(self, cohort_id: str) -> list[HeldMark]:
+        return [mark for (cohort, _), mark in self.cohort_marks.items() if cohort == cohort_id]

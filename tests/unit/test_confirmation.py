@@ -16,6 +16,7 @@ from mentoring.confirmation import (
     confirmation_notice,
     hold_application,
     look_up,
+    unconfirmed,
 )
 from mentoring.intake import process_submission
 from mentoring.models import (
@@ -24,6 +25,7 @@ from mentoring.models import (
     IntakeMessage,
     MatchingProfile,
     Notification,
+    Role,
     SelfIdentification,
     WithdrawRequest,
     token_digest,
@@ -375,3 +377,43 @@ def test_no_email_once_confirmed_or_lapsed(door: Door) -> None:
 
     assert door.notice(confirmed) is None
     assert door.notice(lapsed, NOW + CONFIRMATION_WINDOW) is None
+
+
+# ---------------------------------------------------------------- what the coordinator counts
+
+
+def test_the_coordinator_counts_held_applications_by_role_each_submission_once(door: Door) -> None:
+    twice = submission(email="amara@ucl.ac.uk")
+    door.apply(twice)
+    door.apply(twice)  # a double click: two links, one submission
+    mentor = submission(role="mentor", email="ben@ucl.ac.uk", grade=9)
+    door.apply(mentor.model_copy(update={"self_identification": SelfIdentification(staff_group="academic")}))
+    confirmed = door.apply(submission(email="cleo@ucl.ac.uk"))
+    door.confirm(confirmed)
+    door.confirm(confirmed)  # and its retry
+    taken = door.store.cohorts["cohort-a"]
+
+    waiting = unconfirmed(door.held.marks("cohort-a"), taken, NOW + timedelta(hours=1))
+    later = unconfirmed(door.held.marks("cohort-a"), taken, NOW + CONFIRMATION_WINDOW)
+
+    assert (waiting.awaiting, waiting.lapsed) == ({Role.MENTEE: 1, Role.MENTOR: 1}, {})
+    assert (later.awaiting, later.lapsed) == ({}, {Role.MENTEE: 1, Role.MENTOR: 1})
+
+
+def test_sent_again_after_its_link_lapsed_it_awaits_again_and_counts_once(door: Door) -> None:
+    again, same = NOW + CONFIRMATION_WINDOW + timedelta(hours=1), submission()
+    door.apply(same)
+    door.apply(same, at=again)
+
+    counted = unconfirmed(door.held.marks("cohort-a"), door.store.cohorts["cohort-a"], again)
+
+    assert (counted.awaiting, counted.lapsed) == ({Role.MENTEE: 1}, {})
+
+
+def test_held_applications_not_confirmed_when_recruitment_closes_count_as_lapsed(door: Door) -> None:
+    door.store.create_cohort(cohort("closing", deadline=NOW + timedelta(hours=2)))
+    door.apply(submission("closing"))
+
+    closed = unconfirmed(door.held.marks("closing"), door.store.cohorts["closing"], NOW + timedelta(hours=3))
+
+    assert (closed.awaiting, closed.lapsed) == ({}, {Role.MENTEE: 1})  # its link works, but too late

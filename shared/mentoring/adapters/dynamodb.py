@@ -17,6 +17,7 @@ from mentoring.models import (
     AuditEntry,
     Cohort,
     CohortStatus,
+    HeldMark,
     HeldSubmission,
     Match,
     MonitoringAnswers,
@@ -55,7 +56,9 @@ TRANSACTION_ITEMS = 100  # DynamoDB's most items a transaction
 # applications under it: two or more are a possible duplicate for the coordinator.
 PERSON = "PERSON#"
 WRITE_ATTEMPTS = 10
-# A web-form application held for confirmation: its own partition, under its link's token hash.
+# A web-form application held for confirmation: its own partition, under its link's token hash;
+# and its mark in the cohort's partition, under its submission id (no identity: role, institution,
+# the link's time, whether confirmed), so the console counts those awaiting without a scan.
 HELD = "HELD#"
 
 
@@ -846,17 +849,49 @@ class DynamoHeldSubmissions(_Table):
     def _key(self, token_hash: str) -> dict[str, Any]:
         return {"pk": {"S": HELD + token_hash}, "sk": {"S": "HELD"}}
 
+    def _mark_key(self, held: HeldSubmission) -> dict[str, Any]:
+        return {"pk": _pk(held.cohort_id), "sk": {"S": HELD + held.submission_id}}
+
     def hold(self, held: HeldSubmission) -> None:
-        self.db.put_item(
-            TableName=self.table,
-            Item={
-                **self._key(held.token_hash),
-                "data": {"S": held.model_dump_json(exclude={"confirmed_at"})},
-                "cohort_id": {"S": held.cohort_id},
-                "expires_at": {"N": str(int(held.confirm_by.timestamp()))},
-            },
-            # A random token never repeats; the condition makes sure of it.
-            ConditionExpression="attribute_not_exists(pk)",
+        mark = held.mark()
+        names = {"#role": "role"}
+        values: dict[str, Any] = {":role": {"S": mark.role.value}, ":by": {"S": mark.confirm_by.isoformat()}}
+        sets = ["#role = :role", "confirm_by = :by"]
+        if mark.institution is not None:
+            sets.append("institution = :institution")
+            values[":institution"] = {"S": mark.institution}
+        expiry = self.retention.attribute(held.cohort_id)
+        if expiry:
+            sets.append("expires_at = :expires")
+            values[":expires"] = expiry["expires_at"]
+        self.db.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {
+                            **self._key(held.token_hash),
+                            "data": {"S": held.model_dump_json(exclude={"confirmed_at"})},
+                            "cohort_id": {"S": held.cohort_id},
+                            "expires_at": {"N": str(int(held.confirm_by.timestamp()))},
+                        },
+                        # A random token never repeats; the condition makes sure of it.
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    # The cohort's mark of the submission, counted once however often it is sent
+                    # (the same body is the same id); sent again, it waits for the new link's time,
+                    # and one confirmed stays confirmed.
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": self._mark_key(held),
+                        "UpdateExpression": "SET " + ", ".join(sets),
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": values,
+                    }
+                },
+            ]
         )
 
     def find(self, token_hash: str) -> HeldSubmission | None:
@@ -884,17 +919,55 @@ class DynamoHeldSubmissions(_Table):
     def finish(self, held: HeldSubmission) -> None:
         done = held.model_copy(update={"done": True, "message": None})
         expiry = self.retention.attribute(held.cohort_id)
-        self.db.update_item(
-            TableName=self.table,
-            Key=self._key(held.token_hash),
-            UpdateExpression="SET #data = :data" + (", expires_at = :expires" if expiry else ""),
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#data": "data"},
-            ExpressionAttributeValues={
-                ":data": {"S": done.model_dump_json(exclude={"confirmed_at"})},
-                **({":expires": expiry["expires_at"]} if expiry else {}),
-            },
+        self.db.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": self._key(held.token_hash),
+                        "UpdateExpression": "SET #data = :data"
+                        + (", expires_at = :expires" if expiry else ""),
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeNames": {"#data": "data"},
+                        "ExpressionAttributeValues": {
+                            ":data": {"S": done.model_dump_json(exclude={"confirmed_at"})},
+                            **({":expires": expiry["expires_at"]} if expiry else {}),
+                        },
+                    }
+                },
+                {
+                    # Counted as confirmed, once, however often a confirmation is finished.
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": self._mark_key(held),
+                        "UpdateExpression": "SET confirmed = :yes",
+                        "ExpressionAttributeValues": {":yes": {"BOOL": True}},
+                    }
+                },
+            ]
         )
+
+    def marks(self, cohort_id: str) -> list[HeldMark]:
+        paginator = self.db.get_paginator("query")
+        return [
+            HeldMark(
+                role=Role(item["role"]["S"]),
+                institution=item.get("institution", {}).get("S"),
+                confirm_by=datetime.fromisoformat(item["confirm_by"]["S"]),
+                confirmed=item.get("confirmed", {}).get("BOOL", False),
+            )
+            for page in paginator.paginate(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues={":pk": _pk(cohort_id), ":prefix": {"S": HELD}},
+                ProjectionExpression="#role, institution, confirm_by, confirmed",
+                ExpressionAttributeNames={"#role": "role"},
+            )
+            for item in page.get("Items", [])
+            # A confirmation finished for an application held before marks were kept marks nothing
+            # held: it has no role (and is confirmed).
+            if "role" in item
+        ]
 
 
 def _held(item: dict[str, Any]) -> HeldSubmission:

@@ -6,7 +6,7 @@ a partner's EDI lead reads, and only their own institution's applicants.
 
 from __future__ import annotations
 
-from mentoring.models import Application, Cohort, StaffMember, StaffRole
+from mentoring.models import Application, Cohort, HeldMark, StaffMember, StaffRole
 from mentoring.scheme import load_schemes
 
 
@@ -64,3 +64,10 @@ def require_administrator(staff: StaffMember) -> None:
 def applications_for(staff: StaffMember, applications: list[Application]) -> list[Application]:
     """The applications this person may see: a partner lead's own institution's only."""
     return [a for a in applications if can_see_application(staff, a)]
+
+
+def marks_for(staff: StaffMember, marks: list[HeldMark]) -> list[HeldMark]:
+    """The held applications this person may count: a partner lead's own institution's only."""
+    if staff.role is StaffRole.PARTNER_LEAD:
+        return [m for m in marks if staff.institution is not None and m.institution == staff.institution]
+    return marks

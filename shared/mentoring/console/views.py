@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any, cast
 
+from mentoring.confirmation import CONFIRMATION_WINDOW, Unconfirmed, unconfirmed
 from mentoring.console.access import (
     ForbiddenError,
     applications_for,
     can_act_on,
     can_see_application,
     institution_of,
+    marks_for,
     visible_schemes,
 )
 from mentoring.deadline import rerun_refusal
@@ -29,7 +31,7 @@ from mentoring.models import (
     StaffMember,
     StaffRole,
 )
-from mentoring.ports import ApplicationStore, CohortStore
+from mentoring.ports import ApplicationStore, CohortStore, HeldSubmissions
 from mentoring.programme import calendar_of, day, session_line
 from mentoring.review import cohort_matches
 from mentoring.scheme import Scheme, get_scheme, load_schemes
@@ -87,15 +89,23 @@ class Funnel:
     steps: list[tuple[str, dict[str, int]]] = field(default_factory=list)
 
 
-def funnel(applications: list[Application], matches: list[Match], result_known: bool) -> Funnel:
+def funnel(
+    applications: list[Application], matches: list[Match], result_known: bool, held: Unconfirmed
+) -> Funnel:
     matched = {m.mentee_id for m in matches} | {m.mentor_id for m in matches}
 
     def count(test: object) -> dict[str, int]:
         counts = Counter(a.role.value for a in applications if test(a))  # type: ignore[operator]
         return {r.value: counts.get(r.value, 0) for r in Role}
 
+    def by_role(counts: Counter[Role]) -> dict[str, int]:
+        return {r.value: counts.get(r, 0) for r in Role}
+
+    # Sent from the form, not yet applications: numbers only (whose is not shown until confirmed).
     # A withdrawn application was applied; it counts in no later step, as it takes no part.
     steps = [
+        ("Awaiting the applicant's confirmation", by_role(held.awaiting)),
+        ("Not confirmed in time", by_role(held.lapsed)),
         ("Applied", count(lambda a: True)),
         ("Withdrawn", count(lambda a: a.withdrawn is not None)),
         ("Eligible", count(lambda a: a.withdrawn is None and a.eligibility.eligible)),
@@ -225,21 +235,25 @@ def role_labels(scheme: Scheme) -> dict[str, str]:
     return {role.value: definition.label for role, definition in scheme.roles.items()}
 
 
-def dashboard(staff: StaffMember, cohort: Cohort, store: ApplicationStore, now: datetime) -> dict[str, Any]:
+def dashboard(
+    staff: StaffMember, cohort: Cohort, store: ApplicationStore, held: HeldSubmissions, now: datetime
+) -> dict[str, Any]:
     scheme = get_scheme(cohort.scheme_id)
     partner_view = staff.role is StaffRole.PARTNER_LEAD
     apps = applications_for(staff, store.list_applications(cohort.cohort_id))
     results_known = cohort.status in {CohortStatus.PROVISIONAL, CohortStatus.MATCHED}
     matches = store.list_matches(cohort.cohort_id) if results_known else []
+    held_counts = unconfirmed(marks_for(staff, held.marks(cohort.cohort_id)), cohort, now)
     calendar = calendar_of(cohort)
     return {
         "cohort": cohort,
         "scheme": scheme,
         "places": places(cohort),
-        "funnel": funnel(apps, matches, results_known),
+        "funnel": funnel(apps, matches, results_known, held_counts),
         "partner_view": partner_view,
         "may_act": may_act(staff, cohort),
         "rerun_possible": rerun_refusal(cohort, now) is None,
+        "confirmation_hours": int(CONFIRMATION_WINDOW.total_seconds() // 3600),
         "now": now,
         "calendar": calendar,
         "sessions": [session_line(s) for s in sorted([*calendar.training, *calendar.events], key=_when)],
