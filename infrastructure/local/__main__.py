@@ -78,16 +78,16 @@ DEMO_STAFF = [
 ]
 
 
-def seed_console(runtime: LocalRuntime) -> list[tuple[str, str, str]]:
+def seed_console(idp: Any, dynamodb: Any, pool_id: str, table: str) -> list[tuple[str, str, str]]:
     """The demo's people in the local user pool and staff directory: (role, email, password)."""
     accounts = []
     for label, email, name, role, schemes, institution in DEMO_STAFF:
         password = temporary_password()
         add_staff_member(
-            runtime.client("cognito-idp"),
-            runtime.client("dynamodb"),
-            runtime.physical["ConsoleUserPool"]["Ref"],
-            runtime.physical["ApplicationsTable"]["Ref"],
+            idp,
+            dynamodb,
+            pool_id,
+            table,
             email=email,
             name=name,
             role=role,
@@ -104,14 +104,25 @@ def console_url(runtime: LocalRuntime) -> str:
     return f"http://localhost:{runtime.api_port}/console"
 
 
+def console_lines(url: str, accounts: list[tuple[str, str, str]]) -> list[str]:
+    """What ``make run`` prints first: the console's address and a sign-in for each demo role."""
+    return [
+        f"  console           {url}   (the EDI team's pages; sign in as:)",
+        *(f"    {label:17} {email}   password {password}" for label, email, password in accounts),
+    ]
+
+
 def serve(runtime: LocalRuntime, minutes: float) -> None:
     api = ApiClient(runtime.api_url)
     cohort_id, deadline = open_demo_cohort(api, minutes)
-    accounts = seed_console(runtime)
+    accounts = seed_console(
+        runtime.client("cognito-idp"),
+        runtime.client("dynamodb"),
+        runtime.physical["ConsoleUserPool"]["Ref"],
+        runtime.physical["ApplicationsTable"]["Ref"],
+    )
     print()
-    print(f"  console           {console_url(runtime)}   (the EDI team's pages; sign in as:)")
-    for label, email, password in accounts:
-        print(f"    {label:17} {email}   password {password}")
+    print("\n".join(console_lines(console_url(runtime), accounts)))
     print(f"  API               {runtime.api_url}")
     print(f"  applicant form    {runtime.api_url}/?cohort={cohort_id}")
     print(

@@ -18,6 +18,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from mentoring.models import StaffRole
 
+from infrastructure.local.__main__ import console_lines, seed_console
 from tests.integration.console import PASSWORD, Browser, new_staff, signed_in, tokens
 from tests.integration.helpers import (
     Stack,
@@ -99,6 +100,26 @@ def test_signing_in_sets_cookies_page_scripts_cannot_read(stack: Stack) -> None:
         assert {"HttpOnly", "Secure", "Path=/", "SameSite=Lax"} <= {part.strip() for part in line.split(";")}
         assert "Domain=" not in line
     assert browser.get("/console").status == 200
+
+
+def test_make_run_prints_the_console_and_a_sign_in_for_each_role_that_works(stack: Stack) -> None:
+    accounts = seed_console(
+        stack.client("cognito-idp"),
+        stack.client("dynamodb"),
+        stack.physical("ConsoleUserPool"),
+        stack.physical("ApplicationsTable"),
+    )
+    printed = "\n".join(console_lines("http://localhost:3000/console", accounts))
+    sign_ins = re.findall(r"^ {4}(\S.*?)\s+(\S+@\S+)\s+password (\S+)$", printed, re.M)
+
+    assert printed.startswith("  console           http://localhost:3000/console ")
+    assert [role for role, _, _ in sign_ins] == ["coordinator", "administrator", "UCL partner lead"]
+    for _, email, password in sign_ins:
+        browser = Browser(stack)
+        browser.get("/console/sign-in")
+        reply = browser.post("/console/sign-in", {"email": email, "password": password, "next": "/console"})
+        assert (reply.status, reply.location) == (303, "/dev/console"), reply.body[:300]
+        assert browser.get("/console").status == 200
 
 
 def test_a_wrong_password_is_refused_without_saying_whether_the_account_exists(stack: Stack) -> None:
