@@ -51,7 +51,7 @@ class Visit:
     axe: str
     pages: list[tuple[str, str]] = field(default_factory=list)
 
-    def check(self, name: str) -> None:
+    def check(self, name: str, revisit: bool = True) -> None:
         self.browser.execute_script(self.axe)
         result = self.browser.execute_async_script(
             "const done = arguments[arguments.length - 1];"
@@ -64,7 +64,14 @@ class Visit:
         ]
         self.browser.save_screenshot(str(SCREENSHOTS / f"console-{len(self.pages):02d}-{name}.png"))
         assert problems == [], f"{name}: {problems}"
-        self.pages.append((name, self.browser.current_url))
+        if revisit:
+            self.pages.append((name, self.browser.current_url))
+        else:  # a step its address does not bring back: checked at 320px as it stands
+            self.browser.set_window_size(320, 900)
+            try:
+                keyboard_at_320(self.browser, name)
+            finally:
+                self.browser.set_window_size(1024, 1400)
 
 
 @pytest.fixture(scope="module")
@@ -297,6 +304,62 @@ def test_a_partner_lead_reads_their_institutions_applicants(
     narrow(browser, visit)
 
 
+def test_first_sign_in_two_step_sign_in_and_a_missing_page(
+    browser: WebDriver, open_stack: OpenStack, visit: Visit
+) -> None:
+    """The pages only some sign-ins reach: choosing a password (with its error), setting up and
+    using an authenticator app; and the page a wrong address gets."""
+    runtime = open_stack.runtime
+    invited = "browser-invited@example.ac.uk"
+    add_staff_member(
+        runtime.client("cognito-idp"),
+        runtime.client("dynamodb"),
+        runtime.physical["ConsoleUserPool"]["Ref"],
+        runtime.physical["ApplicationsTable"]["Ref"],
+        email=invited,
+        name="Browser Invited",
+        role=StaffRole.COORDINATOR,
+        password="Temporary-Pass-2027!",
+        permanent=False,
+        schemes=("b-mentor-professional",),
+    )
+    browser.delete_all_cookies()
+    browser.get(f"{runtime.api_url}/console/sign-in")
+    browser.find_element(By.ID, "email").send_keys(invited)
+    browser.find_element(By.ID, "password").send_keys("Temporary-Pass-2027!")
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    WebDriverWait(browser, 20).until(lambda b: b.title.startswith("Choose your password"))
+    browser.find_element(By.ID, "new_password").send_keys("short")
+    click(browser, "Save and sign in")
+    assert browser.find_elements(By.ID, "error-summary")
+    visit.check("new-password-error", revisit=False)
+    browser.find_element(By.ID, "new_password").send_keys(PASSWORD)
+    click(browser, "Save and sign in")
+    WebDriverWait(browser, 20).until(lambda b: b.title.startswith("Cohorts"))
+
+    browser.get(f"{runtime.api_url}/console/account")
+    click(browser, "Set up an authenticator app")
+    assert browser.find_element(By.ID, "secret").text
+    visit.check("authenticator", revisit=False)
+    browser.find_element(By.ID, "code").send_keys("123456")  # moto accepts any six digits
+    click(browser, "Turn on two-step sign-in")
+
+    browser.delete_all_cookies()
+    browser.get(f"{runtime.api_url}/console/sign-in")
+    browser.find_element(By.ID, "email").send_keys(invited)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    WebDriverWait(browser, 20).until(lambda b: b.title.startswith("Enter your security code"))
+    visit.check("security-code", revisit=False)
+    browser.find_element(By.ID, "code").send_keys("123456")
+    click(browser, "Continue")
+    WebDriverWait(browser, 20).until(lambda b: b.title.startswith("Cohorts"))
+
+    browser.get(f"{runtime.api_url}/console/cohorts/no-such-cohort")
+    visit.check("not-found")
+    narrow(browser, visit)
+
+
 def test_the_applicant_form_meets_wcag_22_aa(browser: WebDriver, open_stack: OpenStack, visit: Visit) -> None:
     browser.get(f"{open_stack.runtime.api_url}/?cohort={open_stack.cohort_id}")
     visit.check("applicant-form")
@@ -316,29 +379,37 @@ return all.length;"""
 
 
 def narrow(browser: WebDriver, visit: Visit) -> None:
-    """Every page of the round at 320px: nothing wider than the screen, and every link, button and
-    field reached with the Tab key, in order, with focus visible."""
+    """Every page of the round at 320px (see keyboard_at_320)."""
     browser.set_window_size(320, 900)
     try:
         for name, url in visit.pages:
             if name == "sign-in":
                 continue
             browser.get(url)
-            overflow = browser.execute_script(
-                "return document.documentElement.scrollWidth - window.innerWidth"
-            )
-            assert overflow <= 0, f"{name} is {overflow}px wider than 320px"
-            focusable = browser.execute_script(WATCH_FOCUS)
-            # A date and time field takes several presses (one for each of its parts).
-            ActionChains(browser).send_keys(Keys.TAB * (focusable + 8)).perform()
-            seen = browser.execute_script("return window.focusSeen")
-            order: list[int] = []
-            for index, _ in seen:
-                if order and index <= order[-1]:
-                    break  # past the last element, focus went round again
-                order.append(index)
-            assert order == list(range(focusable)), f"{name}: the Tab order is {seen}"
-            assert all(shown for _, shown in seen), f"{name}: focus is not visible on every element"
-            browser.save_screenshot(str(SCREENSHOTS / f"console-320px-{name}.png"))
+            keyboard_at_320(browser, name)
     finally:
         browser.set_window_size(1024, 1400)
+
+
+def keyboard_at_320(browser: WebDriver, name: str) -> None:
+    """The page as it stands, 320px wide: nothing wider than the screen, and every link, button and
+    field reached with the Tab key, in order from the top, with focus visible."""
+    overflow = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{name} is {overflow}px wider than 320px"
+    # Tabbing starts from the top of the page, wherever focus was left.
+    browser.execute_script(
+        "const root = document.documentElement;"
+        "root.tabIndex = -1; root.focus(); root.removeAttribute('tabindex');"
+    )
+    focusable = browser.execute_script(WATCH_FOCUS)
+    # A date and time field takes several presses (one for each of its parts).
+    ActionChains(browser).send_keys(Keys.TAB * (focusable + 8)).perform()
+    seen = browser.execute_script("return window.focusSeen")
+    order: list[int] = []
+    for index, _ in seen:
+        if order and index <= order[-1]:
+            break  # past the last element, focus went round again
+        order.append(index)
+    assert order == list(range(focusable)), f"{name}: the Tab order is {seen}"
+    assert all(shown for _, shown in seen), f"{name}: focus is not visible on every element"
+    browser.save_screenshot(str(SCREENSHOTS / f"console-320px-{name}.png"))
