@@ -289,6 +289,51 @@ def test_a_coordinator_of_one_scheme_is_refused_on_another_schemes_cohort(
     assert browser.get(f"/console/cohorts/{cohorts['pilot']}/applications/{application}").status == 403
 
 
+def actions_on(stack: Stack, cohort_id: str) -> dict[str, dict[str, str]]:
+    """Every action of the console on one cohort, as its own forms post it."""
+    apps = stack.applications(cohort_id)
+    mentee = next(a["application_id"] for a in apps if a["role"] == "mentee")
+    mentor = next(a["application_id"] for a in apps if a["role"] == "mentor")
+    pair = {"mentee_id": mentee, "mentor_id": mentor}
+    base = f"/console/cohorts/{cohort_id}"
+    return {
+        f"{base}/publish": {},
+        f"{base}/matches/check": pair,
+        f"{base}/matches/change": pair,
+        f"{base}/deadline": {"recruitment_deadline": "2030-01-31T17:00"},
+        f"{base}/close": {},
+        f"{base}/applications/{mentee}/withdraw": {"reason": "not_genuine"},
+        f"{base}/applications/{mentee}/admit": {},
+    }
+
+
+@pytest.mark.parametrize("role", [StaffRole.COORDINATOR, StaffRole.PARTNER_LEAD])
+def test_every_action_on_a_cohort_outside_ones_scope_is_refused_and_changes_nothing(
+    stack: Stack, cohorts: dict[str, str], role: StaffRole
+) -> None:
+    """A coordinator of another scheme, and a partner lead (read only, even where their own staff
+    applied), each post every action form of a cohort they may not change."""
+    member = (
+        new_staff(stack, role, schemes=("b-mentor-professional",))
+        if role is StaffRole.COORDINATOR
+        else new_staff(stack, role, institution="UCL")  # the pilot's own: it sees the cohort
+    )
+    browser = signed_in(stack, member)
+    browser.get("/console")
+    before = {c: stack.applications(c) for c in cohorts.values()}
+
+    for path, form in actions_on(stack, cohorts["pilot"]).items():
+        assert browser.post(path, form).status == 403, path
+        assert browser.get(path).status in {403, 404, 405}, path
+
+    assert {c: stack.applications(c) for c in cohorts.values()} == before
+    status = stack.call(
+        "AdminFunction",
+        api_event("GET", f"/cohorts/{cohorts['pilot']}", None, resource="/cohorts/{cohortId}"),
+    )
+    assert json.loads(status["body"])["cohort"]["status"] == "provisional"
+
+
 def test_the_coordinator_of_the_scheme_sees_its_pages(stack: Stack, cohorts: dict[str, str]) -> None:
     member = new_staff(stack, StaffRole.COORDINATOR, schemes=("womens-mentoring-pilot",))
     browser = signed_in(stack, member)
