@@ -74,9 +74,22 @@ class Visit:
                 self.browser.set_window_size(1024, 1400)
 
 
+def add_person(stack: OpenStack, email: str, name: str, role: StaffRole, **details: Any) -> None:
+    runtime = stack.runtime
+    add_staff_member(
+        runtime.client("cognito-idp"),
+        runtime.client("dynamodb"),
+        runtime.physical["ConsoleUserPool"]["Ref"],
+        runtime.physical["ApplicationsTable"]["Ref"],
+        email=email,
+        name=name,
+        role=role,
+        **{"password": PASSWORD, **details},
+    )
+
+
 @pytest.fixture(scope="module")
 def people(open_stack: OpenStack) -> dict[str, str]:
-    runtime = open_stack.runtime
     found = {}
     for role, schemes, institution in [
         (StaffRole.COORDINATOR, ("womens-mentoring-pilot", "b-mentor-professional"), None),
@@ -84,18 +97,8 @@ def people(open_stack: OpenStack) -> dict[str, str]:
         (StaffRole.PARTNER_LEAD, (), "UCL"),
     ]:
         email = f"browser-{role.value}@example.ac.uk"
-        add_staff_member(
-            runtime.client("cognito-idp"),
-            runtime.client("dynamodb"),
-            runtime.physical["ConsoleUserPool"]["Ref"],
-            runtime.physical["ApplicationsTable"]["Ref"],
-            email=email,
-            name=f"Browser {role.value.replace('_', ' ').title()}",
-            role=role,
-            password=PASSWORD,
-            schemes=schemes,
-            institution=institution,
-        )
+        name = f"Browser {role.value.replace('_', ' ').title()}"
+        add_person(open_stack, email, name, role, schemes=schemes, institution=institution)
         found[role.value] = email
     return found
 
@@ -311,14 +314,11 @@ def test_first_sign_in_two_step_sign_in_and_a_missing_page(
     using an authenticator app; and the page a wrong address gets."""
     runtime = open_stack.runtime
     invited = "browser-invited@example.ac.uk"
-    add_staff_member(
-        runtime.client("cognito-idp"),
-        runtime.client("dynamodb"),
-        runtime.physical["ConsoleUserPool"]["Ref"],
-        runtime.physical["ApplicationsTable"]["Ref"],
-        email=invited,
-        name="Browser Invited",
-        role=StaffRole.COORDINATOR,
+    add_person(
+        open_stack,
+        invited,
+        "Browser Invited",
+        StaffRole.COORDINATOR,
         password="Temporary-Pass-2027!",
         permanent=False,
         schemes=("b-mentor-professional",),
