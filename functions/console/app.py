@@ -561,6 +561,9 @@ def open_cohort() -> Response[str]:
             if isinstance(problem, CohortExistsError)
             else str(problem)
         )
+        errors = {field: message.capitalize()}
+        if isinstance(problem, CohortRequestError) and field.startswith("calendar."):
+            errors = actions.calendar_errors(problem.errors)
         return screen(
             "open_cohort.html",
             HTTPStatus.BAD_REQUEST,
@@ -569,7 +572,7 @@ def open_cohort() -> Response[str]:
             title="Open a cohort",
             schemes=schemes,
             values=fields,
-            errors={field: message.capitalize()},
+            errors=errors,
         )
     audit(
         member,

@@ -402,8 +402,8 @@ def keyboard_at_320(browser: WebDriver, name: str) -> None:
         "root.tabIndex = -1; root.focus(); root.removeAttribute('tabindex');"
     )
     focusable = browser.execute_script(WATCH_FOCUS)
-    # A date and time field takes several presses (one for each of its parts).
-    ActionChains(browser).send_keys(Keys.TAB * (focusable + 8)).perform()
+    # A date or a date and time field takes several presses (one for each of its parts).
+    ActionChains(browser).send_keys(Keys.TAB * (focusable + 16)).perform()
     seen = browser.execute_script("return window.focusSeen")
     order: list[int] = []
     for index, _ in seen:

@@ -14,6 +14,8 @@ import pytest
 import yaml
 from mentoring.adapters.dynamodb import DynamoAuditLog
 from mentoring.models import StaffRole
+from mentoring.programme import default_calendar
+from mentoring.scheme import get_scheme
 
 from tests.integration.console import PASSWORD, Browser, new_staff, signed_in
 from tests.integration.helpers import (
@@ -83,6 +85,53 @@ def test_a_coordinator_opens_a_cohort_and_its_deadline_is_scheduled_in_london_ti
     page = browser.get(f"/console/cohorts/{cohort_id}")
     assert "Recruitment is open" in page.body
     assert f"{deadline.day} {deadline:%B %Y}, 5:00pm" in page.body
+
+
+def test_a_cohort_opened_with_its_own_programme_dates_keeps_them_and_wrong_ones_are_named(
+    stack: Stack, coordinator: tuple[Browser, str]
+) -> None:
+    browser, email = coordinator
+    browser.get("/console/cohorts/new")
+    deadline = (datetime.now(LONDON) + timedelta(days=30)).replace(hour=17, minute=0, second=0, microsecond=0)
+    usual = default_calendar(get_scheme("b-mentor-professional"), deadline)  # sessions inside it
+    starts, ends = usual.programme_starts - timedelta(days=1), usual.programme_ends + timedelta(days=14)
+    form = {
+        "scheme_id": "b-mentor-professional",
+        "name": f"B-MEntor programme {datetime.now(UTC):%H%M%S%f}",
+        "recruitment_deadline": deadline.strftime("%Y-%m-%dT%H:%M"),
+        "coordinator_email": email,
+    }
+
+    wrong = browser.post(
+        "/console/cohorts/new",
+        {**form, "programme_starts": "31/02/2027", "minimum_meetings": "lots"},
+    )
+    backwards = browser.post(
+        "/console/cohorts/new",
+        {**form, "programme_starts": ends.isoformat(), "programme_ends": starts.isoformat()},
+    )
+    opened = browser.post(
+        "/console/cohorts/new",
+        {
+            **form,
+            "programme_starts": starts.isoformat(),
+            "programme_ends": ends.isoformat(),
+            "minimum_meetings": "8",
+        },
+    )
+
+    assert wrong.status == backwards.status == 400
+    assert set(re.findall(r'<li><a href="#([^"]+)">', wrong.body)) == {"programme_starts", "minimum_meetings"}
+    assert set(re.findall(r'<li><a href="#([^"]+)">', backwards.body)) == {"programme_ends"}
+    assert "The programme&#39;s end is" in backwards.body
+    assert 'id="programme_ends-error"' in backwards.body
+    assert opened.status == 303, opened.body
+    cohort_id = opened.location.split("/cohorts/")[1].split("?")[0]
+    calendar = cohort_item(stack, cohort_id)["calendar"]
+    assert isinstance(calendar, dict)
+    assert (calendar["programme_starts"], calendar["programme_ends"]) == (starts, ends)
+    assert calendar["minimum_meetings"] == 8
+    assert calendar["training"]  # the scheme's sessions, moved to the deadline
 
 
 def open_with_places(browser: Browser, email: str, name: str, places: int) -> str:

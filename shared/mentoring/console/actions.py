@@ -7,13 +7,13 @@ import json
 import re
 import secrets
 import string
-from datetime import datetime
+from datetime import date, datetime
 from html import escape
 
 from pydantic import ValidationError
 
 from mentoring.console.pages import LONDON
-from mentoring.models import MatchChange, NewCohort, NewStaffMember, StaffMember, StaffRole
+from mentoring.models import FieldError, MatchChange, NewCohort, NewStaffMember, StaffMember, StaffRole
 from mentoring.ports import Challenge, IdentityProvider, Mailer, OutgoingEmail, SignInError, StaffDirectory
 from mentoring.scheme import load_schemes
 
@@ -167,6 +167,33 @@ def cohort_id_for(name: str, deadline: datetime) -> str:
     return slug if year in slug else f"{slug}-{year}".strip("-")
 
 
+# The parts of the programme calendar the form may give (each left empty is the scheme's, moved to
+# the deadline), with what to say when one is not understood.
+PROGRAMME_FIELDS = {
+    "programme_starts": "Enter the date the programme starts, for example 01/03/2027",
+    "programme_ends": "Enter the date the programme ends, for example 31/08/2027",
+    "minimum_meetings": "Enter the number of meetings as a whole number from 1 to 52, for example 6",
+}
+PROGRAMME_DATES = {"programme_starts", "programme_ends"}
+
+
+PROGRAMME_SUBJECTS = {"programme_starts": "The programme's start", "programme_ends": "The programme's end"}
+
+
+def calendar_errors(problems: list[FieldError]) -> dict[str, str]:
+    """The domain's problems with a cohort's calendar, beside the form's fields: each on its own
+    field where the form has it, else on the programme's end (a session of the scheme's that the
+    dates given leave outside the programme)."""
+    found: dict[str, str] = {}
+    for problem in problems:
+        name = problem.field.removeprefix("calendar.")
+        if name in PROGRAMME_SUBJECTS:
+            found.setdefault(name, f"{PROGRAMME_SUBJECTS[name]} {problem.message}")
+        else:
+            found.setdefault("programme_ends", problem.message[:1].upper() + problem.message[1:])
+    return found
+
+
 def new_cohort_request(fields: dict[str, str], schemes: set[str]) -> NewCohort:
     """The JSON API's ``NewCohort`` from the console's form (the cohort's id made from its name)."""
     errors = {}
@@ -178,6 +205,14 @@ def new_cohort_request(fields: dict[str, str], schemes: set[str]) -> NewCohort:
         deadline = london_time(fields.get("recruitment_deadline", ""))
     except FormError as problem:
         errors.update(problem.errors)
+    calendar: dict[str, date | int] = {}
+    for name, unclear in PROGRAMME_FIELDS.items():
+        given = fields.get(name, "").strip()
+        try:
+            if given:
+                calendar[name] = date.fromisoformat(given) if name in PROGRAMME_DATES else int(given)
+        except ValueError:
+            errors[name] = unclear
     if errors:
         raise FormError(errors)
     values = {
@@ -187,6 +222,7 @@ def new_cohort_request(fields: dict[str, str], schemes: set[str]) -> NewCohort:
         "recruitment_deadline": deadline,
         "coordinator_email": fields.get("coordinator_email", "").strip(),
         "places": fields.get("places", "").strip() or None,
+        "calendar": calendar or None,
     }
     try:
         return NewCohort.model_validate(values)
@@ -194,6 +230,9 @@ def new_cohort_request(fields: dict[str, str], schemes: set[str]) -> NewCohort:
         found = _field_errors(error, {k: str(v) for k, v in values.items()})
         if "places" in found:
             found["places"] = "Enter the number of mentee places as a whole number, for example 30"
+        if "calendar" in found:  # a number of meetings out of range: the only part the form can get wrong
+            del found["calendar"]
+            found["minimum_meetings"] = PROGRAMME_FIELDS["minimum_meetings"]
         if "cohort_id" in found:
             found["name"] = "Give the cohort a name of at least three letters or digits"
             del found["cohort_id"]
