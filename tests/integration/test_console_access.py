@@ -304,6 +304,7 @@ def actions_on(stack: Stack, cohort_id: str) -> dict[str, dict[str, str]]:
         f"{base}/close": {},
         f"{base}/applications/{mentee}/withdraw": {"reason": "not_genuine"},
         f"{base}/applications/{mentee}/admit": {},
+        f"{base}/rerun": {},
     }
 
 
