@@ -268,31 +268,33 @@ def test_the_administrator_reads_people_and_the_audit_log(
     narrow(browser, visit)
 
 
+APPLICANT = {
+    "given_name": "Uma",
+    "family_name": "Applicant",
+    "email": "uma@ucl.example.ac.uk",
+    "institution": "UCL",
+    "department": "Finance",
+    "job_title": "Officer",
+    "grade": 6,
+}
+
+
+def mentee(cohort_id: str, applicant: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "cohort_id": cohort_id,
+        "role": "mentee",
+        "consent": True,
+        "applicant": applicant,
+        "self_identification": {"minority_ethnic_background": "yes", "staff_group": "professional_services"},
+        "profile": {"skills": ["budgeting"], "career_goals": ["leadership"]},
+    }
+
+
 def test_a_partner_lead_reads_their_institutions_applicants(
     browser: WebDriver, open_stack: OpenStack, people: dict[str, str], visit: Visit
 ) -> None:
-    applicant = {
-        "given_name": "Uma",
-        "family_name": "Lead-Visible",
-        "email": "uma.visible@ucl.example.ac.uk",
-        "institution": "UCL",
-        "department": "Finance",
-        "job_title": "Officer",
-        "grade": 6,
-    }
-    submission = open_stack.api.apply(
-        {
-            "cohort_id": open_stack.cohort_id,
-            "role": "mentee",
-            "consent": True,
-            "applicant": applicant,
-            "self_identification": {
-                "minority_ethnic_background": "yes",
-                "staff_group": "professional_services",
-            },
-            "profile": {"skills": ["budgeting"], "career_goals": ["leadership"]},
-        }
-    )
+    applicant = {**APPLICANT, "family_name": "Lead-Visible", "email": "uma.visible@ucl.example.ac.uk"}
+    submission = open_stack.api.apply(mentee(open_stack.cohort_id, applicant))
     assert submission.status == 202
     token = open_stack.runtime.confirmation_link(applicant["email"])
     assert open_stack.api.confirm(token).status == 200
@@ -361,15 +363,35 @@ def test_first_sign_in_two_step_sign_in_and_a_missing_page(
 
 
 def test_the_applicant_form_meets_wcag_22_aa(browser: WebDriver, open_stack: OpenStack, visit: Visit) -> None:
-    browser.get(f"{open_stack.runtime.api_url}/?cohort={open_stack.cohort_id}")
+    """The form, the form with its errors, and the pages its emailed link opens."""
+    runtime = open_stack.runtime
+    browser.get(f"{runtime.api_url}/?cohort={open_stack.cohort_id}")
     visit.check("applicant-form")
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.ID, "error-summary"))
+    visit.check("applicant-form-errors", revisit=False)
+
+    applicant = {**APPLICANT, "family_name": "Axe-Checked", "email": "uma.axe@ucl.example.ac.uk"}
+    assert open_stack.api.apply(mentee(open_stack.cohort_id, applicant)).status == 202
+    token = runtime.confirmation_link(applicant["email"])
+    browser.get(f"{runtime.api_url}/applications/confirm?token={token}")
+    assert browser.title == "Confirm your application"
+    visit.check("applicant-confirm", revisit=False)
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    WebDriverWait(browser, 20).until(lambda b: b.title == "Application confirmed")
+    visit.check("applicant-confirmed", revisit=False)
 
 
 # Records each element the keyboard focuses, and whether its focus is visible (GOV.UK's yellow).
+# Tab reaches one radio button of a group (the chosen one, else the first); arrows move within it.
 WATCH_FOCUS = """
+const tabbed = r => {
+  const group = [...document.getElementsByName(r.name)].filter(e => e.type === 'radio');
+  return r === (group.find(e => e.checked) || group[0]);
+};
 const all = [...document.querySelectorAll(
   'a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex="0"]')]
-  .filter(e => e.offsetParent !== null);
+  .filter(e => e.offsetParent !== null && (e.type !== 'radio' || tabbed(e)));
 window.focusSeen = [];
 document.addEventListener('focusin', e => {
   const s = getComputedStyle(e.target);
