@@ -449,7 +449,7 @@ def openapi_document() -> Response[str]:
         return Response(
             HTTPStatus.UNPROCESSABLE_ENTITY, content_types.APPLICATION_JSON, body.model_dump_json()
         )
-    if not cohort_id:
+    if cohort_id is None:  # (an empty ?cohort= names no cohort: 404 below)
         return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, json.dumps(openapi()))
     cohort = cohorts().get_cohort(cohort_id)
     if cohort is None:

@@ -1181,7 +1181,8 @@ def _proxy_event(
     key: str | None,
 ) -> dict[str, Any]:
     """An API Gateway REST proxy integration event (payload version 1.0)."""
-    multi_query = parse_qs(query) if query else {}
+    # A blank value is kept, as API Gateway keeps it (?cohort= is {"cohort": ""}).
+    multi_query = parse_qs(query, keep_blank_values=True) if query else {}
     multi_headers: dict[str, list[str]] = {}
     for k, v in headers.items():
         multi_headers.setdefault(k, []).append(v)

@@ -350,6 +350,16 @@ def test_the_openapi_document_is_served(stack: Stack) -> None:
     assert "PartnerApplication" in document["components"]["schemas"]
 
 
+def test_an_empty_cohort_for_the_document_is_no_cohort_not_every_cohort(stack: Stack) -> None:
+    # schemathesis sent ?institution=SGUL&cohort= and was given the whole API's document.
+    event = api_event("GET", "/openapi.json", None, query={"cohort": "", "institution": "SGUL"})
+
+    response = stack.call("SubmitFunction", event)
+
+    assert response["statusCode"] == 404
+    assert json.loads(response["body"])["errors"][0]["field"] == "cohort"
+
+
 def test_partner_call_with_an_unknown_key_is_forbidden(stack: Stack) -> None:
     cohort = stack.open_cohort()
     event = api_event(
