@@ -27,6 +27,7 @@ os.environ.update(
 TESTS = Path(__file__).resolve().parent
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``suite_end`` check what the others recorded: they run last. Under
     pytest-xdist, each end-to-end module's stack is started by one worker only (a group each, and
