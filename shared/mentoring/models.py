@@ -748,6 +748,9 @@ class Match(BaseModel):
     mentor_id: str
     score: float
     explanation: list[str]
+    rematched_at: datetime | None = Field(
+        default=None, description="Set when the coordinator made this pair after the mentee's first ended."
+    )
 
 
 UnmatchedOutcome = Literal["waiting_list", "no_mentor", "no_allowed_mentor", "mentors_taken", "removed"]
@@ -888,3 +891,87 @@ class AuditEntry(BaseModel):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------- the programme, after the match
+
+MeetingMode = Literal["in_person", "online"]
+
+
+class ParticipantLink(BaseModel):
+    """What the table keeps of a participant's personal link: the SHA-256 of its token (never the
+    token), whose it is, and until when it works. Found by the hash alone."""
+
+    token_hash: str
+    cohort_id: str
+    application_id: str
+    role: Role
+    expires_at: datetime
+
+
+class MeetingRecord(Contract):
+    """A one-to-one meeting as a participant records it from their personal link."""
+
+    on: date = Field(description="The day of the meeting.")
+    minutes: int = Field(ge=5, le=600, description="How long it lasted, in minutes (5 to 600).")
+    mode: MeetingMode = Field(description="in_person or online.")
+    partner_id: str | None = Field(
+        default=None, description="For a mentor with more than one mentee: whose meeting it was."
+    )
+
+
+class Meeting(BaseModel):
+    """One meeting of a pair. A pair meets at most once a day: when both record the same day, it is
+    one meeting (the later record's length and mode stand), so nothing is counted twice."""
+
+    cohort_id: str
+    mentee_id: str
+    mentor_id: str
+    on: date
+    minutes: int
+    mode: MeetingMode
+    recorded_by: Role
+    recorded_at: datetime
+
+
+class TrainingAttendance(BaseModel):
+    """A participant's confirmation that they attended one training session of the cohort."""
+
+    cohort_id: str
+    application_id: str
+    session_id: str = Field(description="mentoring.programme.session_id of the session.")
+    confirmed_at: datetime
+
+
+class PartnershipEnd(BaseModel):
+    """A pair that ended before the programme did, by one of them (or the coordinator)."""
+
+    cohort_id: str
+    mentee_id: str
+    mentor_id: str
+    ended_by: Literal["mentee", "mentor", "coordinator"]
+    ended_at: datetime
+    reason: str = ""
+
+
+class HelpRequest(BaseModel):
+    """A participant asking the coordinator for help, from their personal link."""
+
+    cohort_id: str
+    application_id: str
+    role: Role
+    message: str
+    asked_at: datetime
+    request_id: str = Field(default_factory=new_record_id)
+
+
+class Partnership(BaseModel):
+    """A pair of the programme as the coordinator follows it: its meetings and whether it ended."""
+
+    mentee_id: str
+    mentor_id: str
+    meetings: int = 0
+    minutes: int = 0
+    last_met: date | None = None
+    ended: PartnershipEnd | None = None
+    rematched: bool = Field(default=False, description="Made by the coordinator after an earlier pair ended.")

@@ -14,14 +14,19 @@ from mentoring.models import (
     Cohort,
     HeldMark,
     HeldSubmission,
+    HelpRequest,
     IntakeMessage,
     Match,
+    Meeting,
     MonitoringAnswers,
     MonitoringRecord,
     Notification,
+    ParticipantLink,
+    PartnershipEnd,
     PendingAnswers,
     SealedAnswers,
     StaffMember,
+    TrainingAttendance,
     UnmatchedMentee,
 )
 from mentoring.text import unsafe
@@ -309,6 +314,38 @@ class OutboxEntry:
     status: Literal["new", "sending", "sent", "failed"]
     since: datetime | None = None
     message_id: str | None = None
+
+
+class ProgrammeStore(Protocol):
+    """What happens after the match, kept with the cohort's applicant data (and its retention)."""
+
+    def register_link(self, link: ParticipantLink) -> None:
+        """Keeps a personal link's hash (idempotent: the same person's link is the same token)."""
+
+    def find_link(self, token_hash: str) -> ParticipantLink | None: ...
+
+    def record_meeting(self, meeting: Meeting) -> bool:
+        """Stores the pair's meeting of that day; False when the day had one already (now updated)."""
+
+    def meetings(self, cohort_id: str) -> list[Meeting]: ...
+
+    def confirm_attendance(self, attendance: TrainingAttendance) -> bool:
+        """False when it was confirmed already (the first confirmation stands)."""
+
+    def attendance(self, cohort_id: str) -> list[TrainingAttendance]: ...
+
+    def end_partnership(self, end: PartnershipEnd) -> bool:
+        """Records the end, only while the mentee's match is still with that mentor and not ended;
+        False otherwise (ended already, or re-matched)."""
+
+    def ended(self, cohort_id: str) -> list[PartnershipEnd]: ...
+
+    def rematch(self, match: Match) -> bool:
+        """Gives the mentee a new mentor, only while their match is ended; False otherwise."""
+
+    def ask_for_help(self, request: HelpRequest) -> None: ...
+
+    def help_requests(self, cohort_id: str) -> list[HelpRequest]: ...
 
 
 class MonitoringStore(Protocol):

@@ -74,6 +74,13 @@ def ends_at(session: CalendarSession) -> datetime:
     return datetime.combine(session.date, session.ends, LONDON)
 
 
+def session_id(session: CalendarSession) -> str:
+    """A session's name that stays the same in every email, page and record of the cohort (and in
+    its diary entry's UID): its kind, its day and its title, e.g. ``training.20210114.mentee-training``."""
+    kind = "training" if session.compulsory else "event"
+    return f"{kind}.{session.date:%Y%m%d}.{_slug(session.title)}"
+
+
 def sessions_for(calendar: ProgrammeCalendar, role: Role) -> list[CalendarSession]:
     """What one person must keep free, in date order: their role's training, then the events."""
     chosen = [s for s in [*calendar.training, *calendar.events] if role in s.roles]
@@ -231,9 +238,8 @@ def invitation(cohort: Cohort, scheme_name: str, sessions: Sequence[CalendarSess
     diary.add("method", "PUBLISH")
     diary.add("x-wr-calname", f"{cohort.name} ({scheme_name})")
     for session in sessions:
-        kind = "training" if session.compulsory else "event"
         event = Event()
-        event.add("uid", f"{cohort.cohort_id}.{kind}.{session.date:%Y%m%d}.{_slug(session.title)}@mentoring")
+        event.add("uid", f"{cohort.cohort_id}.{session_id(session)}@mentoring")
         event.add("dtstamp", cohort.created_at.astimezone(UTC))
         event.add("dtstart", starts_at(session))
         event.add("dtend", ends_at(session))

@@ -19,13 +19,18 @@ from mentoring.models import (
     CohortStatus,
     HeldMark,
     HeldSubmission,
+    HelpRequest,
     Match,
+    Meeting,
     MonitoringAnswers,
     MonitoringRecord,
+    ParticipantLink,
+    PartnershipEnd,
     PendingAnswers,
     Role,
     SealedAnswers,
     StaffMember,
+    TrainingAttendance,
     UnmatchedMentee,
     new_record_id,
 )
@@ -1224,3 +1229,149 @@ def _monitoring_record(item: dict[str, Any]) -> MonitoringRecord:
         answers=MonitoringAnswers.model_validate(answers),
         record_key=int(item["record_key"]["N"]),
     )
+
+
+LINK = "LINK#"
+MEETING = "MEETING#"
+ATTENDED = "ATTENDED#"
+ENDED = "ENDED#"
+HELP = "HELP#"
+
+
+class DynamoProgramme(DynamoApplications):
+    """ProgrammeStore in the Applications table: the programme's records in the cohort's partition,
+    each with the cohort's retention; a personal link's hash in a partition of its own.
+
+    A pair's meeting is one item a day (``MEETING#<mentee>#<mentor>#<day>``), so the same meeting
+    recorded by both is one. A match ended early carries ``ended`` (the mentor it ended with) until
+    the coordinator re-matches the mentee; its ``ENDED#`` record stays as the pair's history.
+    """
+
+    def _put(self, cohort_id: str, sk: str, data: str, condition: str | None = None) -> bool:
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": {
+                "pk": _pk(cohort_id),
+                "sk": {"S": sk},
+                "data": {"S": data},
+                **self.retention.attribute(cohort_id),
+            },
+        }
+        if condition is not None:
+            params["ConditionExpression"] = condition
+        try:
+            self.db.put_item(**params)
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            return False
+        return True
+
+    def register_link(self, link: ParticipantLink) -> None:
+        retention = self.retention.attribute(link.cohort_id)
+        expires = int(link.expires_at.timestamp())
+        if retention:
+            expires = min(expires, int(retention["expires_at"]["N"]))
+        self.db.put_item(
+            TableName=self.table,
+            Item={
+                "pk": {"S": LINK + link.token_hash},
+                "sk": {"S": "LINK"},
+                "data": {"S": link.model_dump_json()},
+                "expires_at": {"N": str(expires)},
+            },
+        )
+
+    def find_link(self, token_hash: str) -> ParticipantLink | None:
+        item = self.db.get_item(
+            TableName=self.table,
+            Key={"pk": {"S": LINK + token_hash}, "sk": {"S": "LINK"}},
+            ConsistentRead=True,
+        ).get("Item")
+        return None if item is None else ParticipantLink.model_validate_json(item["data"]["S"])
+
+    def record_meeting(self, meeting: Meeting) -> bool:
+        sk = f"{MEETING}{meeting.mentee_id}#{meeting.mentor_id}#{meeting.on.isoformat()}"
+        if self._put(meeting.cohort_id, sk, meeting.model_dump_json(), "attribute_not_exists(pk)"):
+            return True
+        self._put(meeting.cohort_id, sk, meeting.model_dump_json())
+        return False
+
+    def meetings(self, cohort_id: str) -> list[Meeting]:
+        return [Meeting.model_validate_json(d) for d in self._query(cohort_id, MEETING)]
+
+    def confirm_attendance(self, attendance: TrainingAttendance) -> bool:
+        sk = f"{ATTENDED}{attendance.application_id}#{attendance.session_id}"
+        return self._put(attendance.cohort_id, sk, attendance.model_dump_json(), "attribute_not_exists(pk)")
+
+    def attendance(self, cohort_id: str) -> list[TrainingAttendance]:
+        return [TrainingAttendance.model_validate_json(d) for d in self._query(cohort_id, ATTENDED)]
+
+    def end_partnership(self, end: PartnershipEnd) -> bool:
+        key = {"pk": _pk(end.cohort_id), "sk": {"S": MATCH + end.mentee_id}}
+        item = self.db.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+        if item is None or "ended" in item:
+            return False
+        if Match.model_validate_json(item["data"]["S"]).mentor_id != end.mentor_id:
+            return False
+        try:
+            self.db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": key,
+                            "UpdateExpression": "SET ended = :mentor",
+                            # Still the pair that was read: not ended, not re-matched since.
+                            "ConditionExpression": "attribute_not_exists(ended) AND #data = :data",
+                            "ExpressionAttributeNames": {"#data": "data"},
+                            "ExpressionAttributeValues": {
+                                ":mentor": {"S": end.mentor_id},
+                                ":data": item["data"],
+                            },
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {
+                                "pk": _pk(end.cohort_id),
+                                "sk": {"S": f"{ENDED}{end.mentee_id}#{end.mentor_id}"},
+                                "data": {"S": end.model_dump_json()},
+                                **self.retention.attribute(end.cohort_id),
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            return False
+        return True
+
+    def ended(self, cohort_id: str) -> list[PartnershipEnd]:
+        return [PartnershipEnd.model_validate_json(d) for d in self._query(cohort_id, ENDED)]
+
+    def rematch(self, match: Match) -> bool:
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key={"pk": _pk(match.cohort_id), "sk": {"S": MATCH + match.mentee_id}},
+                UpdateExpression="SET #data = :data REMOVE ended",
+                ConditionExpression="attribute_exists(ended)",
+                ExpressionAttributeNames={"#data": "data"},
+                ExpressionAttributeValues={":data": {"S": match.model_dump_json()}},
+            )
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            return False
+        return True
+
+    def ask_for_help(self, request: HelpRequest) -> None:
+        sk = f"{HELP}{request.application_id}#{request.request_id}"
+        self._put(request.cohort_id, sk, request.model_dump_json())
+
+    def help_requests(self, cohort_id: str) -> list[HelpRequest]:
+        return [HelpRequest.model_validate_json(d) for d in self._query(cohort_id, HELP)]
