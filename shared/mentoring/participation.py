@@ -212,13 +212,13 @@ def record_meeting(
     participant: Participant, record: MeetingRecord, now: datetime, programme: ProgrammeStore
 ) -> Meeting:
     """Records a meeting of one of the participant's current pairs (once a day per pair)."""
-    calendar = calendar_of(participant.cohort)
     problems = []
-    today = now.date()
-    if record.on > today:
+    if record.on > now.astimezone(LONDON).date():
         problems.append(FieldError(field="on", message="is in the future: record a meeting once it has been"))
-    if record.on < calendar.programme_starts - timedelta(days=14):
-        problems.append(FieldError(field="on", message="is before the programme started"))
+    if record.on < participant.cohort.recruitment_deadline.astimezone(LONDON).date():
+        problems.append(
+            FieldError(field="on", message="is before the recruitment deadline, when pairs were matched")
+        )
     if problems:
         raise ParticipationError(problems)
     pair = _pair_for(participant, record.partner_id, "partner_id")

@@ -93,3 +93,10 @@ class MonitoringSettings(Settings):
     monitoring_key_id: str
     late_answers_grace_days: int
     """Pending answers still fewer than k this long after the deadline are deleted."""
+
+
+class ParticipantSettings(Settings):
+    """The participant's page: reads links' hashes and records what happened; seals evaluations."""
+
+    monitoring_table: str = ""
+    monitoring_key_id: str = ""

@@ -505,3 +505,8 @@ def cohort_question_page(open_cohorts: Sequence[Cohort] = (), base: str = "") ->
         '<input id="cohort" name="cohort" aria-describedby="cohort-hint" required>'
         '<button type="submit">Continue</button></form>',
     )
+
+
+def page(title: str, body: str) -> str:
+    """A page in the form's style (the participant's programme page uses it too)."""
+    return _page(title, body)
