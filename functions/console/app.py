@@ -12,7 +12,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mentoring.adapters.cognito import CognitoIdentity, fetch_jwks, issuer, jwks_url
-from mentoring.adapters.dynamodb import DynamoApplications, DynamoAuditLog, DynamoHeldSubmissions, DynamoStaff
+from mentoring.adapters.dynamodb import (
+    DynamoApplications,
+    DynamoAuditLog,
+    DynamoHeldSubmissions,
+    DynamoProgramme,
+    DynamoStaff,
+)
 from mentoring.adapters.messaging import EventBridgeAnnouncer, EventBridgeDeadlines, SesMailer, SqsQueue
 from mentoring.cohorts import (
     CohortRequestError,
@@ -25,6 +31,7 @@ from mentoring.cohorts import (
 from mentoring.console import actions, views
 from mentoring.console.access import (
     ForbiddenError,
+    can_act_on,
     require_action,
     require_administrator,
     require_cohort,
@@ -56,11 +63,22 @@ from mentoring.console.session import (
     cookies,
 )
 from mentoring.deadline import RerunRefusedError, request_rerun, rerun_refusal
-from mentoring.models import AuditEntry, Cohort, MatchChanges, StaffMember, WithdrawRequest, utcnow
+from mentoring.models import (
+    AuditEntry,
+    Cohort,
+    CohortStatus,
+    MatchChanges,
+    StaffMember,
+    WithdrawRequest,
+    utcnow,
+)
 from mentoring.observability import logger, metrics, traced
+from mentoring.participation import Candidate, RematchError, rematch, rematch_candidates
 from mentoring.ports import Challenge, CohortExistsError
+from mentoring.programme_view import ProgrammeView, cohort_figures, programme_csv, programme_view
 from mentoring.review import ReviewError, change_matches, check_changes, cohort_matches, matches_csv, publish
 from mentoring.routing import routed
+from mentoring.scheme import get_scheme, load_schemes
 from mentoring.settings import ConsoleSettings
 from mentoring.withdrawal import WithdrawalError, withdraw_application
 
@@ -494,6 +512,114 @@ def matches_export(cohort_id: str) -> Response[str]:
         "X-Content-Type-Options": "nosniff",
     }
     return Response(200, "text/csv; charset=utf-8", csv, headers, cookies=list(gate.refreshed))
+
+
+@cache
+def programme() -> DynamoProgramme:
+    return DynamoProgramme(settings.applications_table, retention_days=settings.applicant_data_retention_days)
+
+
+def _programme_of(cohort: Cohort) -> ProgrammeView:
+    if cohort.status is not CohortStatus.MATCHED:
+        raise ForbiddenError("This cohort's programme has not started: its matches are not published yet.")
+    return programme_view(cohort, utcnow(), programme(), programme())
+
+
+@app.get("/console/cohorts/<cohort_id>/programme")
+def programme_page(
+    cohort_id: str, errors: dict[str, str] | None = None, code: int = HTTPStatus.OK
+) -> Response[str]:
+    member, cohort = acting_on(cohort_id)
+    view = _programme_of(cohort)
+    rematchable: dict[str, list[Candidate]] = {}
+    stuck: set[str] = set()
+    scheme = get_scheme(cohort.scheme_id)
+    current = {row.partnership.mentee_id for row in view.pairs if row.partnership.ended is None}
+    for row in view.pairs:
+        mentee = row.partnership.mentee_id
+        if row.partnership.ended is not None and mentee not in current:
+            found = rematch_candidates(scheme, cohort_id, mentee, programme(), programme())
+            if found:
+                rematchable[mentee] = found
+            else:
+                stuck.add(mentee)
+    return screen(
+        "programme.html",
+        code,
+        staff=member,
+        nav="cohorts",
+        title=f"Programme: {cohort.name}",
+        cohort=cohort,
+        view=view,
+        may_act=True,
+        rematchable=rematchable,
+        no_candidates=stuck,
+        role_labels=views.role_labels(scheme),
+        name=views.person,
+        errors=errors or {},
+    )
+
+
+@app.get("/console/cohorts/<cohort_id>/programme.csv")
+def programme_export(cohort_id: str) -> Response[str]:
+    member, cohort = acting_on(cohort_id)
+    csv = programme_csv(_programme_of(cohort))
+    audit(member, "downloaded the programme's pairs (CSV)", cohort_id)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{cohort_id}-programme.csv"',
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return Response(200, "text/csv; charset=utf-8", csv, headers, cookies=list(gate.refreshed))
+
+
+@app.post("/console/cohorts/<cohort_id>/programme/rematch")
+def rematch_mentee(cohort_id: str) -> Response[str]:
+    """Pairs a mentee whose partnership ended with a free mentor of the cohort, and emails both."""
+    member, cohort = acting_on(cohort_id)
+    fields = posted()
+    _programme_of(cohort)
+    mentee_id, mentor_id = fields.get("mentee_id", ""), fields.get("mentor_id", "")
+    try:
+        rematch(
+            get_scheme(cohort.scheme_id), cohort_id, mentee_id, mentor_id, utcnow(), programme(), programme()
+        )
+    except RematchError as problem:
+        field = f"mentor_id-{mentee_id}" if problem.error.field == "mentor_id" else problem.error.field
+        return programme_page(cohort_id, {field: problem.error.message}, HTTPStatus.UNPROCESSABLE_ENTITY)
+    audit(
+        member,
+        "re-matched a mentee whose partnership ended",
+        cohort_id,
+        subject=mentee_id,
+        detail=f"mentor {mentor_id}",
+    )
+    metrics.add_metric(name="MenteesRematched", unit="Count", value=1)
+    return redirect(f"{base()}/console/cohorts/{cohort_id}/programme?done=rematched")
+
+
+@app.get("/console/schemes/<scheme_id>/programme")
+def scheme_programme(scheme_id: str) -> Response[str]:
+    member = signed_in()
+    if scheme_id not in load_schemes() or not can_act_on(member, scheme_id):
+        raise ForbiddenError("Your role does not cover this scheme.")
+    matched = [
+        c for c in store().list_cohorts() if c.scheme_id == scheme_id and c.status is CohortStatus.MATCHED
+    ]
+    rows = sorted(
+        (cohort_figures(programme_view(c, utcnow(), programme(), programme())) for c in matched),
+        key=lambda r: (r.year, r.cohort.name),
+        reverse=True,
+    )
+    scheme = get_scheme(scheme_id)
+    return screen(
+        "scheme_programme.html",
+        staff=member,
+        nav="cohorts",
+        title=f"{scheme.name}: programme",
+        scheme=scheme,
+        rows=rows,
+    )
 
 
 # ---------------------------------------------------------------- actions (each audited)

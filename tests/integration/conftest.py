@@ -11,6 +11,7 @@ from infrastructure.local.calls import write_physical
 from infrastructure.local.provision import partner_api_keys, provision, resolved_environment, sent_emails
 from infrastructure.local.template import read
 from tests.integration.helpers import Stack
+from tests.integration.programme import Programme, matched_programme
 from tests.suite import IN_PROCESS
 
 
@@ -41,3 +42,9 @@ def empty_queues(stack: Stack) -> None:
     """Each test starts with nothing queued, whatever the tests before it left."""
     for queue in ("IntakeQueue", "NotifyQueue"):
         stack.purge(queue)
+
+
+@pytest.fixture
+def matched(stack: Stack) -> Programme:
+    """A cohort matched at its deadline, each participant's personal link kept (programme.py)."""
+    return matched_programme(stack)

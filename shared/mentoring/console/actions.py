@@ -33,6 +33,7 @@ __all__ = [
 
 # What the page after an action says happened (``?done=...``): fixed texts, never echoed input.
 NOTICES = {
+    "rematched": "The mentee has a new mentor, and both have been emailed.",
     "signed-out": "You have signed out.",
     "authenticator": "Two-step sign-in is on: you will be asked for a code each time you sign in.",
     "opened": "The cohort is open and its recruitment deadline is scheduled.",
