@@ -17,9 +17,9 @@ import traceback
 import urllib.request
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
@@ -103,12 +103,14 @@ def _worker(
         received = conn.recv()
         if received is None:
             return
-        event, request_id = received
+        event, request_id, offset = received
         faults.next_invocation()
         # Lambda sets the trace header of each invocation; X-Ray's SDK makes it the parent segment.
         os.environ["_X_AMZN_TRACE_ID"] = _trace_header()
         try:
-            conn.send(("ok", handler(event, _Context(name, arn, timeout, request_id))))
+            with _moved_clock(offset):
+                result = handler(event, _Context(name, arn, timeout, request_id))
+            conn.send(("ok", result))
         except Exception as error:  # noqa: BLE001 - reported to the caller as Lambda reports a function error
             conn.send(
                 (
@@ -120,6 +122,35 @@ def _worker(
                     },
                 )
             )
+
+
+@contextlib.contextmanager
+def _moved_clock(offset: float) -> Iterator[None]:
+    """The invocation runs at the runtime's time: real time moved by ``offset`` seconds (time-machine
+    moves the process's wall clock: ``datetime.now``, ``time.time``; never its monotonic clock, so
+    timeouts still count real seconds)."""
+    if not offset:
+        yield
+        return
+    import time_machine
+
+    with time_machine.travel(time.time() + offset, tick=True):
+        yield
+
+
+class Clock:
+    """The runtime's time: real time, or real time moved by a test that runs a programme of months
+    in minutes. The scheduler fires what is due by it, and every invocation runs at it."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def move_to(self, moment: datetime) -> None:
+        """From now on, it is ``moment`` (and time goes on from there)."""
+        self.offset = moment - datetime.now(UTC)
 
 
 def _trace_header() -> str:
@@ -279,9 +310,11 @@ class LocalFunction:
         log_file: Path,
         concurrency: int = 1,
         record_calls: Path | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.log_file = log_file
         self.record_calls = record_calls
+        self.clock = clock or Clock()
         self.function = function
         self.environment = environment
         self.arn = arn
@@ -360,7 +393,8 @@ class LocalFunction:
             environment = self._take()
             try:
                 self._started(environment)
-                environment.conn.send((event, request_id or str(uuid.uuid4())))
+                offset = self.clock.offset.total_seconds()
+                environment.conn.send((event, request_id or str(uuid.uuid4()), offset))
                 if not environment.conn.poll(self.function.timeout + TIMEOUT_GRACE):
                     self._discard(environment)  # stopped where it was, as Lambda stops a timed-out invocation
                     raise FunctionError(f"{self.function.name} timed out after {self.function.timeout} s")
@@ -450,6 +484,7 @@ class LocalRuntime:
         self._moto: subprocess.Popen[bytes] | None = None
         self._http: ThreadingHTTPServer | None = None
         self._fired: set[str] = set()
+        self.clock = Clock()
         self.traces = TraceCollector()
         self._next_rate: dict[str, datetime] = {}
         self._held: dict[str, threading.Event] = {}  # queue -> set while its pollers are held
@@ -526,6 +561,7 @@ class LocalRuntime:
                 log_file,
                 concurrency=min(self.concurrency, function.reserved_concurrency or self.concurrency),
                 record_calls=None if self.calls is None else self.calls.folder,
+                clock=self.clock,
             )
         self._warm_up()
         self._serve_api()
@@ -873,11 +909,11 @@ class LocalRuntime:
 
     # ------------------------------------------------------------ EventBridge Scheduler and rules
     def _fire_schedules(self) -> None:
-        started = datetime.now(UTC)
+        started = self.clock.now()
         self._next_rate = {r.name: started + r.interval for r in self.stack.schedules}
         while not self._stop.wait(1.0):
             try:
-                now = datetime.now(UTC)
+                now = self.clock.now()
                 self.fire_due(now)
                 due = [r for r in self.stack.schedules if self._next_rate[r.name] <= now]
                 for rule in due:
@@ -941,7 +977,7 @@ class LocalRuntime:
         """Delivers an event as EventBridge would: to every rule on the bus whose pattern matches,
         asynchronously, with the function's retries and then its dead-letter queue. ``time`` is the
         event's time (now, unless a test moves the clock)."""
-        event = _event(source, detail_type, detail, resources or [], time or datetime.now(UTC))
+        event = _event(source, detail_type, detail, resources or [], time or self.clock.now())
         resolver = self.stack.resolver(self.physical)
         for rule in self.stack.rules:
             bus = resolver.resolve(rule.bus) if rule.bus else "default"

@@ -280,3 +280,40 @@ def test_a_form_that_is_not_the_pages_is_refused(stack: Stack, matched: Programm
     assert "application/x-www-form-urlencoded" in as_json["body"]
     assert unknown["statusCode"] == 422
     assert "is not one of the page" in unknown["body"]
+
+
+def test_what_the_programme_records_goes_with_the_cohorts_personal_data(
+    stack: Stack, matched: Programme
+) -> None:
+    """Applicant data with the cohort's retention (DynamoDB deletes it then); a link's record no later."""
+    on = matched.starts.isoformat()
+    with time_machine.travel(
+        datetime.combine(matched.training, datetime.min.time(), LONDON) + timedelta(days=1)
+    ):
+        induction = f"training.{matched.training:%Y%m%d}.mentee-induction"
+        for fields in (
+            {"action": "meeting", "on": on, "minutes": "30", "mode": "online"},
+            {"action": "training", "session": induction},
+            {"action": "help", "message": "A question"},
+            {"action": "end", "confirm": "yes"},
+        ):
+            assert (
+                post(stack, matched.cohort_id, {"token": matched.tokens["Ada"], **fields})["statusCode"]
+                == 200
+            )
+    cohort = store(stack).get_cohort(matched.cohort_id)
+    assert cohort is not None
+    expected = int((cohort.recruitment_deadline + timedelta(days=548)).timestamp())  # the template's default
+    items = stack.client("dynamodb").query(
+        TableName=stack.physical("ApplicationsTable"),
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"COHORT#{matched.cohort_id}"}},
+    )["Items"]
+    kept = [i for i in items if i["sk"]["S"].split("#")[0] in {"MEETING", "ATTENDED", "HELP", "ENDED"}]
+    assert sorted({i["sk"]["S"].split("#")[0] for i in kept}) == ["ATTENDED", "ENDED", "HELP", "MEETING"]
+    assert all(i["expires_at"] == {"N": str(expected)} for i in kept)
+    links = stack.client("dynamodb").scan(TableName=stack.physical("ApplicationsTable"))["Items"]
+    mine = [i for i in links if i["pk"]["S"].startswith("LINK#") and matched.cohort_id in i["data"]["S"]]
+    assert len(mine) == 5
+    assert all(0 < int(i["expires_at"]["N"]) <= expected for i in mine)
+    assert all(matched.tokens["Ada"] not in i["pk"]["S"] + i["data"]["S"] for i in mine)  # kept hashed
