@@ -86,6 +86,7 @@ def _page(description: str) -> dict[str, Any]:
 
 # A confirmation link's token, as the links carry it.
 TOKEN = {"type": "string", "pattern": "^[A-Za-z0-9_-]{32,100}$"}
+PERSONAL_TOKEN = {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$"}
 
 FORBIDDEN = {
     "description": "No valid API key (partners) or no signed request (coordinators).",
@@ -217,6 +218,62 @@ def _paths() -> dict[str, Any]:
                         "with fields other than the token."
                     ),
                     "503": _page("Not recorded just now: press the button again in a minute."),
+                },
+            },
+        },
+        "/programme/{cohortId}": {
+            "get": {
+                "summary": "A participant's page after the match, from their personal link (changes nothing)",
+                "parameters": [
+                    *cohort_id,
+                    {"name": "token", "in": "query", "required": True, "schema": PERSONAL_TOKEN},
+                ],
+                "responses": {
+                    "200": _page(
+                        "The participant's pairs and meetings, and the forms to record what happened."
+                    ),
+                    "403": _page("The link is for another cohort than the address."),
+                    "404": _page("No participant has this link."),
+                    "410": _page("The link has expired, or its application was withdrawn."),
+                },
+            },
+            "post": {
+                "summary": "Record a meeting, training, a request for help, an early end, the evaluation",
+                "parameters": cohort_id,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        FORM: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "token": PERSONAL_TOKEN,
+                                    "action": {
+                                        "type": "string",
+                                        "enum": ["meeting", "training", "help", "end", "evaluation"],
+                                    },
+                                    "on": {"type": "string", "format": "date"},
+                                    "minutes": {"type": "integer", "minimum": 5, "maximum": 600},
+                                    "mode": {"type": "string", "enum": ["in_person", "online"]},
+                                    "partner_id": {"type": "string"},
+                                    "session": {"type": "string"},
+                                    "message": {"type": "string", "maxLength": 2000},
+                                    "reason": {"type": "string", "maxLength": 1000},
+                                    "confirm": {"type": "string", "enum": ["yes"]},
+                                },
+                                "required": ["token", "action"],
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _page("Recorded; the page again, saying so."),
+                    "403": _page("The link is for another cohort than the address."),
+                    "404": _page("No participant has this link."),
+                    "410": _page("The link has expired, or its application was withdrawn."),
+                    "422": _page(
+                        "Not recorded: each wrong field named with its reason; or not a form of the page."
+                    ),
                 },
             },
         },

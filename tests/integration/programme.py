@@ -88,6 +88,7 @@ def matched_programme(stack: Stack) -> Programme:
         submissions.append(submission)
     stack.call("IntakeFunction", sqs_event([intake_message(s) for s in submissions]))
     assert stack.deliver_deadline(cohort_id)["ran"] is True
+    stack.store_monitoring(cohort_id)  # the deadline's other half: the answers stored in a batch
     stack.purge("NotifyQueue")
     kept = store(stack)
     cohort = kept.get_cohort(cohort_id)

@@ -39,6 +39,8 @@ def test_the_runtime_reads_every_route_queue_and_rule_from_the_template() -> Non
         ("POST", "/partners/applications"),
         ("GET", "/partners/applications/{reference}"),
         ("GET", "/openapi.json"),
+        ("GET", "/programme/{cohortId}"),
+        ("POST", "/programme/{cohortId}"),
         ("POST", "/cohorts"),
         ("GET", "/cohorts/{cohortId}"),
         ("GET", "/cohorts/{cohortId}/matches"),
