@@ -1,4 +1,5 @@
-"""Cohorts: a coordinator opens a cohort of a scheme, and its deadline is scheduled with it."""
+"""Cohorts: a coordinator opens a cohort of a scheme, and its deadline and its programme's dates
+(``mentoring.programme_dates``) are scheduled with it; moving the deadline moves them."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from mentoring.ports import (
     DeadlineScheduler,
 )
 from mentoring.programme import calendar_of, calendar_problems, cohort_calendar
+from mentoring.programme_dates import schedule_changes
 from mentoring.scheme import get_scheme, load_schemes
 
 # A deadline closer than this could fire before the schedule exists.
@@ -55,6 +57,7 @@ def create_cohort(
         raise CohortExistsError(f"cohort {request.cohort_id!r} already exists")
     cohort = Cohort(**request.model_dump(exclude={"calendar"}), calendar=calendar, created_at=now)
     scheduler.schedule_deadline(cohort.cohort_id, cohort.recruitment_deadline)
+    scheduler.schedule_programme(cohort.cohort_id, schedule_changes(None, cohort, now)[0])
     cohorts.create_cohort(cohort)
     return cohort
 
@@ -98,11 +101,7 @@ def move_deadline(
         raise CohortRequestError(
             "recruitment_deadline", "the new deadline must be at least a minute from now"
         )
-    _check_calendar(cohort, deadline)
-    scheduler.schedule_deadline(cohort_id, deadline)
-    if not cohorts.move_deadline(cohort_id, deadline):
-        raise CohortStateError("recruitment has already closed for this cohort")
-    return cohort.model_copy(update={"recruitment_deadline": deadline})
+    return _move(cohort, deadline, now, cohorts, scheduler)
 
 
 def close_recruitment(
@@ -116,11 +115,21 @@ def close_recruitment(
     if cohort.status is not CohortStatus.OPEN or cohort.recruitment_deadline <= now:
         raise CohortStateError("recruitment has already closed for this cohort")
     deadline = (now + MINIMUM_LEAD).replace(microsecond=0)
+    return _move(cohort, deadline, now, cohorts, scheduler)
+
+
+def _move(
+    cohort: Cohort, deadline: datetime, now: datetime, cohorts: CohortStore, scheduler: DeadlineScheduler
+) -> Cohort:
+    """The deadline's schedule, and the programme dates that follow it, move before the cohort does
+    (a retry finds the cohort as it was and moves them again, to the same times)."""
     _check_calendar(cohort, deadline)
-    scheduler.schedule_deadline(cohort_id, deadline)
-    if not cohorts.move_deadline(cohort_id, deadline):
+    moved = cohort.model_copy(update={"recruitment_deadline": deadline})
+    scheduler.schedule_deadline(cohort.cohort_id, deadline)
+    scheduler.schedule_programme(cohort.cohort_id, *schedule_changes(cohort, moved, now))
+    if not cohorts.move_deadline(cohort.cohort_id, deadline):
         raise CohortStateError("recruitment has already closed for this cohort")
-    return cohort.model_copy(update={"recruitment_deadline": deadline})
+    return moved
 
 
 def _check_calendar(cohort: Cohort, deadline: datetime) -> None:

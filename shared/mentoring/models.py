@@ -43,6 +43,8 @@ Tag = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=60), SingleLine
 ]
 CohortId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,62}$")]
+# A moment's id names it within its cohort, whatever its time: "training-20210114-7d", "nudge".
+MomentId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,23}$")]
 InstitutionCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,10}$")]
 GradeLabel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), SingleLine]
 QuestionKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
@@ -433,6 +435,12 @@ class EmailKind(StrEnum):
     POSSIBLE_DUPLICATE = "possible_duplicate"  # to the coordinator: one name at one institution twice
     WITHDRAWN = "withdrawn"  # to an applicant whose application was withdrawn at their request
     PLACE_OFFERED = "place_offered"  # to a mentee moved from the waiting list into a freed place
+    # The programme's dates (mentoring.programme_dates), each email named by its moment as well:
+    TRAINING_REMINDER = "training_reminder"  # to those whose compulsory sessions are on that day
+    MEETING_NUDGE = "meeting_nudge"  # to a pair with no meeting recorded weeks after matching
+    CHECK_IN = "check_in"  # to every pair still together, halfway through the programme
+    PROGRAMME_END = "programme_end"  # to every participant, with the evaluation
+    EVENT_INVITATION = "event_invitation"  # an optional event (the celebration), to its roles
 
 
 class Notification(BaseModel):
@@ -447,14 +455,21 @@ class Notification(BaseModel):
     confirmation: ConfirmationLink | None = Field(
         default=None, description="A confirmation email's link (its token is a secret, not personal data)."
     )
+    moment: MomentId | None = Field(
+        default=None,
+        description="The programme date the email is for (ProgrammeMoment.moment_id): a kind of "
+        "programme email happens more than once in a cohort (a reminder before each training day).",
+    )
 
     @property
     def key(self) -> str:
         """Business key: one email of a kind per person per cohort (per held application, for a
-        confirmation: named by its token's hash, never the token)."""
+        confirmation: named by its token's hash, never the token), and per programme date for the
+        programme's emails."""
         if self.confirmation is not None:
             return f"{self.cohort_id}#{token_digest(self.confirmation.token)}#{self.kind.value}"
-        return f"{self.cohort_id}#{self.application_id or 'coordinator'}#{self.kind.value}"
+        key = f"{self.cohort_id}#{self.application_id or 'coordinator'}#{self.kind.value}"
+        return key if self.moment is None else f"{key}#{self.moment}"
 
 
 class DeadlineReached(BaseModel):
@@ -473,6 +488,41 @@ class LeaseExpiredEvent(EventBridgeModel):
     """MatchingLeaseExpired, which a matching run's watch puts on the bus once its lease has run out."""
 
     detail: DeadlineReached
+
+
+class MomentKind(StrEnum):
+    """What a programme date is for (mentoring.programme_dates)."""
+
+    TRAINING_REMINDER = "training_reminder"
+    MEETING_NUDGE = "meeting_nudge"
+    CHECK_IN = "check_in"
+    PROGRAMME_END = "programme_end"
+    EVENT_INVITATION = "event_invitation"
+
+
+class ProgrammeMoment(BaseModel):
+    """One date of a cohort's programme that sends emails: a one-time schedule fires at ``at``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    moment_id: MomentId
+    kind: MomentKind
+    at: datetime = Field(description="When its emails go (an instant; 09:00 London time on its day).")
+    on: date | None = Field(
+        default=None, description="The day of the sessions or event it is about (reminders, invitations)."
+    )
+    days_before: int | None = Field(default=None, description="Reminders: how many days before the day.")
+
+
+class ProgrammeDateReached(BaseModel):
+    """Detail of the ProgrammeDateReached event that a programme date's schedule puts on the bus."""
+
+    cohort_id: CohortId
+    moment_id: MomentId
+
+
+class ProgrammeDateEvent(EventBridgeModel):
+    detail: ProgrammeDateReached
 
 
 class MatchingRerun(Contract):

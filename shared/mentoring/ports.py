@@ -24,6 +24,7 @@ from mentoring.models import (
     ParticipantLink,
     PartnershipEnd,
     PendingAnswers,
+    ProgrammeMoment,
     SealedAnswers,
     StaffMember,
     TrainingAttendance,
@@ -292,8 +293,17 @@ class DeadlineAnnouncer(Protocol):
 
 
 class DeadlineScheduler(Protocol):
+    """A cohort's one-time schedules: its recruitment deadline, and its programme's dates."""
+
     def schedule_deadline(self, cohort_id: str, at: datetime) -> str:
         """Creates the one-time schedule that announces the deadline; returns its name."""
+
+    def schedule_programme(
+        self, cohort_id: str, moments: Sequence[ProgrammeMoment], cancel: Sequence[str] = ()
+    ) -> list[str]:
+        """Creates (or moves) one schedule per moment, each announcing its moment at its time, and
+        deletes those of the moments ``cancel`` names (gone already is fine); returns the names.
+        Safe to repeat."""
 
 
 class EmailOutbox(Protocol):

@@ -18,6 +18,7 @@ from mentoring.models import (
     MonitoringAnswers,
     Notification,
     PendingAnswers,
+    ProgrammeMoment,
     SealedAnswers,
     UnmatchedMentee,
 )
@@ -266,10 +267,22 @@ class MemoryAnnouncer:
 class MemoryScheduler:
     def __init__(self) -> None:
         self.schedules: dict[str, datetime] = {}
+        self.programme: dict[str, dict[str, datetime]] = {}
 
     def schedule_deadline(self, cohort_id: str, at: datetime) -> str:
         self.schedules[cohort_id] = at
         return f"deadline-{cohort_id}"
+
+    def schedule_programme(
+        self, cohort_id: str, moments: Sequence[ProgrammeMoment], cancel: Sequence[str] = ()
+    ) -> list[str]:
+        """Keeps ``programme[cohort_id][moment_id]`` = its time, as Scheduler would keep the schedules."""
+        own = self.programme.setdefault(cohort_id, {})
+        for moment in moments:
+            own[moment.moment_id] = moment.at
+        for moment_id in cancel:
+            own.pop(moment_id, None)
+        return [f"programme-{cohort_id}-{m.moment_id}" for m in moments]
 
 
 class MemoryMailer:
@@ -360,3 +373,17 @@ class MemoryHeld:
 
     def marks(self, cohort_id: str) -> list[HeldMark]:
         return [mark for (cohort, _), mark in self.cohort_marks.items() if cohort == cohort_id]
+
+
+class MemoryRecords:
+    """What participants recorded (PairRecords): meetings and pairs that ended early."""
+
+    def __init__(self) -> None:
+        self.met: list[Match] = []
+        self.ended_pairs: list[Match] = []
+
+    def meetings(self, cohort_id: str) -> list[Match]:
+        return [m for m in self.met if m.cohort_id == cohort_id]
+
+    def ended(self, cohort_id: str) -> list[Match]:
+        return [m for m in self.ended_pairs if m.cohort_id == cohort_id]

@@ -6,7 +6,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnec
 from pydantic import BaseModel
 
 from mentoring.adapters import client, in_parallel
+from mentoring.models import ProgrammeMoment
 from mentoring.ports import EmailNotSentError, Lease, OutgoingEmail
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ LONDON = ZoneInfo("Europe/London")
 DEADLINE_SOURCE = "mentoring.deadlines"
 SCHEDULE_NAME_LIMIT = 64  # EventBridge Scheduler refuses a longer name (ValidationException)
 DEADLINE_DETAIL_TYPE = "RecruitmentDeadlineReached"
+PROGRAMME_SOURCE = "mentoring.programme"
+PROGRAMME_DETAIL_TYPE = "ProgrammeDateReached"
 LEASE_SOURCE = "mentoring.matching"
 LEASE_EXPIRED = "MatchingLeaseExpired"
 
@@ -233,6 +236,51 @@ class EventBridgeDeadlines:
             # An update replaces every parameter, so the full set is sent again.
             self.scheduler.update_schedule(**params)
         return name
+
+
+    @staticmethod
+    def programme_name(cohort_id: str, moment_id: str) -> str:
+        """``programme-<cohort id>-<moment id>``, within Scheduler's 64 characters: a longer one keeps
+        the start of the cohort's id and a digest of all of it (the moment's id is at most 24)."""
+        name = f"programme-{cohort_id}-{moment_id}"
+        if len(name) <= SCHEDULE_NAME_LIMIT:
+            return name
+        digest = hashlib.sha256(cohort_id.encode()).hexdigest()[:8]
+        room = SCHEDULE_NAME_LIMIT - len(f"programme---{digest}") - len(moment_id)
+        return f"programme-{cohort_id[:room]}-{digest}-{moment_id}"
+
+    def schedule_programme(
+        self, cohort_id: str, moments: Sequence[ProgrammeMoment], cancel: Sequence[str] = ()
+    ) -> list[str]:
+        names = []
+        for moment in moments:
+            name = self.programme_name(cohort_id, moment.moment_id)
+            params: Any = self.one_time(
+                name,
+                moment.at,
+                PROGRAMME_SOURCE,
+                PROGRAMME_DETAIL_TYPE,
+                {"cohort_id": cohort_id, "moment_id": moment.moment_id},
+                f"Programme date {moment.moment_id} of cohort {cohort_id}",
+            )
+            try:
+                self.scheduler.create_schedule(**params)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ConflictException":
+                    raise
+                # Scheduled before (a retry, or a moment that moved): it takes this time, with every
+                # parameter sent again, as an update replaces them all.
+                self.scheduler.update_schedule(**params)
+            names.append(name)
+        for moment_id in cancel:
+            try:
+                self.scheduler.delete_schedule(
+                    Name=self.programme_name(cohort_id, moment_id), GroupName=self.group
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                    raise  # gone already: fired (and deleted itself), or an earlier attempt deleted it
+        return names
 
 
 class SchedulerLeaseWatch:
