@@ -49,6 +49,10 @@ class MatchingSettings(Settings):
     deadline_dead_letter_queue_arn: str
 
 
+class ProgrammeSettings(Settings):
+    notify_queue_url: str
+
+
 class NotifySettings(Settings):
     sender_email: str
     idempotency_table: str
