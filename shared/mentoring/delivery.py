@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from mentoring.confirmation import confirmation_notice
-from mentoring.emails import compose
+from mentoring.emails import PersonalLink, compose
 from mentoring.models import EmailKind, Notification
 from mentoring.ports import (
     ApplicationStore,
@@ -60,6 +60,7 @@ def deliver(
     console_url: str = "",
     held: HeldSubmissions | None = None,
     claims: SubmissionClaims | None = None,
+    personal_link: PersonalLink | None = None,
 ) -> Delivery:
     cohort = cohorts.get_cohort(note.cohort_id)
     if cohort is None:
@@ -72,7 +73,7 @@ def deliver(
         if email is None:  # confirmed or lapsed meanwhile: the link would lead nowhere
             return Delivery("not_needed")
     else:
-        email = compose(note, cohort, applications, console_url)
+        email = compose(note, cohort, applications, console_url, personal_link)
     before = outbox.reserve(note.cohort_id, note.key, now)
     if before.status == "sent":
         return Delivery("already_sent", before.message_id)

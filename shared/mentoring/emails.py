@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
@@ -26,11 +27,13 @@ from mentoring.models import (
     IntakeMessage,
     Match,
     Notification,
+    ProgrammeMoment,
     Role,
     UnmatchedMentee,
 )
 from mentoring.ports import ApplicationStore, Attachment, OutgoingEmail
 from mentoring.programme import calendar_of, day, invitation, session_line, sessions_for, when
+from mentoring.programme_dates import NUDGE_AFTER_MATCHING, moment_of, sessions_on
 from mentoring.scheme import Scheme, get_scheme
 from mentoring.text import one_line
 
@@ -128,6 +131,10 @@ def _role_name(scheme: Scheme, role: Role) -> str:
     return definition.label.lower() if definition else role.value
 
 
+PersonalLink = Callable[[str, str], str]
+"""(cohort id, application id) -> the participant's personal page (``mentoring.participation``)."""
+
+
 @dataclass
 class _Context:
     cohort: Cohort
@@ -136,6 +143,25 @@ class _Context:
     app: Application
     notification: Notification
     diary: list[CalendarSession] = field(default_factory=list)
+    personal_link: PersonalLink | None = None
+
+    def page(self, body: Body, lead: str) -> None:
+        """The participant's personal page, after ``lead`` (nothing when links are not set up)."""
+        if self.personal_link is not None:
+            body.para(lead)
+            body.link(self.personal_link(self.cohort.cohort_id, self.app.application_id))
+
+    def moment(self) -> ProgrammeMoment:
+        found = moment_of(self.cohort, self.notification.moment or "")
+        if found is None:
+            raise NothingToSendError(f"the cohort's calendar has no date {self.notification.moment!r}")
+        return found
+
+
+_PAGE = (
+    "Your personal page, to record your meetings and the training you attend, or to ask the "
+    "coordinator for help (no account needed; please keep this link to yourself):"
+)
 
 
 def _acknowledgement(c: _Context, body: Body) -> str:
@@ -212,6 +238,7 @@ def _matched_mentee(c: _Context, body: Body) -> str:
     c.diary = _calendar(
         body, c.cohort, Role.MENTEE, "Your dates (the attached invitation puts them in your diary):"
     )
+    c.page(body, _PAGE)
     return f"{c.scheme.name}: meet your {mentor_name}"
 
 
@@ -242,6 +269,7 @@ def _matched_mentor(c: _Context, body: Body) -> str:
     c.diary = _calendar(
         body, c.cohort, Role.MENTOR, "Your dates (the attached invitation puts them in your diary):"
     )
+    c.page(body, _PAGE)
     return f"{c.scheme.name}: meet your {mentee_name}{plural}"
 
 
@@ -321,6 +349,127 @@ def _place_offered(c: _Context, body: Body) -> str:
     return f"{c.scheme.name}: a place for you"
 
 
+# ---------------------------------------------------------------- the programme's dates
+
+
+def _partners(c: _Context) -> list[Application]:
+    """The people this participant is paired with, as the store has it now: a mentee's mentor, or
+    the mentees the notification names that are still with this mentor."""
+    cohort_id, me = c.cohort.cohort_id, c.app.application_id
+    if c.app.role is Role.MENTEE:
+        match = c.store.get_match(cohort_id, me)
+        ids = [match.mentor_id] if match is not None else []
+    else:
+        found = [c.store.get_match(cohort_id, i) for i in c.notification.mentee_ids or []]
+        ids = [m.mentee_id for m in found if m is not None and m.mentor_id == me]
+    people = [c.store.get_application(cohort_id, i) for i in ids]
+    partners = [p for p in people if p is not None]
+    if not partners:
+        raise NothingToSendError(f"{me} has no pair in this cohort now")
+    return partners
+
+
+def _names(people: list[Application]) -> str:
+    names = [_person(p) for p in people]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _training_reminder(c: _Context, body: Body) -> str:
+    moment = c.moment()
+    sessions = sessions_on(c.cohort, moment, c.app.role)
+    if moment.on is None or not sessions:
+        raise NothingToSendError(f"no session for a {c.app.role.value} on that day")
+    soon = "tomorrow" if moment.days_before == 1 else f"in {moment.days_before} days"
+    plural = "s" if len(sessions) > 1 else ""
+    body.para(
+        f"A reminder: your compulsory session{plural} in {c.cohort.name} {'are' if plural else 'is'} {soon}:"
+    )
+    body.bullets([session_line(s) for s in sessions])
+    body.para(
+        "The attached invitation puts it in your diary. If you cannot attend, please tell the "
+        f"coordinator at {c.cohort.coordinator_email} as soon as you can."
+    )
+    c.diary = sessions
+    c.page(body, "Afterwards, please confirm that you attended from your personal page:")
+    titles = " and ".join(s.title for s in sessions)
+    return f"{c.scheme.name}: {titles} {'tomorrow' if moment.days_before == 1 else 'on ' + day(moment.on)}"
+
+
+def _meeting_nudge(c: _Context, body: Body) -> str:
+    partners = _partners(c)
+    weeks = NUDGE_AFTER_MATCHING.days // 7
+    calendar = calendar_of(c.cohort)
+    body.para(
+        f"It is {weeks} weeks since you were matched in {c.cohort.name}, and no meeting with "
+        f"{_names(partners)} has been recorded yet."
+    )
+    body.para(
+        f"Each pair meets at least {_count(calendar.minimum_meetings, 'time')} before the programme ends "
+        f"on {day(calendar.programme_ends)}, and a first meeting soon makes that easier."
+    )
+    for partner in partners:
+        body.para(_first_contact(c.scheme, c.app.role, partner))
+    c.page(
+        body,
+        "If you have met, please record it from your personal page; if something is in the way, you "
+        "can ask the coordinator for help there:",
+    )
+    return f"{c.scheme.name}: have you met yet?"
+
+
+def _check_in(c: _Context, body: Body) -> str:
+    partners = _partners(c)
+    calendar = calendar_of(c.cohort)
+    body.para(
+        f"You are halfway through {c.cohort.name}: the programme ends on {day(calendar.programme_ends)}. "
+        f"We hope it is going well with {_names(partners)}."
+    )
+    body.para(
+        f"Each pair meets at least {_count(calendar.minimum_meetings, 'time')} in all. If the partnership "
+        f"is not working, or you need help, the coordinator at {c.cohort.coordinator_email} is there "
+        "for you."
+    )
+    c.page(
+        body,
+        "From your personal page you can record the meetings you have had, ask for help, or end the "
+        "partnership if it is not working:",
+    )
+    return f"{c.scheme.name}: halfway through the programme"
+
+
+def _programme_end(c: _Context, body: Body) -> str:
+    calendar = calendar_of(c.cohort)
+    body.para(
+        f"{c.cohort.name} ends today, {day(calendar.programme_ends)}. Thank you for taking part as a "
+        f"{_role_name(c.scheme, c.app.role)}."
+    )
+    body.para(
+        "Please tell us how it went: the evaluation takes a few minutes. Your answers are kept apart "
+        "from your name and reported only for groups of people, so nobody can tell what you said. It "
+        "also asks whether you would like to be a mentor next year."
+    )
+    c.page(body, "Answer the evaluation from your personal page:")
+    return f"{c.scheme.name}: the programme ends, tell us how it went"
+
+
+def _event_invitation(c: _Context, body: Body) -> str:
+    moment = c.moment()
+    sessions = sessions_on(c.cohort, moment, c.app.role)
+    if not sessions:
+        raise NothingToSendError(f"no event for a {c.app.role.value} on that day")
+    body.para(
+        f"You are invited to the {c.cohort.name} programme's {' and '.join(s.title for s in sessions)}:"
+    )
+    body.bullets([session_line(s) for s in sessions])
+    body.para(
+        "It is optional, and everyone in the programme is welcome. The attached invitation puts it "
+        "in your diary; to tell the coordinator whether you are coming, write to "
+        f"{c.cohort.coordinator_email}."
+    )
+    c.diary = sessions
+    return f"{c.scheme.name}: you are invited to the {sessions[0].title}"
+
+
 _PERSONAL = {
     EmailKind.WITHDRAWN: _withdrawn,
     EmailKind.PLACE_OFFERED: _place_offered,
@@ -328,13 +477,23 @@ _PERSONAL = {
     EmailKind.MATCHED_MENTEE: _matched_mentee,
     EmailKind.MATCHED_MENTOR: _matched_mentor,
     EmailKind.UNMATCHED: _unmatched,
+    EmailKind.TRAINING_REMINDER: _training_reminder,
+    EmailKind.MEETING_NUDGE: _meeting_nudge,
+    EmailKind.CHECK_IN: _check_in,
+    EmailKind.PROGRAMME_END: _programme_end,
+    EmailKind.EVENT_INVITATION: _event_invitation,
 }
 
 
 def compose(
-    notification: Notification, cohort: Cohort, store: ApplicationStore, console_url: str = ""
+    notification: Notification,
+    cohort: Cohort,
+    store: ApplicationStore,
+    console_url: str = "",
+    personal_link: PersonalLink | None = None,
 ) -> OutgoingEmail:
-    """``console_url``: the console's address, which coordinators' emails link to."""
+    """``console_url``: the console's address, which coordinators' emails link to;
+    ``personal_link``: each participant's page, which their emails after matching link to."""
     scheme = get_scheme(cohort.scheme_id)
     cohort_page = f"{console_url}/cohorts/{cohort.cohort_id}"
     if notification.kind is EmailKind.COORDINATOR_SUMMARY:
@@ -350,7 +509,7 @@ def compose(
         raise NothingToSendError(f"application {notification.application_id} is not stored")
     body = Body()
     body.para(f"Dear {app.applicant.given_name},")
-    context = _Context(cohort, scheme, store, app, notification)
+    context = _Context(cohort, scheme, store, app, notification, personal_link=personal_link)
     subject = _PERSONAL[notification.kind](context, body)
     body.para(f"With best wishes, the {scheme.name} team")
     return _email(app.applicant.email, subject, body, _invitation(cohort, scheme, context.diary))
