@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.idempotency import (
@@ -20,10 +21,11 @@ from mentoring.adapters.dynamodb import (
     DynamoApplications,
     DynamoEmailOutbox,
     DynamoHeldSubmissions,
+    DynamoProgramme,
     DynamoSubmissionClaims,
 )
 from mentoring.adapters.messaging import SesMailer
-from mentoring.delivery import deliver
+from mentoring.delivery import PersonalLinks, deliver
 from mentoring.models import Notification, utcnow
 from mentoring.observability import logger, metrics, traced
 from mentoring.settings import NotifySettings
@@ -73,11 +75,40 @@ def claims() -> DynamoSubmissionClaims:
     return DynamoSubmissionClaims(settings.applications_table)
 
 
+@cache
+def programme() -> DynamoProgramme:
+    return DynamoProgramme(settings.applications_table, retention_days=settings.applicant_data_retention_days)
+
+
+# Read once and kept for a while (Powertools' cache), as submit keeps its key.
+LINK_KEY_MAX_AGE = 900
+
+
+@cache
+def secrets() -> parameters.SecretsProvider:
+    """Powertools' provider with the project's client settings (its own would wait 60 s)."""
+    return parameters.SecretsProvider(boto_config=client_config("secretsmanager"))
+
+
+def personal_links() -> PersonalLinks:
+    key = secrets().get(settings.programme_link_secret, max_age=LINK_KEY_MAX_AGE)
+    return PersonalLinks(str(key).encode(), settings.public_api_url, programme())
+
+
 @idempotent_function(data_keyword_argument="notification", config=idempotency, persistence_store=persistence)
 def send_once(notification: dict[str, Any]) -> dict[str, str]:
     note = Notification.model_validate(notification)
     delivery = deliver(
-        note, utcnow(), store(), store(), outbox(), mailer(), settings.console_url, held(), claims()
+        note,
+        utcnow(),
+        store(),
+        store(),
+        outbox(),
+        mailer(),
+        settings.console_url,
+        held(),
+        claims(),
+        personal_links(),
     )
     if delivery.outcome == "uncertain":
         # A sender stopped between reserving and recording: SES may have sent it. Not resent.

@@ -13,37 +13,20 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mentoring.adapters.dynamodb import DynamoApplications
+from mentoring.adapters.dynamodb import DynamoProgramme
 from mentoring.adapters.messaging import SqsQueue
-from mentoring.models import Match, ProgrammeDateEvent
+from mentoring.models import ProgrammeDateEvent
 from mentoring.observability import logger, metrics, traced
-from mentoring.programme_dates import PairRecords, reach_moment
+from mentoring.programme_dates import reach_moment
 from mentoring.settings import ProgrammeSettings
 
 settings = ProgrammeSettings.from_env()
 
 
 @cache
-def store() -> DynamoApplications:
-    return DynamoApplications(
-        settings.applications_table, retention_days=settings.applicant_data_retention_days
-    )
-
-
-class _NothingRecorded:
-    """Stand-in until the programme records' DynamoDB adapter lands (ProgrammeStore, i18-links):
-    no meeting recorded, no pair ended."""
-
-    def meetings(self, cohort_id: str) -> list[Match]:
-        return []
-
-    def ended(self, cohort_id: str) -> list[Match]:
-        return []
-
-
-@cache
-def records() -> PairRecords:
-    return _NothingRecorded()
+def store() -> DynamoProgramme:
+    """The cohort, its matches, and what participants recorded (one table)."""
+    return DynamoProgramme(settings.applications_table, retention_days=settings.applicant_data_retention_days)
 
 
 @cache
@@ -60,7 +43,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     cohort_id, moment_id = received.detail.cohort_id, received.detail.moment_id
     logger.append_keys(cohort_id=cohort_id, moment_id=moment_id)
     # The event's time is when the schedule fired: a moment moved later since sends nothing yet.
-    run = reach_moment(cohort_id, moment_id, received.time, store(), store(), records(), notify_queue())
+    run = reach_moment(cohort_id, moment_id, received.time, store(), store(), store(), notify_queue())
     if run.nothing_because is not None:
         logger.info("programme date: nothing to send", reason=run.nothing_because)
         metrics.add_metric(name="ProgrammeDatesIgnored", unit="Count", value=1)

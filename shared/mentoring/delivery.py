@@ -25,7 +25,8 @@ from typing import Literal
 
 from mentoring.confirmation import confirmation_notice
 from mentoring.emails import PersonalLink, compose
-from mentoring.models import EmailKind, Notification
+from mentoring.models import Application, Cohort, EmailKind, Notification
+from mentoring.participation import link_for, link_token, link_url
 from mentoring.ports import (
     ApplicationStore,
     CohortNotFoundError,
@@ -34,10 +35,27 @@ from mentoring.ports import (
     EmailOutbox,
     HeldSubmissions,
     Mailer,
+    ProgrammeStore,
     SubmissionClaims,
 )
 
 IN_FLIGHT = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class PersonalLinks:
+    """Each participant's personal link, for their emails after the match: its hashed record is
+    kept (again: the same person's link is the same token) before the email that carries it is
+    composed, so no email carries a link that does not open."""
+
+    key: bytes
+    base: str  # the public API's address, before /programme/...
+    programme: ProgrammeStore
+
+    def __call__(self, cohort: Cohort, application: Application) -> str:
+        self.programme.register_link(link_for(self.key, cohort, application))
+        token = link_token(self.key, cohort.cohort_id, application.application_id)
+        return link_url(self.base, cohort.cohort_id, token)
 
 
 class SendInProgressError(RuntimeError):

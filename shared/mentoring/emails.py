@@ -131,8 +131,8 @@ def _role_name(scheme: Scheme, role: Role) -> str:
     return definition.label.lower() if definition else role.value
 
 
-PersonalLink = Callable[[str, str], str]
-"""(cohort id, application id) -> the participant's personal page (``mentoring.participation``)."""
+PersonalLink = Callable[[Cohort, Application], str]
+"""The participant's personal page (``mentoring.participation``; ``mentoring.delivery.PersonalLinks``)."""
 
 
 @dataclass
@@ -149,7 +149,7 @@ class _Context:
         """The participant's personal page, after ``lead`` (nothing when links are not set up)."""
         if self.personal_link is not None:
             body.para(lead)
-            body.link(self.personal_link(self.cohort.cohort_id, self.app.application_id))
+            body.link(self.personal_link(self.cohort, self.app))
 
     def moment(self) -> ProgrammeMoment:
         found = moment_of(self.cohort, self.notification.moment or "")

@@ -58,6 +58,10 @@ class NotifySettings(Settings):
     idempotency_table: str
     # The console's address: coordinators' emails link to its pages.
     console_url: str = ""
+    # Participants' emails after the match carry their personal link: the public API's address,
+    # and the Secrets Manager secret that keys the links' tokens (mentoring.participation).
+    public_api_url: str
+    programme_link_secret: str
     # The account's SES sending rate, shared by at most this many invocations at once.
     ses_max_send_rate: float = Field(gt=0)
     notify_concurrency: int = Field(ge=1)

@@ -237,7 +237,6 @@ class EventBridgeDeadlines:
             self.scheduler.update_schedule(**params)
         return name
 
-
     @staticmethod
     def programme_name(cohort_id: str, moment_id: str) -> str:
         """``programme-<cohort id>-<moment id>``, within Scheduler's 64 characters: a longer one keeps
