@@ -407,8 +407,11 @@ def _meeting_nudge(c: _Context, body: Body) -> str:
         f"Each pair meets at least {_count(calendar.minimum_meetings, 'time')} before the programme ends "
         f"on {day(calendar.programme_ends)}, and a first meeting soon makes that easier."
     )
-    for partner in partners:
-        body.para(_first_contact(c.scheme, c.app.role, partner))
+    body.para(
+        "You can write to "
+        + " and ".join(f"{p.applicant.given_name} at {p.applicant.email}" for p in partners)
+        + " to arrange it."
+    )
     c.page(
         body,
         "If you have met, please record it from your personal page; if something is in the way, you "

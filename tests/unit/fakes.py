@@ -64,6 +64,13 @@ class MemoryStore:
             key=lambda c: (c.recruitment_deadline, c.cohort_id),
         )
 
+    def move_deadline(self, cohort_id: str, deadline: datetime) -> bool:
+        cohort = self.cohorts[cohort_id]
+        if cohort.status is not CohortStatus.OPEN:
+            return False
+        self.cohorts[cohort_id] = cohort.model_copy(update={"recruitment_deadline": deadline})
+        return True
+
     def _move(self, cohort_id: str, source: CohortStatus, target: CohortStatus) -> bool:
         cohort = self.cohorts[cohort_id]
         if cohort.status is not source:
