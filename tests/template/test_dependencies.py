@@ -36,6 +36,8 @@ FUNCTION_ENV = {
     "USER_POOL_CLIENT_ID": "client",
     "MONITORING_KEY_ID": "arn:aws:kms:eu-west-2:123456789012:key/monitoring",
     "SUBMISSION_ID_SECRET": "arn:aws:secretsmanager:eu-west-2:123456789012:secret:ids",
+    "PROGRAMME_LINK_SECRET": "arn:aws:secretsmanager:eu-west-2:123456789012:secret:links",
+    "PUBLIC_API_URL": "https://api.example/dev",
     "LATE_ANSWERS_GRACE_DAYS": "14",
 }
 

@@ -61,11 +61,13 @@ def test_the_runtime_reads_every_route_queue_and_rule_from_the_template() -> Non
         ("IntakeQueue", "IntakeFunction", 10),
         ("NotifyQueue", "NotifyFunction", 10),
     }
-    # The deadline (matching and monitoring) and a matching run's lease running out (matching).
+    # The deadline (matching and monitoring), a matching run's lease running out (matching), and
+    # the dates of a cohort's programme (programme).
     assert sorted(r.function for r in stack.rules) == [
         "MatchingFunction",
         "MatchingFunction",
         "MonitoringFunction",
+        "ProgrammeFunction",
     ]
     assert [(s.function, s.interval) for s in stack.schedules] == [("MonitoringFunction", timedelta(hours=1))]
 

@@ -160,6 +160,7 @@ def test_only_submit_reads_the_key_of_submission_ids(resources: dict[str, Any]) 
 RUN_TIME_NAMES = {
     "schedule/${DeadlineScheduleGroup}/deadline-*",
     "schedule/${DeadlineScheduleGroup}/lease-*",
+    "schedule/${DeadlineScheduleGroup}/programme-*",
 }
 
 

@@ -77,6 +77,8 @@ def test_each_invocation_sends_at_its_share_of_the_accounts_rate() -> None:
             "idempotency_table": "i",
             "ses_max_send_rate": "14",
             "notify_concurrency": "2",
+            "public_api_url": "https://api.example/dev",
+            "programme_link_secret": "links",
         }
     )
 
