@@ -32,7 +32,7 @@ from mentoring.models import (
     ProgrammeMoment,
     Role,
 )
-from mentoring.ports import ApplicationStore, CohortStore, NotificationQueue
+from mentoring.ports import ApplicationStore, CohortNotFoundError, CohortStore, NotificationQueue
 from mentoring.programme import LONDON, calendar_of, london_time
 
 # The project's defaults (the sources are silent): see the module's docstring.
@@ -170,8 +170,8 @@ def reach_moment(
     """A programme date has come (``at``: when its schedule fired): queues its emails. Safe to run
     again: each email is keyed by the moment, and notify sends each key once."""
     cohort = cohorts.get_cohort(cohort_id)
-    if cohort is None:
-        return MomentRun(cohort_id, moment_id, nothing_because="the cohort is not stored (deleted?)")
+    if cohort is None:  # a date is scheduled with its cohort: raised, retried, then parked (alarmed)
+        raise CohortNotFoundError(f"cohort {cohort_id!r} does not exist")
     moment = moment_of(cohort, moment_id)
     if moment is None:
         return MomentRun(cohort_id, moment_id, nothing_because="the cohort's calendar no longer has it")

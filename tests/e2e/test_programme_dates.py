@@ -4,6 +4,7 @@ email once, with their personal link, even when EventBridge delivers a date's ev
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections import Counter
@@ -135,3 +136,26 @@ def _day(dates: list[object], role: str, days: int) -> str:
     first = [m for m in dates if getattr(m, "days_before", None) == days][0 if role == "mentee" else 1]
     on = first.on  # type: ignore[attr-defined]
     return day(on)
+
+
+def test_a_date_of_no_cohort_is_retried_then_parked_with_its_error(
+    stack: tuple[LocalRuntime, ApiClient],
+) -> None:
+    runtime, _ = stack
+    sqs = runtime.client("sqs")
+    url = runtime.physical["DeadlineDeadLetterQueue"]["Ref"]
+
+    runtime.put_event(
+        "mentoring.programme",
+        "ProgrammeDateReached",
+        {"cohort_id": "no-such-cohort", "moment_id": "end"},
+        wait=True,
+    )
+
+    (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    record = json.loads(message["Body"])
+    assert record["requestContext"]["functionArn"].endswith("ProgrammeFunction")
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestPayload"]["detail"] == {"cohort_id": "no-such-cohort", "moment_id": "end"}
+    assert "does not exist" in record["responsePayload"]["errorMessage"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
