@@ -436,6 +436,12 @@ def email_kind(subject: str) -> str:
         ("meet your mentor", "matched_mentee"),
         ("meet your mentee", "matched_mentor"),
         ("outcome of matching", "unmatched"),
+        # The programme's dates (mentoring.programme_dates).
+        ("have you met yet?", "meeting_nudge"),
+        ("halfway through the programme", "check_in"),
+        ("the programme ends", "programme_end"),
+        ("you are invited to", "event_invitation"),
+        ("reminder of your", "training_reminder"),
     ]:
         if marker in subject:
             return kind

@@ -392,7 +392,8 @@ def _training_reminder(c: _Context, body: Body) -> str:
     c.diary = sessions
     c.page(body, "Afterwards, please confirm that you attended from your personal page:")
     titles = " and ".join(s.title for s in sessions)
-    return f"{c.scheme.name}: {titles} {'tomorrow' if moment.days_before == 1 else 'on ' + day(moment.on)}"
+    soon = "tomorrow" if moment.days_before == 1 else f"on {day(moment.on)}"
+    return f"{c.scheme.name}: reminder of your {titles} {soon}"
 
 
 def _meeting_nudge(c: _Context, body: Body) -> str:

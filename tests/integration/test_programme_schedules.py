@@ -8,7 +8,7 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -176,7 +176,7 @@ def _date_reached(stack: Stack, cohort_id: str, moment_id: str, at: datetime) ->
 def _to(stack: Stack, since: int) -> list[tuple[str, str, str]]:
     found = []
     for raw in stack.sent_emails()[since:]:
-        message = message_from_bytes(raw)
+        message = message_from_bytes(raw, policy=policy.default)  # headers unfolded
         text = next(p for p in message.walk() if p.get_content_type() == "text/plain")
         found.append(
             (str(message["To"]), str(message["Subject"]), str(text.get_payload(decode=True).decode()))
@@ -197,7 +197,7 @@ def test_a_training_reminder_reaches_its_role_once_with_the_invitation_and_the_l
 
     ((to, subject, text),) = _to(stack, before)
     assert to == mentee  # the mentees' training: the mentor is not reminded of it
-    assert subject == "B-MEntor Professional: Mentee training tomorrow"
+    assert subject == "B-MEntor Professional: reminder of your Mentee training tomorrow"
     assert re.search(rf"https?://\S+/programme/{cohort_id}\?token=[A-Za-z0-9_-]{{43}}", text)
     raw = stack.sent_emails()[-1]
     assert b"text/calendar" in raw
