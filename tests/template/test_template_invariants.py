@@ -164,6 +164,29 @@ RUN_TIME_NAMES = {
 }
 
 
+def test_only_notify_reads_the_key_of_personal_links(resources: dict[str, Any]) -> None:
+    readers = {
+        name
+        for name, props in of_type(resources, "AWS::Serverless::Function")
+        if "ProgrammeLinkSecret" in str(props)
+    }
+    assert readers == {"NotifyFunction"}
+    secret = resources["ProgrammeLinkSecret"]["Properties"]["GenerateSecretString"]
+    assert secret["PasswordLength"] >= 32
+
+
+def test_the_programme_dates_rule_and_function_have_retries_and_dead_letters(
+    resources: dict[str, Any],
+) -> None:
+    programme = resources["ProgrammeFunction"]["Properties"]
+    rule = programme["Events"]["ProgrammeDate"]["Properties"]
+    assert rule["Pattern"] == {"source": ["mentoring.programme"], "detail-type": ["ProgrammeDateReached"]}
+    assert rule["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert rule["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["DeadlineDeadLetterQueue", "Arn"]}
+    failure = programme["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+    assert failure["Destination"] == {"Fn::GetAtt": ["DeadlineDeadLetterQueue", "Arn"]}
+
+
 def test_no_function_policy_uses_a_wildcard_where_a_specific_name_exists(resources: dict[str, Any]) -> None:
     for name, props in of_type(resources, "AWS::Serverless::Function"):
         for statement in statements(props):
