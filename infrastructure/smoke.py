@@ -305,16 +305,35 @@ def _wait_for_matching(api: Api, cohort_id: str, until: datetime, poll: float, l
         time.sleep(poll)
 
 
+def _programme_dates(target: Target, cohort_id: str) -> list[str]:
+    """The ids of the cohort's programme dates that have schedules (read from the schedules, so
+    that none is left whatever the calendar)."""
+    prefix = EventBridgeDeadlines.programme_prefix(cohort_id)
+    found = []
+    for page in (
+        target.client("scheduler")
+        .get_paginator("list_schedules")
+        .paginate(GroupName=target.schedule_group, NamePrefix=prefix)
+    ):
+        found += [s["Name"].removeprefix(prefix) for s in page["Schedules"] if s["Name"].startswith(prefix)]
+    return found
+
+
 def clean_up(target: Target, cohort_id: str) -> int:
-    """Deletes what the journey wrote: the cohort's deadline schedule if it has not fired (a
-    deadline for a cohort that no longer exists would end on the dead-letter queue), the cohort's
-    items, its entry in the cohort list, its claims (found by their cohort) and its monitoring
-    answers."""
+    """Deletes what the journey wrote: the cohort's deadline schedule if it has not fired and its
+    programme dates' (a date of a cohort that no longer exists would end on the dead-letter queue),
+    the cohort's items, its entry in the cohort list, its claims (found by their cohort), its
+    participants' links and its monitoring answers."""
     scheduler = target.client("scheduler")
-    with contextlib.suppress(scheduler.exceptions.ResourceNotFoundException):
-        scheduler.delete_schedule(
-            Name=EventBridgeDeadlines.name_for(cohort_id), GroupName=target.schedule_group
-        )
+    # Its deadline, and its programme's dates (months ahead: each would otherwise fire for a cohort
+    # that no longer exists, and end on the dead-letter queue).
+    names = [EventBridgeDeadlines.name_for(cohort_id)] + [
+        EventBridgeDeadlines.programme_name(cohort_id, moment_id)
+        for moment_id in _programme_dates(target, cohort_id)
+    ]
+    for name in names:
+        with contextlib.suppress(scheduler.exceptions.ResourceNotFoundException):
+            scheduler.delete_schedule(Name=name, GroupName=target.schedule_group)
     dynamodb = target.client("dynamodb")
     keys: list[dict[str, Any]] = []
     for page in dynamodb.get_paginator("query").paginate(
@@ -333,6 +352,15 @@ def clean_up(target: Target, cohort_id: str) -> int:
             ProjectionExpression="pk, sk",
         ):
             keys += page["Items"]
+    # The participants' personal links, each in a partition of its own (by its hash), kept by notify.
+    for page in dynamodb.get_paginator("scan").paginate(
+        TableName=target.applications_table,
+        FilterExpression="begins_with(pk, :prefix) AND contains(#data, :cohort)",
+        ExpressionAttributeNames={"#data": "data"},
+        ExpressionAttributeValues={":prefix": {"S": "LINK#"}, ":cohort": {"S": f'"cohort_id":"{cohort_id}"'}},
+        ProjectionExpression="pk, sk",
+    ):
+        keys += page["Items"]
     removed = _delete(dynamodb, target.applications_table, keys)
     records = [
         {"record_id": item["record_id"]}

@@ -45,7 +45,7 @@ def _cohort(stack: Stack, cohort_id: str) -> Cohort:
 def programme_schedules(stack: Stack, cohort_id: str) -> dict[str, dict[str, Any]]:
     """The cohort's programme schedules in the group, by their moment's id."""
     scheduler, group = stack.client("scheduler"), stack.physical("DeadlineScheduleGroup")
-    prefix = f"programme-{cohort_id}-"
+    prefix = EventBridgeDeadlines.programme_prefix(cohort_id)
     found = {}
     for summary in scheduler.list_schedules(GroupName=group)["Schedules"]:
         if summary["Name"].startswith(prefix):

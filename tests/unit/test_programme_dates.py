@@ -205,10 +205,10 @@ def test_schedule_names_fit_schedulers_64_characters_and_stay_apart() -> None:
     names = {
         EventBridgeDeadlines.programme_name(cohort_id, moment_id)
         for cohort_id in [*long_ids, "cohort-a"]
-        for moment_id in ["training-20210114-7d", "event-20211209", "nudge", "check-in", "end"]
+        for moment_id in ["training-20210114-7d", "event-20211209", "nudge", "check-in", "end", "x" * 24]
     }
 
-    assert len(names) == 15
+    assert len(names) == 18
     assert all(len(n) <= 64 and re.fullmatch(r"programme-[0-9a-zA-Z._-]+", n) for n in names)
     assert EventBridgeDeadlines.programme_name("cohort-a", "nudge") == "programme-cohort-a-nudge"
 

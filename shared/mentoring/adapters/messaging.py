@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 LONDON = ZoneInfo("Europe/London")
 DEADLINE_SOURCE = "mentoring.deadlines"
 SCHEDULE_NAME_LIMIT = 64  # EventBridge Scheduler refuses a longer name (ValidationException)
+MOMENT_ID_LIMIT = 24  # mentoring.models.MomentId
 DEADLINE_DETAIL_TYPE = "RecruitmentDeadlineReached"
 PROGRAMME_SOURCE = "mentoring.programme"
 PROGRAMME_DETAIL_TYPE = "ProgrammeDateReached"
@@ -238,15 +239,20 @@ class EventBridgeDeadlines:
         return name
 
     @staticmethod
-    def programme_name(cohort_id: str, moment_id: str) -> str:
-        """``programme-<cohort id>-<moment id>``, within Scheduler's 64 characters: a longer one keeps
-        the start of the cohort's id and a digest of all of it (the moment's id is at most 24)."""
-        name = f"programme-{cohort_id}-{moment_id}"
-        if len(name) <= SCHEDULE_NAME_LIMIT:
-            return name
+    def programme_prefix(cohort_id: str) -> str:
+        """``programme-<cohort id>-``, which each of the cohort's programme schedules is named by
+        with its date's id (at most 24 characters) after it, within Scheduler's 64: for a longer id,
+        the start of the id and a digest of all of it."""
+        prefix = f"programme-{cohort_id}-"
+        if len(prefix) + MOMENT_ID_LIMIT <= SCHEDULE_NAME_LIMIT:
+            return prefix
         digest = hashlib.sha256(cohort_id.encode()).hexdigest()[:8]
-        room = SCHEDULE_NAME_LIMIT - len(f"programme---{digest}") - len(moment_id)
-        return f"programme-{cohort_id[:room]}-{digest}-{moment_id}"
+        room = SCHEDULE_NAME_LIMIT - MOMENT_ID_LIMIT - len(f"programme---{digest}")
+        return f"programme-{cohort_id[:room]}-{digest}-"
+
+    @classmethod
+    def programme_name(cls, cohort_id: str, moment_id: str) -> str:
+        return cls.programme_prefix(cohort_id) + moment_id
 
     def schedule_programme(
         self, cohort_id: str, moments: Sequence[ProgrammeMoment], cancel: Sequence[str] = ()
