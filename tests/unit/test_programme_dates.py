@@ -174,6 +174,27 @@ def test_moving_the_deadline_moves_the_nudge_and_drops_dates_it_now_comes_after(
     assert schedules["end"] == moment_of(cohort, "end").at  # type: ignore[union-attr]
 
 
+def test_a_calendar_that_moves_with_the_deadline_moves_its_reminders_to_the_new_days() -> None:
+    # A cohort stored without a calendar of its own has its scheme's, moved to its deadline in
+    # whole weeks: two weeks later, every training day is two weeks later.
+    store, scheduler = MemoryStore(), MemoryScheduler()
+    opened = _bmentor_2021(store, scheduler)
+    store.cohorts[opened.cohort_id] = opened.model_copy(update={"calendar": None})
+    now = datetime(2020, 11, 20, tzinfo=UTC)
+
+    moved = move_deadline(opened.cohort_id, datetime(2021, 1, 1, 17, tzinfo=UTC), now, store, scheduler)
+
+    schedules = scheduler.programme[opened.cohort_id]
+    assert schedules == {m.moment_id: m.at for m in to_schedule(moved, now)}
+    assert sorted(i for i in schedules if i.startswith("training-")) == [
+        "training-20210128-1d",
+        "training-20210128-7d",
+        "training-20210211-1d",
+        "training-20210211-7d",
+    ]
+    assert when(schedules["end"]) == "Friday 31 December 2021 at 09:00 GMT"
+
+
 def test_closing_early_schedules_the_dates_that_now_come_after_matching() -> None:
     store, scheduler = MemoryStore(), MemoryScheduler()
     cohort = _bmentor_2021(store, scheduler)
