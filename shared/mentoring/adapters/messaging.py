@@ -257,35 +257,39 @@ class EventBridgeDeadlines:
     def schedule_programme(
         self, cohort_id: str, moments: Sequence[ProgrammeMoment], cancel: Sequence[str] = ()
     ) -> list[str]:
-        names = []
-        for moment in moments:
-            name = self.programme_name(cohort_id, moment.moment_id)
-            params: Any = self.one_time(
-                name,
-                moment.at,
-                PROGRAMME_SOURCE,
-                PROGRAMME_DETAIL_TYPE,
-                {"cohort_id": cohort_id, "moment_id": moment.moment_id},
-                f"Programme date {moment.moment_id} of cohort {cohort_id}",
-            )
-            try:
-                self.scheduler.create_schedule(**params)
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "ConflictException":
-                    raise
-                # Scheduled before (a retry, or a moment that moved): it takes this time, with every
-                # parameter sent again, as an update replaces them all.
-                self.scheduler.update_schedule(**params)
-            names.append(name)
-        for moment_id in cancel:
-            try:
-                self.scheduler.delete_schedule(
-                    Name=self.programme_name(cohort_id, moment_id), GroupName=self.group
-                )
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-                    raise  # gone already: fired (and deleted itself), or an earlier attempt deleted it
+        """Several at once (a calendar of many sessions has many dates), each safe to repeat."""
+        names = in_parallel(lambda moment: self._schedule_moment(cohort_id, moment), list(moments))
+        in_parallel(lambda moment_id: self._cancel_moment(cohort_id, moment_id), list(cancel))
         return names
+
+    def _schedule_moment(self, cohort_id: str, moment: ProgrammeMoment) -> str:
+        name = self.programme_name(cohort_id, moment.moment_id)
+        params: Any = self.one_time(
+            name,
+            moment.at,
+            PROGRAMME_SOURCE,
+            PROGRAMME_DETAIL_TYPE,
+            {"cohort_id": cohort_id, "moment_id": moment.moment_id},
+            f"Programme date {moment.moment_id} of cohort {cohort_id}",
+        )
+        try:
+            self.scheduler.create_schedule(**params)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConflictException":
+                raise
+            # Scheduled before (a retry, or a date that moved): it takes this time, with every
+            # parameter sent again, as an update replaces them all.
+            self.scheduler.update_schedule(**params)
+        return name
+
+    def _cancel_moment(self, cohort_id: str, moment_id: str) -> None:
+        try:
+            self.scheduler.delete_schedule(
+                Name=self.programme_name(cohort_id, moment_id), GroupName=self.group
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise  # gone already: fired (and deleted itself), or an earlier attempt deleted it
 
 
 class SchedulerLeaseWatch:
