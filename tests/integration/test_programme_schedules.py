@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from botocore.exceptions import ClientError
 from mentoring.adapters.dynamodb import DynamoApplications
 from mentoring.adapters.messaging import EventBridgeDeadlines
 from mentoring.models import Cohort, StaffRole
@@ -24,6 +25,7 @@ from tests.integration.helpers import (
     api_event,
     applicant_submission,
     apply_and_confirm,
+    failing,
     load_event,
     queued_bodies,
     sqs_event,
@@ -235,3 +237,29 @@ def test_a_date_moved_later_sends_nothing_when_its_old_schedule_fires(stack: Sta
 
     assert result["queued"] == 0
     assert queued_bodies(stack, "NotifyQueue") == []
+
+
+def test_a_cohort_whose_dates_cannot_all_be_scheduled_is_not_opened_and_opening_it_again_works(
+    stack: Stack,
+) -> None:
+    request = stack.cohort_request(deadline=datetime.now(UTC) + timedelta(days=10))
+    lookup = api_event("GET", f"/cohorts/{request['cohort_id']}", None, resource="/cohorts/{cohortId}")
+
+    # Scheduler refuses one of the dates (after the deadline's and another date's schedule exist).
+    with (
+        failing("scheduler", "CreateSchedule", code="ServiceQuotaExceededException", after=2) as failed,
+        pytest.raises(ClientError),
+    ):
+        stack.call("AdminFunction", api_event("POST", "/cohorts", request))
+    assert failed == [1]
+    # Not opened (the schedules made before the refusal are brought up to date when it is).
+    assert stack.call("AdminFunction", lookup)["statusCode"] == 404
+
+    again = stack.call("AdminFunction", api_event("POST", "/cohorts", request))
+
+    assert again["statusCode"] == 201, again["body"]
+    cohort = _cohort(stack, request["cohort_id"])
+    schedules = programme_schedules(stack, request["cohort_id"])
+    assert {i: _at(s) for i, s in schedules.items()} == {
+        m.moment_id: m.at for m in to_schedule(cohort, datetime.now(UTC))
+    }
