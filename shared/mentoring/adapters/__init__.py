@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -50,9 +51,11 @@ def public_client(service: str) -> Any:
 
 def in_parallel(work: Callable[[T], R], items: Sequence[T], workers: int = WORKERS) -> list[R]:
     """``work`` on every item, several at once (boto3 clients are thread-safe), results in order;
-    the first failure is raised once every item has been tried."""
+    the first failure is raised once every item has been tried. Each runs in a copy of the caller's
+    context, so what the invocation set there (its log keys; in the tests, whose calls they are)
+    holds in the threads too."""
     if len(items) <= 1:
         return [work(item) for item in items]
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        futures = [pool.submit(work, item) for item in items]
+        futures = [pool.submit(contextvars.copy_context().run, work, item) for item in items]
     return [future.result() for future in futures]
