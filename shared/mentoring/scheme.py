@@ -89,6 +89,64 @@ class Question(Definition):
         return self.type in {"multi_choice", "tags"}
 
 
+# ---------------------------------------------------------------- the evaluation survey
+
+# The answers of an ``agreement`` question, from most to least: the same for every scheme.
+AGREEMENT: tuple[tuple[str, str], ...] = (
+    ("strongly_agree", "Strongly agree"),
+    ("agree", "Agree"),
+    ("neither", "Neither agree nor disagree"),
+    ("disagree", "Disagree"),
+    ("strongly_disagree", "Strongly disagree"),
+)
+
+
+class EvaluationQuestion(Definition):
+    """A question of the anonymous evaluation survey at the end of the programme.
+
+    Answers are counted, never read one by one: so every question has a fixed list of answers
+    (``agreement``: the five-point scale of :data:`AGREEMENT`; ``choice``: the ``options`` given)
+    and none takes free text, which could say who wrote it. ``source`` says which of the
+    scheme's aims the question asks about, or that it is this project's default.
+    """
+
+    id: QuestionId
+    kind: Literal["agreement", "choice"]
+    text: str = Field(description="The statement (agreement) or question (choice), for every role.")
+    texts: dict[Role, str] = Field(default_factory=dict, description="A different text for a role.")
+    roles: tuple[Role, ...] = Field(default=(Role.MENTEE, Role.MENTOR), min_length=1)
+    options: tuple[Choice, ...] = Field(default=(), description="choice: the answers, in order.")
+    required: bool = False
+    source: Basis = Field(description="The aim of the scheme this asks about, and where it is said.")
+
+    @model_validator(mode="after")
+    def _options(self) -> EvaluationQuestion:
+        if self.kind == "choice" and len(self.options) < 2:
+            raise ValueError(f"evaluation question {self.id!r} of kind choice needs at least two options")
+        if self.kind == "agreement" and self.options:
+            raise ValueError(f"evaluation question {self.id!r} of kind agreement takes the scale's answers")
+        return self
+
+    @property
+    def answers(self) -> tuple[Choice, ...]:
+        """The answers a person can give, in order."""
+        if self.kind == "agreement":
+            return tuple(Choice(value=value, label=label) for value, label in AGREEMENT)
+        return self.options
+
+    def text_for(self, role: Role) -> str:
+        return self.texts.get(role, self.text)
+
+
+class NextYearQuestion(Definition):
+    """"Would you like to be a mentor next year?": asked with the evaluation but never part of its
+    anonymous answers. The answer is kept with the person's identity (the next cohort's invitation
+    list), with the cohort's retention."""
+
+    text: str = "Would you like to be a mentor in next year's cohort?"
+    source: Basis
+
+
 # ---------------------------------------------------------------- eligibility rules
 
 
@@ -338,6 +396,14 @@ class Scheme(Definition):
         default=Role.MENTEE, description="Who writes first to arrange the pair's first meeting."
     )
     emails: EmailTexts
+    evaluation: tuple[EvaluationQuestion, ...] = Field(
+        min_length=1,
+        description="The anonymous evaluation survey at the end of the programme: counted only, in "
+        "batches of at least monitoring_batch people, never with who answered.",
+    )
+    next_year: NextYearQuestion = Field(
+        description="Asked with the evaluation, kept with identity: the next cohort's invitation list."
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Scheme:
@@ -372,6 +438,10 @@ class Scheme(Definition):
             yield "pairing rule", pairing.description, pairing.source
         for criterion in self.scoring:
             yield "score", f"{criterion.label} (weight {criterion.weight:g})", criterion.source
+        for asked in self.evaluation:
+            who = " and ".join(f"{r.value}s" for r in asked.roles)
+            yield f"evaluation ({who})", asked.text, asked.source
+        yield "next year", self.next_year.text, self.next_year.source
         calendar = self.calendar
         yield (
             "recruitment deadline",
@@ -436,6 +506,7 @@ def _reference_problems(scheme: Scheme) -> Iterator[str]:
     yield from _source_problems(scheme)
     yield from _email_problems(scheme)
     yield from _calendar_problems(scheme)
+    yield from _evaluation_problems(scheme)
     known = load_institutions()
     for i, code in enumerate(scheme.institutions):
         if code not in known:
@@ -477,6 +548,23 @@ def _reference_problems(scheme: Scheme) -> Iterator[str]:
         yield from _question_problems(
             scheme, where + ".mentor_question", criterion.mentor_question, Role.MENTOR
         )
+
+
+def _evaluation_problems(scheme: Scheme) -> Iterator[str]:
+    """The survey asks each role something, with ids used once, of roles the scheme has."""
+    ids = [q.id for q in scheme.evaluation]
+    for i, asked in enumerate(scheme.evaluation):
+        if ids.count(asked.id) > 1:
+            yield f"evaluation.{i}.id: {asked.id!r} is used twice"
+        for role in {*asked.roles, *asked.texts}:
+            if role not in scheme.roles:
+                yield f"evaluation.{i}: the scheme has no {role.value} role"
+        values = [c.value for c in asked.options]
+        if len(set(values)) != len(values):
+            yield f"evaluation.{i}.options: an answer is listed twice"
+    for role in scheme.roles:
+        if not any(role in asked.roles for asked in scheme.evaluation):
+            yield f"evaluation: no question is asked of the {role.value} role"
 
 
 def _question_problems(
