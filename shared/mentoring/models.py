@@ -342,8 +342,8 @@ class SealedAnswers(BaseModel):
 SEALED_ANSWERS_PURPOSE: Final = "equal-opportunities-monitoring"
 
 
-def sealing_context(cohort_id: str) -> dict[str, str]:
-    return {"purpose": SEALED_ANSWERS_PURPOSE, "cohort_id": cohort_id}
+def sealing_context(cohort_id: str, purpose: str = SEALED_ANSWERS_PURPOSE) -> dict[str, str]:
+    return {"purpose": purpose, "cohort_id": cohort_id}
 
 
 class IntakeMessage(BaseModel):
@@ -790,6 +790,63 @@ class MonitoringRecord(BaseModel):
     )
     answers: MonitoringAnswers
     record_key: int = Field(default_factory=new_record_key, ge=0, lt=2**RECORD_KEY_BITS)
+
+
+# ---------------------------------------------------------------- the evaluation survey
+
+# The encryption context's purpose of sealed evaluation answers: KMS opens them only as such, never
+# as monitoring answers (nor these as those).
+EVALUATION_PURPOSE: Final = "programme-evaluation"
+
+
+class EvaluationAnswers(BaseModel):
+    """One person's answers to their scheme's evaluation survey: each question answered, by id, with
+    the value of the answer chosen (a question left unanswered is absent). No free text, no
+    identity: only the scheme's listed answers (``mentoring.evaluation.parse_answers``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answers: dict[str, str] = Field(default_factory=dict)
+
+
+class PendingEvaluation(BaseModel):
+    """One person's evaluation answers held until their batch is stored, still sealed: a random key,
+    the cohort, the role (the report's only group), and ciphertext only the monitoring function can
+    open. No identifier and no time."""
+
+    record_id: str = Field(default_factory=new_record_id)
+    cohort_id: str
+    scheme_id: str
+    role: Role
+    sealed: SealedAnswers
+
+
+class EvaluationRecord(BaseModel):
+    """Stored evaluation answers: a random key, the cohort and scheme, the role (None where fewer
+    than k of a batch had it), the answers, and the record key the report's rounding uses.
+
+    ``eligible`` is never recorded (everyone answering was matched); it is here, always None, so
+    that a batch is made k-anonymous by the same code as monitoring answers
+    (``mentoring.monitoring.generalise``), grouped by role alone."""
+
+    record_id: str = Field(default_factory=new_record_id)
+    cohort_id: str
+    scheme_id: str
+    role: Role | None
+    eligible: None = None
+    answers: dict[str, str]
+    record_key: int = Field(default_factory=new_record_key, ge=0, lt=2**RECORD_KEY_BITS)
+
+
+class NextYearChoice(BaseModel):
+    """A participant's answer to "would you like to be a mentor next year?": personal data, kept
+    with identity (never with the anonymous evaluation) as the next cohort's invitation list, with
+    the cohort's retention."""
+
+    cohort_id: str
+    application_id: str
+    would_mentor: bool
+    recorded_at: datetime
 
 
 class Match(BaseModel):

@@ -28,18 +28,58 @@ from __future__ import annotations
 import random
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Generic, Protocol, Self, TypeVar
 
-from mentoring.models import Cohort, MonitoringRecord, PendingAnswers, Role
-from mentoring.ports import AnswerOpener, CohortStore, Lease, MonitoringStore
+from mentoring.models import Cohort, MonitoringAnswers, MonitoringRecord, PendingAnswers, Role
+from mentoring.ports import AnswerOpener, BatchStore, CohortStore, Lease, MonitoringStore
 from mentoring.scheme import get_scheme
 
 MAX_BATCH = 50  # records a transaction: a transaction holds 100 items, a write and a delete each
 
 Group = tuple[Role | None, bool | None]
+
+
+class Grouped(Protocol):
+    """A stored record as batching sees it: its key and the group it is reported in (role and
+    outcome, either None where not recorded). Monitoring and evaluation records are both."""
+
+    @property
+    def record_id(self) -> str: ...
+
+    @property
+    def role(self) -> Role | None: ...
+
+    @property
+    def eligible(self) -> bool | None: ...
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self: ...
+
+
+class Held(Protocol):
+    """A pending answer as batching sees it: its random key (the answers are sealed)."""
+
+    @property
+    def record_id(self) -> str: ...
+
+
+R = TypeVar("R", bound=Grouped)
+P = TypeVar("P", bound=Held)
+
+
+@dataclass(frozen=True)
+class Batching(Generic[P, R]):
+    """One kind of answers settled in batches of at least k: where they wait and are stored
+    (``store``), how a pending answer is opened into the record that replaces it (``open_one``,
+    with a new random key), and from when a cohort's answers may be stored (``opens``: before it,
+    nothing moves; after it plus the grace period, fewer than k are deleted)."""
+
+    store: BatchStore[P, R]
+    open_one: Callable[[P], R]
+    opens: Callable[[Cohort], datetime]
 
 
 @dataclass(frozen=True)
@@ -77,9 +117,7 @@ def pieces(count: int, k: int, largest: int = MAX_BATCH) -> list[int]:
     return sizes
 
 
-def generalise(
-    records: Sequence[MonitoringRecord], k: int, rng: random.Random | None = None
-) -> list[MonitoringRecord]:
+def generalise(records: Sequence[R], k: int, rng: random.Random | None = None) -> list[R]:
     """The batch with every (role, outcome) group at least ``k`` strong (the batch holds >= k).
 
     A group smaller than k loses the attribute that makes it small, and is made up to k with
@@ -95,7 +133,7 @@ def generalise(
     besides the answers (the cohort and scheme are the same for the whole batch).
     """
     rng = rng or secrets.SystemRandom()
-    groups: dict[Group, list[MonitoringRecord]] = defaultdict(list)
+    groups: dict[Group, list[R]] = defaultdict(list)
     for record in records:
         groups[(record.role, record.eligible)].append(record)
     for role in Role:
@@ -117,13 +155,13 @@ def generalise(
     ]
 
 
-def _merge(groups: dict[Group, list[MonitoringRecord]], source: Group, target: Group) -> None:
+def _merge(groups: dict[Group, list[R]], source: Group, target: Group) -> None:
     groups[target].extend(groups[source])
     groups[source] = []
 
 
 def _fill(
-    groups: dict[Group, list[MonitoringRecord]],
+    groups: dict[Group, list[R]],
     pool: Group,
     donors: Sequence[Group],
     k: int,
@@ -149,21 +187,31 @@ def _fill(
 OPENING_THREADS = 8  # KMS decrypts in parallel: a national cohort's thousands within the timeout
 
 
-def _opened(pending: Iterable[PendingAnswers], opener: AnswerOpener) -> list[tuple[str, MonitoringRecord]]:
+def _opened(pending: Iterable[P], open_one: Callable[[P], R]) -> list[tuple[str, R]]:
     """Each pending answer with the record that replaces it: opened, under a new random key."""
 
-    def replace(p: PendingAnswers) -> tuple[str, MonitoringRecord]:
-        record = MonitoringRecord(
+    def replace(p: P) -> tuple[str, R]:
+        return p.record_id, open_one(p)
+
+    with ThreadPoolExecutor(OPENING_THREADS) as pool:
+        return list(pool.map(replace, pending))
+
+
+def monitoring_batching(
+    store: MonitoringStore, opener: AnswerOpener[MonitoringAnswers]
+) -> Batching[PendingAnswers, MonitoringRecord]:
+    """Monitoring answers: opened into records of their group, stored from the recruitment deadline."""
+
+    def open_one(p: PendingAnswers) -> MonitoringRecord:
+        return MonitoringRecord(
             cohort_id=p.cohort_id,
             scheme_id=p.scheme_id,
             role=p.role,
             eligible=p.eligible,
             answers=opener.open(p.sealed, p.cohort_id),
         )
-        return p.record_id, record
 
-    with ThreadPoolExecutor(OPENING_THREADS) as pool:
-        return list(pool.map(replace, pending))
+    return Batching(store, open_one, lambda cohort: cohort.recruitment_deadline)
 
 
 def settle(
@@ -172,31 +220,41 @@ def settle(
     now: datetime,
     grace: timedelta,
     store: MonitoringStore,
-    opener: AnswerOpener,
+    opener: AnswerOpener[MonitoringAnswers],
     deadline_reached: bool = False,
 ) -> Settled:
-    """Stores the cohort's pending answers as one batch when there are at least ``k``, deletes them
-    when fewer are left after the deadline plus ``grace``, and otherwise leaves them waiting.
+    """Stores the cohort's pending monitoring answers as one batch when there are at least ``k``,
+    deletes them when fewer are left after the deadline plus ``grace``, and otherwise leaves them
+    waiting.
 
     Before the deadline nothing moves (unless ``deadline_reached``: the deadline event itself), so
     the report of an open cohort shows no figure at all.
     """
+    return settle_batch(cohort, k, now, grace, monitoring_batching(store, opener), deadline_reached)
+
+
+def settle_batch(
+    cohort: Cohort, k: int, now: datetime, grace: timedelta, batching: Batching[P, R], reached: bool = False
+) -> Settled:
+    """``settle`` for any kind of answers: nothing moves before ``batching.opens`` (unless
+    ``reached``: the event of that moment itself); then at least ``k`` are stored as one batch,
+    fewer wait, and fewer are deleted once the grace period after it is over."""
+    store = batching.store
     pending = store.pending(cohort.cohort_id)
     if not pending:
         return Settled(cohort.cohort_id)
-    if not deadline_reached and now < cohort.recruitment_deadline:
+    opens = batching.opens(cohort)
+    if not reached and now < opens:
         return Settled(cohort.cohort_id, waiting=len(pending))
     if len(pending) < k:
-        if now >= cohort.recruitment_deadline + grace:
+        if now >= opens + grace:
             store.discard([p.record_id for p in pending])
             return Settled(cohort.cohort_id, discarded=len(pending))
         return Settled(cohort.cohort_id, waiting=len(pending))
-    return _store_batch(cohort.cohort_id, pending, k, store, opener)
+    return _store_batch(cohort.cohort_id, pending, k, batching)
 
 
-def transactions(
-    records: Sequence[MonitoringRecord], k: int, rng: random.Random | None = None
-) -> list[list[MonitoringRecord]]:
+def transactions(records: Sequence[R], k: int, rng: random.Random | None = None) -> list[list[R]]:
     """A generalised batch as the transactions that write it, in a random order.
 
     Each (role, outcome) group is shuffled and cut into pieces of at least k; the pieces are packed
@@ -205,10 +263,10 @@ def transactions(
     own and what is left (whole pieces, so at least k) is stored by the next run.
     """
     rng = rng or secrets.SystemRandom()
-    groups: dict[Group, list[MonitoringRecord]] = defaultdict(list)
+    groups: dict[Group, list[R]] = defaultdict(list)
     for record in records:
         groups[(record.role, record.eligible)].append(record)
-    cut: list[list[MonitoringRecord]] = []
+    cut: list[list[R]] = []
     for members in groups.values():
         rng.shuffle(members)
         start = 0
@@ -216,7 +274,7 @@ def transactions(
             cut.append(members[start : start + size])
             start += size
     rng.shuffle(cut)
-    packed: list[list[MonitoringRecord]] = []
+    packed: list[list[R]] = []
     for piece in sorted(cut, key=len, reverse=True):  # first fit, largest piece first
         home = next((t for t in packed if len(t) + len(piece) <= MAX_BATCH), None)
         if home is None:
@@ -229,14 +287,12 @@ def transactions(
     return packed
 
 
-def _store_batch(
-    cohort_id: str, pending: Sequence[PendingAnswers], k: int, store: MonitoringStore, opener: AnswerOpener
-) -> Settled:
-    moves = _opened(pending, opener)
+def _store_batch(cohort_id: str, pending: Sequence[P], k: int, batching: Batching[P, R]) -> Settled:
+    moves = _opened(pending, batching.open_one)
     retire_for = {record.record_id: old for old, record in moves}
     written = transactions(generalise([record for _, record in moves], k), k)
     for batch in written:
-        store.move_batch(cohort_id, [retire_for[r.record_id] for r in batch], batch)
+        batching.store.move_batch(cohort_id, [retire_for[r.record_id] for r in batch], batch)
     return Settled(cohort_id, stored=len(moves), transactions=[len(t) for t in written])
 
 
@@ -246,18 +302,33 @@ def settle_alone(
     now: datetime,
     grace: timedelta,
     store: MonitoringStore,
-    opener: AnswerOpener,
+    opener: AnswerOpener[MonitoringAnswers],
     cohorts: CohortStore,
     lease: Lease,
     deadline_reached: bool = False,
 ) -> Settled:
-    """``settle``, one run at a time for a cohort: the run holds the cohort under ``lease`` first,
-    so a deadline and a sweep never split one cohort's answers between them. A run that died keeps
-    the cohort only until its lease runs out; the next sweep then settles what it left."""
+    """``settle``, one run at a time for a cohort (see :func:`settle_batch_alone`)."""
+    batching = monitoring_batching(store, opener)
+    return settle_batch_alone(cohort, k, now, grace, batching, cohorts, lease, deadline_reached)
+
+
+def settle_batch_alone(
+    cohort: Cohort,
+    k: int,
+    now: datetime,
+    grace: timedelta,
+    batching: Batching[P, R],
+    cohorts: CohortStore,
+    lease: Lease,
+    reached: bool = False,
+) -> Settled:
+    """``settle_batch``, one run at a time for a cohort: the run holds the cohort under ``lease``
+    first, so a deadline and a sweep never split one cohort's answers between them. A run that died
+    keeps the cohort only until its lease runs out; the next sweep then settles what it left."""
     if not cohorts.hold_for_settling(cohort.cohort_id, lease):
         return Settled(cohort.cohort_id, elsewhere=True)
     try:
-        return settle(cohort, k, now, grace, store, opener, deadline_reached)
+        return settle_batch(cohort, k, now, grace, batching, reached)
     finally:
         cohorts.let_go_of_settling(cohort.cohort_id, lease.owner)
 
@@ -267,12 +338,20 @@ def sweep(
     grace: timedelta,
     cohorts: CohortStore,
     store: MonitoringStore,
-    opener: AnswerOpener,
+    opener: AnswerOpener[MonitoringAnswers],
     lease: Lease,
 ) -> list[Settled]:
-    """Settles every cohort that has pending answers (the hourly sweep), each with its scheme's k.
+    """Settles every cohort that has pending monitoring answers (the hourly sweep)."""
+    return sweep_batches(now, grace, cohorts, monitoring_batching(store, opener), lease)
+
+
+def sweep_batches(
+    now: datetime, grace: timedelta, cohorts: CohortStore, batching: Batching[P, R], lease: Lease
+) -> list[Settled]:
+    """Settles every cohort that has pending answers of this kind, each with its scheme's k.
     Answers of a cohort that no longer exists are deleted: nothing says when they may be stored."""
     settled = []
+    store = batching.store
     for cohort_id in store.pending_cohorts():
         cohort = cohorts.get_cohort(cohort_id)
         if cohort is None:
@@ -281,5 +360,5 @@ def sweep(
             settled.append(Settled(cohort_id, discarded=len(pending)))
             continue
         k = get_scheme(cohort.scheme_id).monitoring_batch
-        settled.append(settle_alone(cohort, k, now, grace, store, opener, cohorts, lease))
+        settled.append(settle_batch_alone(cohort, k, now, grace, batching, cohorts, lease))
     return settled

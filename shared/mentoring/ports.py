@@ -6,24 +6,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from mentoring.models import (
     Application,
     AuditEntry,
     Cohort,
+    EvaluationRecord,
     HeldMark,
     HeldSubmission,
     HelpRequest,
     IntakeMessage,
     Match,
     Meeting,
-    MonitoringAnswers,
     MonitoringRecord,
+    NextYearChoice,
     Notification,
     ParticipantLink,
     PartnershipEnd,
     PendingAnswers,
+    PendingEvaluation,
     ProgrammeMoment,
     SealedAnswers,
     StaffMember,
@@ -227,16 +231,21 @@ class ApplicationStore(Protocol):
         """
 
 
-class AnswerSealer(Protocol):
-    """Seals monitoring answers where they are received (submit: encrypt only)."""
-
-    def seal(self, answers: MonitoringAnswers, cohort_id: str) -> SealedAnswers: ...
+A_contra = TypeVar("A_contra", bound=BaseModel, contravariant=True)
+A_co = TypeVar("A_co", bound=BaseModel, covariant=True)
 
 
-class AnswerOpener(Protocol):
+class AnswerSealer(Protocol[A_contra]):
+    """Seals answers where they are received (encrypt only): monitoring answers in submit
+    (``AnswerSealer[MonitoringAnswers]``), evaluation answers in the participant page."""
+
+    def seal(self, answers: A_contra, cohort_id: str) -> SealedAnswers: ...
+
+
+class AnswerOpener(Protocol[A_co]):
     """Opens sealed answers: only where they are stored in a batch of at least k."""
 
-    def open(self, sealed: SealedAnswers, cohort_id: str) -> MonitoringAnswers: ...
+    def open(self, sealed: SealedAnswers, cohort_id: str) -> A_co: ...
 
 
 class IntakeQueue(Protocol):
@@ -358,19 +367,46 @@ class ProgrammeStore(Protocol):
     def help_requests(self, cohort_id: str) -> list[HelpRequest]: ...
 
 
-class MonitoringStore(Protocol):
-    """The Monitoring table: pending answers (sealed, held by intake) and stored ones (in batches)."""
+P = TypeVar("P")
+R_contra = TypeVar("R_contra", contravariant=True)
 
-    def pending(self, cohort_id: str) -> list[PendingAnswers]: ...
+
+class BatchStore(Protocol[P, R_contra]):
+    """Answers pending their batch (sealed, no identifier) and their stored records (in batches of
+    at least k): what ``mentoring.monitoring`` settles, for monitoring and evaluation answers alike."""
+
+    def pending(self, cohort_id: str) -> list[P]: ...
 
     def pending_cohorts(self) -> list[str]:
         """The cohorts that have pending answers."""
 
-    def move_batch(self, cohort_id: str, retire: Sequence[str], write: Sequence[MonitoringRecord]) -> None:
+    def move_batch(self, cohort_id: str, retire: Sequence[str], write: Sequence[R_contra]) -> None:
         """In one transaction: deletes the pending answers ``retire`` names and writes ``write``."""
 
     def discard(self, pending: Sequence[str]) -> None:
         """Deletes these pending answers unread (fewer than k after the grace period)."""
+
+
+class MonitoringStore(BatchStore[PendingAnswers, MonitoringRecord], Protocol):
+    """The Monitoring table's monitoring answers: pending (sealed, held by intake) and stored."""
+
+
+class EvaluationStore(BatchStore[PendingEvaluation, EvaluationRecord], Protocol):
+    """The Monitoring table's evaluation answers: pending (sealed, held by the participant page)
+    and stored (in batches), apart from the monitoring answers and from identity."""
+
+    def hold(self, pending: PendingEvaluation) -> None:
+        """Stores one person's sealed answers as pending."""
+
+
+class NextYearList(Protocol):
+    """Who would mentor next year: personal data in the Applications table, with the cohort's
+    retention, read by the scheme's coordinator as the next cohort's invitation list."""
+
+    def record_next_year(self, choice: NextYearChoice) -> None:
+        """Stores the person's answer (a later answer replaces an earlier one)."""
+
+    def next_year(self, cohort_id: str) -> list[NextYearChoice]: ...
 
 
 class StaffDirectory(Protocol):

@@ -115,31 +115,36 @@ class EvaluationQuestion(Definition):
     text: str = Field(description="The statement (agreement) or question (choice), for every role.")
     texts: dict[Role, str] = Field(default_factory=dict, description="A different text for a role.")
     roles: tuple[Role, ...] = Field(default=(Role.MENTEE, Role.MENTOR), min_length=1)
-    options: tuple[Choice, ...] = Field(default=(), description="choice: the answers, in order.")
+    options: tuple[Choice, ...] = Field(
+        default=(), description="choice: the answers, in order (agreement: the scale's, filled in)."
+    )
     required: bool = False
     source: Basis = Field(description="The aim of the scheme this asks about, and where it is said.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _scale(cls, data: Any) -> Any:
+        """An agreement question's options are the scale's, never listed in the definition."""
+        if isinstance(data, dict) and data.get("kind") == "agreement":
+            if data.get("options"):
+                raise ValueError(
+                    f"evaluation question {data.get('id')!r} of kind agreement takes the scale's answers"
+                )
+            return {**data, "options": [{"value": value, "label": label} for value, label in AGREEMENT]}
+        return data
+
     @model_validator(mode="after")
     def _options(self) -> EvaluationQuestion:
-        if self.kind == "choice" and len(self.options) < 2:
+        if len(self.options) < 2:
             raise ValueError(f"evaluation question {self.id!r} of kind choice needs at least two options")
-        if self.kind == "agreement" and self.options:
-            raise ValueError(f"evaluation question {self.id!r} of kind agreement takes the scale's answers")
         return self
-
-    @property
-    def answers(self) -> tuple[Choice, ...]:
-        """The answers a person can give, in order."""
-        if self.kind == "agreement":
-            return tuple(Choice(value=value, label=label) for value, label in AGREEMENT)
-        return self.options
 
     def text_for(self, role: Role) -> str:
         return self.texts.get(role, self.text)
 
 
 class NextYearQuestion(Definition):
-    """"Would you like to be a mentor next year?": asked with the evaluation but never part of its
+    """ "Would you like to be a mentor next year?": asked with the evaluation but never part of its
     anonymous answers. The answer is kept with the person's identity (the next cohort's invitation
     list), with the cohort's retention."""
 

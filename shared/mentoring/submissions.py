@@ -29,6 +29,7 @@ from mentoring.models import (
     FieldError,
     IntakeMessage,
     ItemResult,
+    MonitoringAnswers,
     PartnerApplication,
     PartnerApplicationStatus,
     Role,
@@ -365,7 +366,7 @@ class FrontDoor:
     cohorts: CohortStore
     claims: SubmissionClaims
     queue: IntakeQueue
-    sealer: AnswerSealer
+    sealer: AnswerSealer[MonitoringAnswers]
     id_key: bytes
 
 
@@ -375,7 +376,7 @@ def intake_message(
     received_at: datetime,
     channel: Literal["web_form", "partner"],
     partner: str | None,
-    sealer: AnswerSealer,
+    sealer: AnswerSealer[MonitoringAnswers],
     claims: Sequence[Claim],
 ) -> IntakeMessage:
     """The submission as intake takes it, its monitoring answers sealed (and as a held web-form

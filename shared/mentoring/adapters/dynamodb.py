@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -17,6 +17,7 @@ from mentoring.models import (
     AuditEntry,
     Cohort,
     CohortStatus,
+    EvaluationRecord,
     HeldMark,
     HeldSubmission,
     HelpRequest,
@@ -24,9 +25,11 @@ from mentoring.models import (
     Meeting,
     MonitoringAnswers,
     MonitoringRecord,
+    NextYearChoice,
     ParticipantLink,
     PartnershipEnd,
     PendingAnswers,
+    PendingEvaluation,
     Role,
     SealedAnswers,
     StaffMember,
@@ -56,6 +59,8 @@ MATCH = "MATCH#"
 UNMATCHED = "UNMATCHED#"
 PLACE = "PLACE#"
 PENDING = "PENDING#"
+P = TypeVar("P")
+R = TypeVar("R")
 TRANSACTION_ITEMS = 100  # DynamoDB's most items a transaction
 # One item per name at an institution (mentoring.identity.person_key), with the ids of the
 # applications under it: two or more are a possible duplicate for the coordinator.
@@ -65,6 +70,13 @@ WRITE_ATTEMPTS = 10
 # and its mark in the cohort's partition, under its submission id (no identity: role, institution,
 # the link's time, whether confirmed), so the console counts those awaiting without a scan.
 HELD = "HELD#"
+# "Would you like to be a mentor next year?": personal data, in the cohort's partition under the
+# person's application, with the cohort's retention (never in the Monitoring table).
+NEXT_YEAR = "NEXTYEAR#"
+# Evaluation answers in the Monitoring table: pending (sealed) and stored, under keys of their own
+# (a monitoring record's key is a bare UUID), so neither kind is ever read as the other.
+EVALUATION_PENDING = "EVALUATION-PENDING#"
+EVALUATION = "EVALUATION#"
 
 
 class Retention:
@@ -664,6 +676,22 @@ class DynamoApplications(_Table):
             return False
         return True
 
+    # ------------------------------------------------------------ next year's invitation list
+    def record_next_year(self, choice: NextYearChoice) -> None:
+        """NextYearList: the person's answer under their application, with the cohort's retention."""
+        self.db.put_item(
+            TableName=self.table,
+            Item={
+                "pk": _pk(choice.cohort_id),
+                "sk": {"S": NEXT_YEAR + choice.application_id},
+                "data": {"S": choice.model_dump_json()},
+                **self.retention.attribute(choice.cohort_id),
+            },
+        )
+
+    def next_year(self, cohort_id: str) -> list[NextYearChoice]:
+        return [NextYearChoice.model_validate_json(data) for data in self._query(cohort_id, NEXT_YEAR)]
+
     def get_application(self, cohort_id: str, application_id: str) -> Application | None:
         item = self.db.get_item(
             TableName=self.table, Key={"pk": _pk(cohort_id), "sk": {"S": APPLICATION + application_id}}
@@ -1109,8 +1137,12 @@ class DynamoAuditLog(_Table):
         return [AuditEntry.model_validate_json(item["data"]["S"]) for item in response.get("Items", [])]
 
 
-class DynamoMonitoring(_Table):
-    """The Monitoring table: answers pending their batch (sealed), and stored ones (in batches)."""
+class _Batches(_Table, Generic[P, R]):
+    """Answers of one kind in the Monitoring table: pending their batch (sealed, under
+    ``pending_prefix``) and stored (in batches, under ``stored_prefix``): the store
+    ``mentoring.monitoring`` settles (``BatchStore``)."""
+
+    pending_prefix: str
 
     def _scan(
         self, expression: str, values: dict[str, Any], projection: str | None = None
@@ -1127,43 +1159,45 @@ class DynamoMonitoring(_Table):
         for page in paginator.paginate(**arguments):
             yield from page.get("Items", [])
 
-    def list_records(
-        self, cohort_id: str | None = None, scheme_id: str | None = None
-    ) -> list[MonitoringRecord]:
-        """A cohort's stored records, or a scheme's; never a pending one (a full read: the table is
-        small and the report rare; the report counts them and never returns one)."""
-        field, value = ("cohort_id", cohort_id) if cohort_id is not None else ("scheme_id", scheme_id or "")
-        items = self._scan(
-            f"{field} = :value AND NOT begins_with(record_id, :p)",
-            {":value": {"S": value}, ":p": {"S": PENDING}},
-        )
-        return [_monitoring_record(item) for item in items]
+    def _pending(self, item: dict[str, Any]) -> P:
+        raise NotImplementedError
 
-    def pending(self, cohort_id: str) -> list[PendingAnswers]:
+    def _stored_item(self, record: R) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def pending(self, cohort_id: str) -> list[P]:
         items = self._scan(
-            "cohort_id = :c AND begins_with(record_id, :p)", {":c": {"S": cohort_id}, ":p": {"S": PENDING}}
+            "cohort_id = :c AND begins_with(record_id, :p)",
+            {":c": {"S": cohort_id}, ":p": {"S": self.pending_prefix}},
         )
-        return [_pending(item) for item in items]
+        return [self._pending(item) for item in items]
 
     def pending_cohorts(self) -> list[str]:
-        items = self._scan("begins_with(record_id, :p)", {":p": {"S": PENDING}}, projection="cohort_id")
+        items = self._scan(
+            "begins_with(record_id, :p)", {":p": {"S": self.pending_prefix}}, projection="cohort_id"
+        )
         return sorted({item["cohort_id"]["S"] for item in items})
 
     def discard(self, pending: Sequence[str]) -> None:
         for start in range(0, len(pending), TRANSACTION_ITEMS):
             self.db.transact_write_items(
                 TransactItems=[
-                    {"Delete": {"TableName": self.table, "Key": {"record_id": {"S": PENDING + record_id}}}}
+                    {
+                        "Delete": {
+                            "TableName": self.table,
+                            "Key": {"record_id": {"S": self.pending_prefix + record_id}},
+                        }
+                    }
                     for record_id in pending[start : start + TRANSACTION_ITEMS]
                 ]
             )
 
-    def move_batch(self, cohort_id: str, retire: Sequence[str], write: Sequence[MonitoringRecord]) -> None:
+    def move_batch(self, cohort_id: str, retire: Sequence[str], write: Sequence[R]) -> None:
         items: list[Any] = [
             {
                 "Delete": {
                     "TableName": self.table,
-                    "Key": {"record_id": {"S": PENDING + record_id}},
+                    "Key": {"record_id": {"S": self.pending_prefix + record_id}},
                     "ConditionExpression": "attribute_exists(record_id)",
                 }
             }
@@ -1172,13 +1206,100 @@ class DynamoMonitoring(_Table):
             {
                 "Put": {
                     "TableName": self.table,
-                    "Item": monitoring_item(record),
+                    "Item": self._stored_item(record),
                     "ConditionExpression": "attribute_not_exists(record_id)",
                 }
             }
             for record in write
         ]
         self.db.transact_write_items(TransactItems=items)
+
+
+class DynamoMonitoring(_Batches[PendingAnswers, MonitoringRecord]):
+    """The Monitoring table's monitoring answers: pending their batch (sealed), and stored ones."""
+
+    pending_prefix = PENDING
+
+    def _pending(self, item: dict[str, Any]) -> PendingAnswers:
+        return _pending(item)
+
+    def _stored_item(self, record: MonitoringRecord) -> dict[str, Any]:
+        return monitoring_item(record)
+
+    def list_records(
+        self, cohort_id: str | None = None, scheme_id: str | None = None
+    ) -> list[MonitoringRecord]:
+        """A cohort's stored records, or a scheme's; never a pending one, nor an evaluation's (a
+        full read: the table is small and the report rare; the report counts them and never
+        returns one)."""
+        field, value = ("cohort_id", cohort_id) if cohort_id is not None else ("scheme_id", scheme_id or "")
+        items = self._scan(
+            f"{field} = :value AND NOT begins_with(record_id, :p) AND NOT begins_with(record_id, :e)",
+            {":value": {"S": value}, ":p": {"S": PENDING}, ":e": {"S": EVALUATION}},
+        )
+        return [_monitoring_record(item) for item in items]
+
+
+class DynamoEvaluation(_Batches[PendingEvaluation, EvaluationRecord]):
+    """The Monitoring table's evaluation answers (``EvaluationStore``): pending their batch (sealed,
+    held by the participant page) and stored ones, under keys of their own, so that neither the
+    monitoring report nor its settling ever reads one."""
+
+    pending_prefix = EVALUATION_PENDING
+
+    def _pending(self, item: dict[str, Any]) -> PendingEvaluation:
+        return PendingEvaluation(
+            record_id=item["record_id"]["S"].removeprefix(EVALUATION_PENDING),
+            cohort_id=item["cohort_id"]["S"],
+            scheme_id=item["scheme_id"]["S"],
+            role=Role(item["role"]["S"]),
+            sealed=SealedAnswers(ciphertext=item["sealed"]["S"]),
+        )
+
+    def _stored_item(self, record: EvaluationRecord) -> dict[str, Any]:
+        return {
+            "record_id": {"S": EVALUATION + record.record_id},
+            "cohort_id": {"S": record.cohort_id},
+            "scheme_id": {"S": record.scheme_id},
+            "role": {"NULL": True} if record.role is None else {"S": record.role.value},
+            "record_key": {"N": str(record.record_key)},
+            "answers": {"M": {question: {"S": value} for question, value in record.answers.items()}},
+        }
+
+    def hold(self, pending: PendingEvaluation) -> None:
+        """One person's sealed answers, pending: the random key, the cohort, the role, no time."""
+        self.db.put_item(
+            TableName=self.table,
+            Item={
+                "record_id": {"S": EVALUATION_PENDING + pending.record_id},
+                "cohort_id": {"S": pending.cohort_id},
+                "scheme_id": {"S": pending.scheme_id},
+                "role": {"S": pending.role.value},
+                "sealed": {"S": pending.sealed.ciphertext},
+            },
+            ConditionExpression="attribute_not_exists(record_id)",
+        )
+
+    def list_records(
+        self, cohort_id: str | None = None, scheme_id: str | None = None
+    ) -> list[EvaluationRecord]:
+        """A cohort's stored evaluation records, or a scheme's; never a pending one."""
+        field, value = ("cohort_id", cohort_id) if cohort_id is not None else ("scheme_id", scheme_id or "")
+        items = self._scan(
+            f"{field} = :value AND begins_with(record_id, :e)",
+            {":value": {"S": value}, ":e": {"S": EVALUATION}},
+        )
+        return [
+            EvaluationRecord(
+                record_id=item["record_id"]["S"].removeprefix(EVALUATION),
+                cohort_id=item["cohort_id"]["S"],
+                scheme_id=item["scheme_id"]["S"],
+                role=Role(item["role"]["S"]) if "S" in item["role"] else None,
+                answers={question: v["S"] for question, v in item["answers"]["M"].items()},
+                record_key=int(item["record_key"]["N"]),
+            )
+            for item in items
+        ]
 
 
 def pending_item(pending: PendingAnswers) -> dict[str, Any]:
