@@ -63,6 +63,7 @@ from mentoring.console.session import (
     cookies,
 )
 from mentoring.deadline import RerunRefusedError, request_rerun, rerun_refusal
+from mentoring.evaluation import invitation_csv, invitation_list
 from mentoring.models import (
     AuditEntry,
     Cohort,
@@ -620,6 +621,35 @@ def scheme_programme(scheme_id: str) -> Response[str]:
         scheme=scheme,
         rows=rows,
     )
+
+
+@app.get("/console/cohorts/<cohort_id>/next-year")
+def next_year(cohort_id: str) -> Response[str]:
+    """Next year's mentors: who said, with the evaluation, they would like to mentor next year."""
+    member, cohort = acting_on(cohort_id)
+    invitees = invitation_list(cohort.cohort_id, store(), store())
+    return screen(
+        "next_year.html",
+        staff=member,
+        nav="cohorts",
+        title=f"Next year's mentors: {cohort.name}",
+        cohort=cohort,
+        invitees=invitees,
+        role_labels={role.value: d.label for role, d in get_scheme(cohort.scheme_id).roles.items()},
+    )
+
+
+@app.get("/console/cohorts/<cohort_id>/next-year.csv")
+def next_year_export(cohort_id: str) -> Response[str]:
+    member, cohort = acting_on(cohort_id)
+    csv = invitation_csv(invitation_list(cohort.cohort_id, store(), store()))
+    audit(member, "downloaded next year's mentors (CSV)", cohort_id)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{cohort_id}-next-year.csv"',
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return Response(200, "text/csv; charset=utf-8", csv, headers, cookies=list(gate.refreshed))
 
 
 # ---------------------------------------------------------------- actions (each audited)

@@ -1,8 +1,10 @@
-"""Monitoring: stores pending equal-opportunities answers in k-anonymous batches of at least k.
+"""Monitoring: stores pending equal-opportunities answers, and pending evaluation answers, in
+k-anonymous batches of at least k.
 
-Runs on a cohort's recruitment deadline event, and every hour on a schedule (the sweep) for answers
-that arrived late, deleting those that are still fewer than k once the grace period is over. The
-time it acts on is the event's, never a clock of its own. Running twice moves nothing twice.
+Runs on a cohort's recruitment deadline event (its monitoring answers), on the end of its programme
+(its evaluation answers), and every hour on a schedule (the sweep, both kinds) for answers that
+arrived late, deleting those that are still fewer than k once the grace period is over. The time it
+acts on is the event's, never a clock of its own. Running twice moves nothing twice.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mentoring.adapters.dynamodb import DynamoApplications, DynamoMonitoring
-from mentoring.adapters.kms import KmsAnswers
-from mentoring.models import DeadlineEvent, utcnow
+from mentoring.adapters.dynamodb import DynamoApplications, DynamoEvaluation, DynamoMonitoring
+from mentoring.adapters.kms import KmsAnswers, KmsEvaluationAnswers
+from mentoring.evaluation import settle_evaluation, sweep_evaluation
+from mentoring.models import Cohort, DeadlineEvent, ProgrammeEndEvent, utcnow
 from mentoring.monitoring import Settled, settle_alone, sweep
 from mentoring.observability import logger, metrics, traced
 from mentoring.ports import CohortNotFoundError, Lease
@@ -25,6 +28,7 @@ from mentoring.settings import MonitoringSettings
 
 settings = MonitoringSettings.from_env()
 DEADLINE = "RecruitmentDeadlineReached"
+PROGRAMME_DATE = "ProgrammeDateReached"
 
 
 @cache
@@ -44,25 +48,40 @@ def opener() -> KmsAnswers:
     return KmsAnswers(settings.monitoring_key_id)
 
 
-def report(results: list[Settled]) -> dict[str, Any]:
+@cache
+def evaluation_store() -> DynamoEvaluation:
+    return DynamoEvaluation(settings.monitoring_table)
+
+
+@cache
+def evaluation_opener() -> KmsEvaluationAnswers:
+    return KmsEvaluationAnswers(settings.monitoring_key_id)
+
+
+def report(results: list[Settled], kind: str = "Monitoring") -> dict[str, Any]:
     for result in results:
         if result.stored or result.discarded:
             logger.info(
-                "monitoring answers settled",
+                f"{kind.lower()} answers settled",
                 cohort_id=result.cohort_id,
                 stored=result.stored,
                 transactions=result.transactions,
                 discarded=result.discarded,
             )
-    metrics.add_metric(name="MonitoringAnswersStored", unit="Count", value=sum(r.stored for r in results))
-    metrics.add_metric(
-        name="MonitoringAnswersDiscarded", unit="Count", value=sum(r.discarded for r in results)
-    )
+    metrics.add_metric(name=f"{kind}AnswersStored", unit="Count", value=sum(r.stored for r in results))
+    metrics.add_metric(name=f"{kind}AnswersDiscarded", unit="Count", value=sum(r.discarded for r in results))
     return {
         "stored": sum(r.stored for r in results),
         "discarded": sum(r.discarded for r in results),
         "waiting": sum(r.waiting for r in results),
     }
+
+
+def the_cohort(cohort_id: str) -> Cohort:
+    cohort = cohorts().get_cohort(cohort_id)
+    if cohort is None:
+        raise CohortNotFoundError(f"cohort {cohort_id!r} does not exist")
+    return cohort
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -76,16 +95,29 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     lease = Lease.for_invocation(
         context.aws_request_id, utcnow(), timedelta(milliseconds=context.get_remaining_time_in_millis())
     )
+    if received.detail_type == PROGRAMME_DATE:  # the end of a cohort's programme: its evaluation
+        cohort = the_cohort(parse(event=event, model=ProgrammeEndEvent).detail.cohort_id)
+        result = settle_evaluation(
+            cohort,
+            received.time,
+            evaluation_store(),
+            evaluation_opener(),
+            cohorts(),
+            lease,
+            programme_ended=True,
+        )
+        return {"cohort_id": cohort.cohort_id, "evaluation": report([result], "Evaluation")}
     if received.detail_type != DEADLINE:  # the hourly sweep
-        return report(sweep(received.time, grace, cohorts(), store(), opener(), lease))
-    cohort_id = parse(event=event, model=DeadlineEvent).detail.cohort_id
-    cohort = cohorts().get_cohort(cohort_id)
-    if cohort is None:
-        raise CohortNotFoundError(f"cohort {cohort_id!r} does not exist")
+        monitoring = report(sweep(received.time, grace, cohorts(), store(), opener(), lease))
+        evaluation = sweep_evaluation(
+            received.time, cohorts(), evaluation_store(), evaluation_opener(), lease
+        )
+        return {**monitoring, "evaluation": report(evaluation, "Evaluation")}
+    cohort = the_cohort(parse(event=event, model=DeadlineEvent).detail.cohort_id)
     k = get_scheme(cohort.scheme_id).monitoring_batch
     result = settle_alone(
         cohort, k, received.time, grace, store(), opener(), cohorts(), lease, deadline_reached=True
     )
     if result.elsewhere:
-        logger.info("another run is storing this cohort's answers", cohort_id=cohort_id)
-    return {"cohort_id": cohort_id, **report([result])}
+        logger.info("another run is storing this cohort's answers", cohort_id=cohort.cohort_id)
+    return {"cohort_id": cohort.cohort_id, **report([result])}

@@ -1,28 +1,32 @@
-"""Report: the anonymised equal-opportunities report of a cohort or a scheme, for coordinators.
+"""Report: the anonymised equal-opportunities report, and the programme's evaluation report, of a
+cohort or a scheme, for coordinators.
 
 It may only read the Monitoring table, and only stored records (never a pending answer). It
 publishes counts rounded to multiples of 5 by the records' own keys (cell-key rounding, see
-mentoring.monitoring_report), never a row.
+mentoring.monitoring_report and mentoring.evaluation_report), never a row.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from mentoring import evaluation_report as evaluation
 from mentoring.adapters.cognito import CognitoIdentity, fetch_jwks, issuer, jwks_url
-from mentoring.adapters.dynamodb import DynamoApplications, DynamoMonitoring, DynamoStaff
-from mentoring.console.access import ForbiddenError, require_action, require_cohort
+from mentoring.adapters.dynamodb import DynamoApplications, DynamoEvaluation, DynamoMonitoring, DynamoStaff
+from mentoring.console.access import ForbiddenError, can_act_on, require_action, require_cohort
 from mentoring.console.http import Gate, Unauthorised, page, redirect, sign_in_location, signed_out_cookies
 from mentoring.console.pages import render as render_page
 from mentoring.console.report import charts
 from mentoring.console.session import KeySetCache, NotSignedInError, TokenVerifier, base_path, csrf_token_of
-from mentoring.models import ErrorBody, FieldError
+from mentoring.evaluation_report import EvaluationReport, EvaluationRow
+from mentoring.models import Cohort, ErrorBody, FieldError, StaffMember
 from mentoring.monitoring_report import (
     COLUMNS,
     MonitoringReport,
@@ -105,9 +109,12 @@ gate = Gate(
 )
 
 
-@app.get("/console/cohorts/<cohort_id>/report")
-def console_report(cohort_id: str) -> Response[str]:
-    """The report in the console: the same published figures (a coordinator of the scheme only)."""
+T = TypeVar("T")
+
+
+def console_page(check: Callable[[StaffMember], T]) -> tuple[StaffMember, str, T] | Response[str]:
+    """The signed-in person and what ``check`` allows them (it raises ForbiddenError otherwise),
+    or the response that sends them to sign in or says they have no access."""
     event = app.current_event.raw_event
     base = base_path(event)
     try:
@@ -117,8 +124,7 @@ def console_report(cohort_id: str) -> Response[str]:
     except Unauthorised:
         return redirect(f"{base}/console")
     try:
-        cohort = require_cohort(member, cohorts().get_cohort(cohort_id))
-        require_action(member, cohort)
+        return member, base, check(member)
     except ForbiddenError as problem:
         html = render_page(
             "problem.html",
@@ -132,6 +138,44 @@ def console_report(cohort_id: str) -> Response[str]:
             message=str(problem),
         )
         return page(html, HTTPStatus.FORBIDDEN, gate.refreshed)
+
+
+def coordinated_cohort(cohort_id: str) -> Callable[[StaffMember], Cohort]:
+    """A check for console_page: the cohort, for a coordinator of its scheme."""
+
+    def check(member: StaffMember) -> Cohort:
+        cohort = require_cohort(member, cohorts().get_cohort(cohort_id))
+        require_action(member, cohort)
+        return cohort
+
+    return check
+
+
+def coordinated_scheme(scheme_id: str) -> Callable[[StaffMember], str]:
+    def check(member: StaffMember) -> str:
+        if not can_act_on(member, scheme_id):
+            raise ForbiddenError("Your role does not allow you to read this scheme's evaluation.")
+        return scheme_id
+
+    return check
+
+
+def console_csv(text: str, name: str) -> Response[str]:
+    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"', "Cache-Control": "no-store"}
+    return Response(HTTPStatus.OK, "text/csv; charset=utf-8", text, headers, cookies=gate.refreshed)
+
+
+def wants_csv() -> bool:
+    return (app.current_event.query_string_parameters or {}).get("format") == "csv"
+
+
+@app.get("/console/cohorts/<cohort_id>/report")
+def console_report(cohort_id: str) -> Response[str]:
+    """The report in the console: the same published figures (a coordinator of the scheme only)."""
+    allowed = console_page(coordinated_cohort(cohort_id))
+    if isinstance(allowed, Response):
+        return allowed
+    member, base, cohort = allowed
     report = build_report(
         cohort.name,
         [ReportRow.from_record(r) for r in monitoring().list_records(cohort_id=cohort_id)],
@@ -139,18 +183,12 @@ def console_report(cohort_id: str) -> Response[str]:
     )
     logger.info("monitoring report", cohort_id=cohort_id, console=True)
     metrics.add_metric(name="ReportsRead", unit="Count", value=1)
-    if (app.current_event.query_string_parameters or {}).get("format") == "csv":
-        headers = {
-            "Content-Disposition": f'attachment; filename="{cohort_id}-monitoring.csv"',
-            "Cache-Control": "no-store",
-        }
-        return Response(
-            HTTPStatus.OK, "text/csv; charset=utf-8", to_csv(report), headers, cookies=gate.refreshed
-        )
+    if wants_csv():
+        return console_csv(to_csv(report), f"{cohort_id}-monitoring")
     html = render_page(
         "report.html",
         base=base,
-        csrf=csrf_token_of(event),
+        csrf=csrf_token_of(app.current_event.raw_event),
         staff=member,
         errors={},
         notice="",
@@ -160,10 +198,130 @@ def console_report(cohort_id: str) -> Response[str]:
         report=report,
         rules=report.rules,
         columns=COLUMNS,
-        charts=charts(report),
+        charts=charts(report.tables),
         csv_link=f"{base}/console/cohorts/{cohort_id}/report?format=csv",
+        see_also=[
+            {"href": f"{base}/console/cohorts/{cohort_id}/evaluation", "text": "The programme's evaluation"},
+        ],
     )
     return page(html, HTTPStatus.OK, gate.refreshed)
+
+
+def evaluation_page(
+    member: StaffMember, base: str, report: EvaluationReport, name: str, cohort: Cohort | None, path: str
+) -> Response[str]:
+    """The evaluation report in the console: the published figures, as the monitoring report's page."""
+    metrics.add_metric(name="ReportsRead", unit="Count", value=1)
+    if wants_csv():
+        return console_csv(evaluation.to_csv(report), f"{name}-evaluation")
+    html = render_page(
+        "report.html",
+        base=base,
+        csrf=csrf_token_of(app.current_event.raw_event),
+        staff=member,
+        errors={},
+        notice="",
+        nav="cohorts",
+        title=f"Evaluation: {report.title}",
+        cohort=cohort,
+        report=report,
+        rules=report.rules,
+        columns=[{"label": label} for label in report.labels],
+        charts=charts(report.tables, "answered"),
+        csv_link=f"{base}{path}?format=csv",
+        kind="Programme evaluation",
+        crumb="Evaluation",
+        intro="What the participants said at the end of the programme, in the anonymous evaluation survey.",
+        after="the programme's last day",
+        chart_of="answered",
+        legend=report.labels[:2],
+        see_also=[]
+        if cohort is None
+        else [
+            {
+                "href": f"{base}/console/schemes/{cohort.scheme_id}/evaluation",
+                "text": "Every cohort of the scheme",
+            },
+            {"href": f"{base}/console/cohorts/{cohort.cohort_id}/next-year", "text": "Next year's mentors"},
+        ],
+    )
+    return page(html, HTTPStatus.OK, gate.refreshed)
+
+
+@app.get("/console/cohorts/<cohort_id>/evaluation")
+def console_evaluation(cohort_id: str) -> Response[str]:
+    allowed = console_page(coordinated_cohort(cohort_id))
+    if isinstance(allowed, Response):
+        return allowed
+    member, base, cohort = allowed
+    logger.info("evaluation report", cohort_id=cohort_id, console=True)
+    report = cohort_evaluation(cohort)
+    return evaluation_page(
+        member, base, report, cohort_id, cohort, f"/console/cohorts/{cohort_id}/evaluation"
+    )
+
+
+@app.get("/console/schemes/<scheme_id>/evaluation")
+def console_scheme_evaluation(scheme_id: str) -> Response[str]:
+    if scheme_id not in load_schemes():
+        return error(HTTPStatus.NOT_FOUND, "no scheme has this id", "schemeId")
+    allowed = console_page(coordinated_scheme(scheme_id))
+    if isinstance(allowed, Response):
+        return allowed
+    member, base, _ = allowed
+    logger.info("evaluation report", scheme_id=scheme_id, console=True)
+    report = scheme_evaluation(scheme_id)
+    return evaluation_page(member, base, report, scheme_id, None, f"/console/schemes/{scheme_id}/evaluation")
+
+
+# ---------------------------------------------------------------- the evaluation report
+
+
+@cache
+def evaluations() -> DynamoEvaluation:
+    return DynamoEvaluation(settings.monitoring_table)
+
+
+def cohort_evaluation(cohort: Cohort) -> EvaluationReport:
+    scheme = get_scheme(cohort.scheme_id)
+    rows = [EvaluationRow.from_record(r) for r in evaluations().list_records(cohort_id=cohort.cohort_id)]
+    return evaluation.build_report(cohort.name, scheme, rows, scheme.monitoring_batch)
+
+
+def scheme_evaluation(scheme_id: str) -> EvaluationReport:
+    scheme = get_scheme(scheme_id)
+    rows = [EvaluationRow.from_record(r) for r in evaluations().list_records(scheme_id=scheme_id)]
+    return evaluation.build_report(f"{scheme.name}, every cohort", scheme, rows, scheme.monitoring_batch)
+
+
+def render_evaluation(report: EvaluationReport, name: str) -> Response[str]:
+    kind = (app.current_event.query_string_parameters or {}).get("format", "json")
+    if kind not in FORMATS:
+        return error(HTTPStatus.UNPROCESSABLE_ENTITY, "format must be one of: csv, html, json", "format")
+    metrics.add_metric(name="ReportsRead", unit="Count", value=1)
+    if kind == "csv":
+        headers = {"Content-Disposition": f'attachment; filename="{name}-evaluation.csv"'}
+        return Response(HTTPStatus.OK, "text/csv; charset=utf-8", evaluation.to_csv(report), headers)
+    if kind == "html":
+        return Response(HTTPStatus.OK, "text/html; charset=utf-8", evaluation.to_html(report))
+    return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, json.dumps(evaluation.to_json(report)))
+
+
+@app.get("/cohorts/<cohort_id>/evaluation-report")
+def cohort_evaluation_report(cohort_id: str) -> Response[str]:
+    cohort = cohorts().get_cohort(cohort_id)
+    if cohort is None:
+        return error(HTTPStatus.NOT_FOUND, "no cohort has this id", "cohortId")
+    logger.info("evaluation report", cohort_id=cohort_id)
+    return render_evaluation(cohort_evaluation(cohort), cohort_id)
+
+
+@app.get("/schemes/<scheme_id>/evaluation-report")
+def scheme_evaluation_report(scheme_id: str) -> Response[str]:
+    if scheme_id not in load_schemes():
+        return error(HTTPStatus.NOT_FOUND, "no scheme has this id", "schemeId")
+    logger.info("evaluation report", scheme_id=scheme_id)
+    return render_evaluation(scheme_evaluation(scheme_id), scheme_id)
 
 
 @app.get("/schemes/<scheme_id>/monitoring-report")

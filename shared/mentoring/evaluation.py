@@ -30,10 +30,13 @@ than k left when the evaluation closes are deleted unread. The report counts sto
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from mentoring.institutions import institution_name
 from mentoring.models import (
     LONDON,
     Cohort,
@@ -56,6 +59,7 @@ from mentoring.ports import (
 )
 from mentoring.programme import calendar_of
 from mentoring.scheme import EvaluationQuestion, Scheme, get_scheme
+from mentoring.text import csv_cell
 
 # How long the survey stays open after the programme's last day begins: answers after it are
 # refused, and fewer than k still pending then are deleted. The project's default.
@@ -145,6 +149,22 @@ def receive_evaluation(
 # ---------------------------------------------------------------- settling (the monitoring function)
 
 
+def thin(records: Sequence[EvaluationRecord], k: int) -> list[EvaluationRecord]:
+    """A batch with each question's answers kept only where at least ``k`` of the batch answered it:
+    fewer could be the few people of a role whom a reader knows took part."""
+    answered: dict[str, int] = {}
+    for record in records:
+        for question in record.answers:
+            answered[question] = answered.get(question, 0) + 1
+    small = {question for question, n in answered.items() if n < k}
+    if not small:
+        return list(records)
+    return [
+        record.model_copy(update={"answers": {q: v for q, v in record.answers.items() if q not in small}})
+        for record in records
+    ]
+
+
 def evaluation_batching(
     store: EvaluationStore, opener: AnswerOpener[EvaluationAnswers]
 ) -> Batching[PendingEvaluation, EvaluationRecord]:
@@ -157,7 +177,7 @@ def evaluation_batching(
             cohort_id=p.cohort_id, scheme_id=p.scheme_id, role=p.role, answers=opened.answers
         )
 
-    return Batching(store, open_one, evaluation_opens)
+    return Batching(store, open_one, evaluation_opens, thin)
 
 
 def settle_evaluation(
@@ -249,3 +269,24 @@ def invitation_list(
             )
         )
     return sorted(found, key=lambda i: (i.family_name.casefold(), i.given_name.casefold()))
+
+
+def invitation_csv(invitees: Iterable[Invitee]) -> str:
+    """The invitation list for the coordinator's spreadsheet, in cells it will not run as formulas."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["application_id", "given_name", "family_name", "email", "institution", "department",
+                     "role_this_year", "answered_at"])  # fmt: skip
+    for person in invitees:
+        row = [
+            person.application_id,
+            person.given_name,
+            person.family_name,
+            person.email,
+            institution_name(person.institution),
+            person.department,
+            person.role.value,
+            person.answered_at.isoformat(),
+        ]
+        writer.writerow([csv_cell(cell) for cell in row])
+    return out.getvalue()

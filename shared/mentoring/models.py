@@ -484,6 +484,18 @@ class DeadlineEvent(EventBridgeModel):
     detail: DeadlineReached
 
 
+class ProgrammeEndReached(BaseModel):
+    """ProgrammeDateReached at the programme's end (the cohort's schedule): its evaluation's answers
+    may be stored. Only what the monitoring function reads of it; the rest is ignored."""
+
+    cohort_id: CohortId
+    moment: Literal["programme_end"]
+
+
+class ProgrammeEndEvent(EventBridgeModel):
+    detail: ProgrammeEndReached
+
+
 class LeaseExpiredEvent(EventBridgeModel):
     """MatchingLeaseExpired, which a matching run's watch puts on the bus once its lease has run out."""
 

@@ -80,6 +80,9 @@ class Batching(Generic[P, R]):
     store: BatchStore[P, R]
     open_one: Callable[[P], R]
     opens: Callable[[Cohort], datetime]
+    # What the batch may hold before it is generalised (the evaluation's: no question answered by
+    # fewer than k of the batch); every record is kept.
+    thin: Callable[[Sequence[R], int], list[R]] | None = None
 
 
 @dataclass(frozen=True)
@@ -290,7 +293,10 @@ def transactions(records: Sequence[R], k: int, rng: random.Random | None = None)
 def _store_batch(cohort_id: str, pending: Sequence[P], k: int, batching: Batching[P, R]) -> Settled:
     moves = _opened(pending, batching.open_one)
     retire_for = {record.record_id: old for old, record in moves}
-    written = transactions(generalise([record for _, record in moves], k), k)
+    opened = [record for _, record in moves]
+    if batching.thin is not None:
+        opened = batching.thin(opened, k)
+    written = transactions(generalise(opened, k), k)
     for batch in written:
         batching.store.move_batch(cohort_id, [retire_for[r.record_id] for r in batch], batch)
     return Settled(cohort_id, stored=len(moves), transactions=[len(t) for t in written])

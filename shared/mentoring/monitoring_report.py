@@ -45,10 +45,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol, TypeVar
 
 from mentoring.models import RECORD_KEY_BITS, MonitoringAnswers, MonitoringRecord, Role
 from mentoring.web import MONITORING_QUESTIONS, _label
@@ -160,10 +160,15 @@ class Cell:
 class TableRow:
     value: str  # the answer value, or "total"
     label: str
-    cells: tuple[Cell, ...]  # in COLUMNS order
+    cells: tuple[Cell, ...]  # in the order of ``columns``
+    columns: tuple[str, ...] = ()  # the columns' keys (the monitoring report's COLUMNS when empty)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.columns or tuple(c.key for c in COLUMNS)
 
     def cell(self, column_key: str) -> Cell:
-        return self.cells[[c.key for c in COLUMNS].index(column_key)]
+        return self.cells[self.keys.index(column_key)]
 
 
 @dataclass(frozen=True)
@@ -212,7 +217,17 @@ def rounded(count: int, cell_key: int) -> int:
     return low + ROUNDING_BASE if cell_key * ROUNDING_BASE < (count % ROUNDING_BASE) * KEY_SPACE else low
 
 
-def cell_key(rows: Iterable[ReportRow]) -> int:
+class Keyed(Protocol):
+    """A stored record as a cell counts it: by its random record key."""
+
+    @property
+    def record_key(self) -> int: ...
+
+
+K_ = TypeVar("K_", bound=Keyed)
+
+
+def cell_key(rows: Iterable[Keyed]) -> int:
     """The key of the cell that counts these records: the sum of their record keys, mod 2^32."""
     return sum(row.record_key for row in rows) % KEY_SPACE
 
@@ -224,20 +239,27 @@ def percentage(count: int, total: int) -> float | None:
     return round(100 * count / total, 1)
 
 
-def _publish(rows: Sequence[ReportRow]) -> int:
+def _publish(rows: Sequence[Keyed]) -> int:
     return rounded(len(rows), cell_key(rows))
 
 
-def _question_table(
-    question: str, caption: str, values: Sequence[str], rows: Sequence[ReportRow]
+def publish_table(
+    question: str,
+    caption: str,
+    choices: Sequence[tuple[str, str]],
+    members: Sequence[Sequence[K_]],
+    keys: tuple[str, ...],
+    chose: Callable[[K_, str], bool],
 ) -> QuestionTable:
-    members = [[row for row in rows if column.counts(row)] for column in COLUMNS]
+    """One question's published table: a row per choice (value, label) and a total row, a cell per
+    column (``members``: the records each column counts), each figure rounded by its own cell key
+    and its percentage worked out from the published figures."""
     totals = [_publish(column_rows) for column_rows in members]
 
     def published(value: str | None) -> tuple[Cell, ...]:
         cells = []
         for c, column_rows in enumerate(members):
-            chosen = [r for r in column_rows if value is None or getattr(r.answers, question) == value]
+            chosen = [r for r in column_rows if value is None or chose(r, value)]
             count = _publish(chosen)
             cells.append(Cell(count, percentage(count, totals[c])))
         return tuple(cells)
@@ -245,8 +267,21 @@ def _question_table(
     return QuestionTable(
         question=question,
         caption=caption,
-        rows=tuple(TableRow(value, _label(value, question), published(value)) for value in values),
-        total=TableRow(TOTAL, "Total", published(None)),
+        rows=tuple(TableRow(value, label, published(value), keys) for value, label in choices),
+        total=TableRow(TOTAL, "Total", published(None), keys),
+    )
+
+
+def _question_table(
+    question: str, caption: str, values: Sequence[str], rows: Sequence[ReportRow]
+) -> QuestionTable:
+    return publish_table(
+        question,
+        caption,
+        [(value, _label(value, question)) for value in values],
+        [[row for row in rows if column.counts(row)] for column in COLUMNS],
+        tuple(c.key for c in COLUMNS),
+        lambda row, value: bool(getattr(row.answers, question) == value),
     )
 
 
@@ -273,10 +308,22 @@ def _row_json(row: TableRow) -> dict[str, Any]:
         "value": row.value,
         "label": row.label,
         "cells": {
-            column.key: {"count": cell.count, "percent": cell.percent}
-            for column, cell in zip(COLUMNS, row.cells, strict=True)
+            key: {"count": cell.count, "percent": cell.percent}
+            for key, cell in zip(row.keys, row.cells, strict=True)
         },
     }
+
+
+def tables_json(tables: Iterable[QuestionTable]) -> list[dict[str, Any]]:
+    return [
+        {
+            "question": table.question,
+            "caption": table.caption,
+            "rows": [_row_json(row) for row in table.rows],
+            "total": _row_json(table.total),
+        }
+        for table in tables
+    ]
 
 
 def to_json(report: MonitoringReport) -> dict[str, Any]:
@@ -292,15 +339,7 @@ def to_json(report: MonitoringReport) -> dict[str, Any]:
             {"key": c.key, "group": c.group, "outcome": c.outcome, "label": c.label, "not_recorded": n}
             for c, n in zip(COLUMNS, report.not_recorded, strict=True)
         ],
-        "questions": [
-            {
-                "question": table.question,
-                "caption": table.caption,
-                "rows": [_row_json(row) for row in table.rows],
-                "total": _row_json(table.total),
-            }
-            for table in report.tables
-        ],
+        "questions": tables_json(report.tables),
     }
 
 
@@ -311,14 +350,18 @@ def csv_percent(cell: Cell) -> str:
 
 def to_csv(report: MonitoringReport) -> str:
     """One line per question and value (and each question's total): counts, then percentages."""
+    return tables_csv(report.tables, tuple(c.key for c in COLUMNS))
+
+
+def tables_csv(tables: Iterable[QuestionTable], keys: Sequence[str]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
         ["question", "question_label", "value", "value_label"]
-        + [f"{c.key}_count" for c in COLUMNS]
-        + [f"{c.key}_percent" for c in COLUMNS]
+        + [f"{key}_count" for key in keys]
+        + [f"{key}_percent" for key in keys]
     )
-    for table in report.tables:
+    for table in tables:
         for row in (*table.rows, table.total):
             writer.writerow(
                 [table.question, table.caption, row.value, row.label]
@@ -358,9 +401,12 @@ def _html_percent(cell: Cell) -> str:
     return escape(f"{cell.percent:.1f}%")
 
 
-def _html_table(table: QuestionTable, n: int) -> str:
-    head = "".join(f'<th scope="col">{escape(c.label)}</th>' for c in COLUMNS) + "".join(
-        f'<th scope="col">{escape(c.label)} (%)</th>' for c in COLUMNS
+def html_table(table: QuestionTable, n: int, labels: Sequence[str] = ()) -> str:
+    """A question's table: a count and a percentage column for each of ``labels`` (the monitoring
+    report's columns when empty)."""
+    labels = labels or [c.label for c in COLUMNS]
+    head = "".join(f'<th scope="col">{escape(label)}</th>' for label in labels) + "".join(
+        f'<th scope="col">{escape(label)} (%)</th>' for label in labels
     )
 
     def line(row: TableRow) -> str:
@@ -377,19 +423,20 @@ def _html_table(table: QuestionTable, n: int) -> str:
     )
 
 
-def _html_chart(table: QuestionTable) -> str:
-    """Horizontal bars of the rounded counts of mentees and mentors, applied and eligible."""
-    keys = [c.key for c in COLUMNS]
-    top = max((cell.count for row in table.rows for cell in row.cells[: len(_ROLE_COLUMNS)]), default=0)
+def html_chart(table: QuestionTable, bars_of: Sequence[tuple[str, str, str]] = ()) -> str:
+    """Horizontal bars of the rounded counts of ``bars_of`` (column key, group, label): the monitoring
+    report's mentees and mentors, applied and eligible, when empty."""
+    bars_of = bars_of or [(c.key, c.group, c.label) for c in _ROLE_COLUMNS]
+    top = max((row.cell(key).count for row in table.rows for key, _, _ in bars_of), default=0)
     items = []
     for row in table.rows:
         bars = []
-        for column in _ROLE_COLUMNS:
-            cell = row.cells[keys.index(column.key)]
+        for key, group, label in bars_of:
+            cell = row.cell(key)
             width = 0.0 if top == 0 else 100 * cell.count / top
             fill = f'<span class="fill" style="width:{width:.1f}%"></span>' if cell.count else ""
             bars.append(
-                f'<li class="bar {escape(column.group)}"><span class="name">{escape(column.label)}</span>'
+                f'<li class="bar {escape(group)}"><span class="name">{escape(label)}</span>'
                 f'<span class="track" aria-hidden="true">{fill}</span>'
                 f'<span class="figure">{cell.count}</span></li>'
             )
@@ -403,31 +450,50 @@ def _html_chart(table: QuestionTable) -> str:
 def to_html(report: MonitoringReport) -> str:
     """A standalone, accessible HTML page: how the figures are protected, then a table and a chart
     per question."""
-    rules_html = "".join(f"<li>{escape(text)}</li>" for text in report.rules)
-    notes = "".join(f"<li>{escape(note)}</li>" for note in report.notes())
     sections = "".join(
         f'<section aria-labelledby="q-{n}"><h2 id="q-{n}">{escape(table.caption)}</h2>'
-        f"{_html_table(table, n)}{_html_chart(table)}</section>"
+        f"{html_table(table, n)}{html_chart(table)}</section>"
         for n, table in enumerate(report.tables, start=1)
     )
-    empty = (
-        ""
-        if report.has_figures
-        else "<p><strong>No figures yet.</strong> Answers are added after the recruitment deadline, "
-        f"once at least {report.k} people's answers can be added together.</p>"
+    return html_page(
+        f"Equal-opportunities monitoring: {report.title}",
+        report.protection,
+        "Who applied to the scheme and who was found eligible, from the optional monitoring questions, "
+        'which every applicant could answer "Prefer not to say".',
+        None if report.has_figures else empty_text(report.k, "the recruitment deadline"),
+        report.rules,
+        report.notes(),
+        sections,
     )
-    title = f"Equal-opportunities monitoring: {report.title}"
+
+
+def empty_text(k: int, after: str) -> str:
+    return f"Answers are added after {after}, once at least {k} people's answers can be added together."
+
+
+def html_page(
+    title: str,
+    protection_text: str,
+    intro: str,
+    empty: str | None,
+    rules_text: Sequence[str],
+    notes: Sequence[str],
+    sections: str,
+) -> str:
+    """A standalone, accessible HTML report page around its ``sections`` (a table and a chart a
+    question): the title, how the figures are protected, and how to read them."""
+    rules_html = "".join(f"<li>{escape(text)}</li>" for text in rules_text)
+    notes_html = "".join(f"<li>{escape(note)}</li>" for note in notes)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body><main>"
         f"<h1>{escape(title)}</h1>"
-        f'<p class="protection">{escape(report.protection)}</p>'
-        "<p>Who applied to the scheme and who was found eligible, from the optional monitoring "
-        "questions, which every applicant could answer &quot;Prefer not to say&quot;.</p>"
-        f"{empty}"
-        f'<h2 id="rules">How to read these figures</h2><ul>{rules_html}</ul>'
-        + (f"<ul>{notes}</ul>" if notes else "")
+        f'<p class="protection">{escape(protection_text)}</p>'
+        f"<p>{escape(intro)}</p>"
+        + ("" if empty is None else f"<p><strong>No figures yet.</strong> {escape(empty)}</p>")
+        + f'<h2 id="rules">How to read these figures</h2><ul>{rules_html}</ul>'
+        + (f"<ul>{notes_html}</ul>" if notes_html else "")
         + "<p>In the tables, — means the total is too small for a percentage.</p>"
         f"{sections}</main></body></html>"
     )

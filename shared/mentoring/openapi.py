@@ -421,6 +421,12 @@ def _paths() -> dict[str, Any]:
         "/schemes/{schemeId}/monitoring-report": _report(
             "A scheme's equal-opportunities report, every cohort", "schemeId"
         ),
+        "/cohorts/{cohortId}/evaluation-report": _report(
+            "A cohort's programme evaluation report", "cohortId"
+        ),
+        "/schemes/{schemeId}/evaluation-report": _report(
+            "A scheme's programme evaluation report, every cohort", "schemeId"
+        ),
         "/cohorts/{cohortId}/matching-runs": {
             "post": {
                 "summary": "Run matching again for a cohort whose run failed or died",

@@ -54,6 +54,10 @@ def test_the_runtime_reads_every_route_queue_and_rule_from_the_template() -> Non
         ("GET", "/console/{proxy+}"),
         ("POST", "/console/{proxy+}"),
         ("GET", "/console/cohorts/{cohortId}/report"),
+        ("GET", "/cohorts/{cohortId}/evaluation-report"),
+        ("GET", "/schemes/{schemeId}/evaluation-report"),
+        ("GET", "/console/cohorts/{cohortId}/evaluation"),
+        ("GET", "/console/schemes/{schemeId}/evaluation"),
     }
     assert routes[("POST", "/partners/applications")].api_key_required
     assert all(routes[(m, p)].iam_auth for m, p in routes if p.startswith("/cohorts"))
@@ -61,11 +65,12 @@ def test_the_runtime_reads_every_route_queue_and_rule_from_the_template() -> Non
         ("IntakeQueue", "IntakeFunction", 10),
         ("NotifyQueue", "NotifyFunction", 10),
     }
-    # The deadline (matching and monitoring), a matching run's lease running out (matching), and
-    # the dates of a cohort's programme (programme).
+    # The deadline (matching and monitoring), a matching run's lease running out (matching), the
+    # dates of a cohort's programme (programme) and its end (monitoring: its evaluation answers).
     assert sorted(r.function for r in stack.rules) == [
         "MatchingFunction",
         "MatchingFunction",
+        "MonitoringFunction",
         "MonitoringFunction",
         "ProgrammeFunction",
     ]

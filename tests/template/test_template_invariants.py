@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from cfnlint.decode import cfn_yaml
-from mentoring.models import SEALED_ANSWERS_PURPOSE
+from mentoring.models import EVALUATION_PURPOSE, SEALED_ANSWERS_PURPOSE
 
 pytestmark = pytest.mark.template
 
@@ -127,9 +127,11 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 
 
 def test_only_submit_seals_answers_and_only_the_batch_mover_opens_them(resources: dict[str, Any]) -> None:
-    """Outside DynamoDB's own use of the table's key, submit may only encrypt and the monitoring
-    function only decrypt, each only with the sealed answers' purpose in the encryption context:
-    intake, which holds identity, can never read the answers beside it."""
+    """Outside DynamoDB's own use of the table's key, submit may only encrypt monitoring answers and
+    the monitoring function only decrypt (monitoring and evaluation answers), each only with the
+    sealed answers' purpose in the encryption context: intake, which holds identity, can never read
+    the answers beside it. Any other function may at most seal evaluation answers (the participant
+    page: encrypt only, that purpose only)."""
     direct: dict[tuple[str, str], dict[str, Any]] = {}
     for name, props in of_type(resources, "AWS::Serverless::Function"):
         for s in statements(props):
@@ -140,9 +142,13 @@ def test_only_submit_seals_answers_and_only_the_batch_mover_opens_them(resources
                 continue  # the table's encryption at rest, through DynamoDB only
             for action in _actions(s):
                 direct[(name, action)] = condition
-    assert set(direct) == {("SubmitFunction", "kms:Encrypt"), ("MonitoringFunction", "kms:Decrypt")}
-    for condition in direct.values():
-        assert condition == {"kms:EncryptionContext:purpose": SEALED_ANSWERS_PURPOSE}
+    purpose = "kms:EncryptionContext:purpose"
+    assert direct.pop(("SubmitFunction", "kms:Encrypt")) == {purpose: SEALED_ANSWERS_PURPOSE}
+    assert direct.pop(("MonitoringFunction", "kms:Decrypt")) == {
+        purpose: [SEALED_ANSWERS_PURPOSE, EVALUATION_PURPOSE]
+    }
+    for (_, action), condition in direct.items():
+        assert (action, condition) == ("kms:Encrypt", {purpose: EVALUATION_PURPOSE})
 
 
 def test_only_submit_reads_the_key_of_submission_ids(resources: dict[str, Any]) -> None:

@@ -3,9 +3,10 @@ as SVG rectangles whose widths are attributes, so the page needs no inline style
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mentoring.monitoring_report import MonitoringReport
+from mentoring.monitoring_report import QuestionTable
 
 BAR_SPACE = 220  # of the chart's 400 units: labels to the left, the figure to the right
 
@@ -25,12 +26,13 @@ class Chart:
     height: int
 
 
-def charts(report: MonitoringReport) -> list[Chart]:
-    """One chart a question: for each answer, the mentees and the mentors who applied."""
+def charts(tables: Iterable[QuestionTable], outcome: str = "applied") -> list[Chart]:
+    """One chart a question: for each answer, the mentees and the mentors who applied (the
+    monitoring report), or answered (the evaluation report)."""
     found = []
-    for table in report.tables:
+    for table in tables:
         cells = [
-            (row.label, group, row.cell(f"{group}_applied"))
+            (row.label, group, row.cell(f"{group}_{outcome}"))
             for row in table.rows
             for group in ("mentee", "mentor")
         ]
