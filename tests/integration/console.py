@@ -50,7 +50,9 @@ class Browser:
         body = urlencode(form) if form is not None else None
         event = api_event(method, path, body, content_type="application/x-www-form-urlencoded", query=query)
         function = (
-            "ReportFunction" if re.fullmatch(r"/console/cohorts/[^/]+/report", path) else "ConsoleFunction"
+            "ReportFunction"
+            if re.fullmatch(r"/console/(cohorts/[^/]+/(report|evaluation)|schemes/[^/]+/evaluation)", path)
+            else "ConsoleFunction"
         )
         if function == "ConsoleFunction" and path != "/console":
             event["resource"] = "/console/{proxy+}"
