@@ -185,6 +185,30 @@ def console_report(cohort_id: str) -> Response[str]:
     metrics.add_metric(name="ReportsRead", unit="Count", value=1)
     if wants_csv():
         return console_csv(to_csv(report), f"{cohort_id}-monitoring")
+    return report_screen(
+        member,
+        base,
+        report,
+        f"Monitoring report: {cohort.name}",
+        cohort,
+        columns=COLUMNS,
+        charts=charts(report.tables),
+        csv_link=f"{base}/console/cohorts/{cohort_id}/report?format=csv",
+        see_also=[
+            {"href": f"{base}/console/cohorts/{cohort_id}/evaluation", "text": "The programme's evaluation"},
+        ],
+    )
+
+
+def report_screen(
+    member: StaffMember,
+    base: str,
+    report: MonitoringReport | EvaluationReport,
+    title: str,
+    cohort: Cohort | None,
+    **context: Any,
+) -> Response[str]:
+    """A report's console page (report.html): the published figures only."""
     html = render_page(
         "report.html",
         base=base,
@@ -193,16 +217,11 @@ def console_report(cohort_id: str) -> Response[str]:
         errors={},
         notice="",
         nav="cohorts",
-        title=f"Monitoring report: {cohort.name}",
+        title=title,
         cohort=cohort,
         report=report,
         rules=report.rules,
-        columns=COLUMNS,
-        charts=charts(report.tables),
-        csv_link=f"{base}/console/cohorts/{cohort_id}/report?format=csv",
-        see_also=[
-            {"href": f"{base}/console/cohorts/{cohort_id}/evaluation", "text": "The programme's evaluation"},
-        ],
+        **context,
     )
     return page(html, HTTPStatus.OK, gate.refreshed)
 
@@ -214,18 +233,12 @@ def evaluation_page(
     metrics.add_metric(name="ReportsRead", unit="Count", value=1)
     if wants_csv():
         return console_csv(evaluation.to_csv(report), f"{name}-evaluation")
-    html = render_page(
-        "report.html",
-        base=base,
-        csrf=csrf_token_of(app.current_event.raw_event),
-        staff=member,
-        errors={},
-        notice="",
-        nav="cohorts",
-        title=f"Evaluation: {report.title}",
-        cohort=cohort,
-        report=report,
-        rules=report.rules,
+    return report_screen(
+        member,
+        base,
+        report,
+        f"Evaluation: {report.title}",
+        cohort,
         columns=[{"label": label} for label in report.labels],
         charts=charts(report.tables, "answered"),
         csv_link=f"{base}{path}?format=csv",
@@ -245,7 +258,6 @@ def evaluation_page(
             {"href": f"{base}/console/cohorts/{cohort.cohort_id}/next-year", "text": "Next year's mentors"},
         ],
     )
-    return page(html, HTTPStatus.OK, gate.refreshed)
 
 
 @app.get("/console/cohorts/<cohort_id>/evaluation")

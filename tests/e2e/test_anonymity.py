@@ -23,7 +23,6 @@ import csv
 import io
 import itertools
 import random
-import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,7 +34,8 @@ from mentoring.models import MonitoringAnswers
 
 from infrastructure.local.client import ApiClient
 from infrastructure.local.runtime import LocalRuntime
-from tests.conftest import free_port
+from tests.e2e import adversary
+from tests.e2e.adversary import counts_of, html_counts, local_stack, scanned
 from tests.integration.helpers import applicant_submission
 
 pytestmark = pytest.mark.e2e
@@ -57,22 +57,7 @@ class Reading:
     progress: dict[str, Any]
 
     def counts(self, scope: str = "cohort") -> dict[tuple[str, str, str], int]:
-        body = self.monitoring[f"{scope}.json"]
-        return {
-            (q["question"], r["value"], key): cell["count"]
-            for q in body["questions"]
-            for r in [*q["rows"], q["total"]]
-            for key, cell in r["cells"].items()
-        }
-
-
-def html_counts(page: str) -> list[str]:
-    """The counts of every table row of the HTML report, in order (the first six cells of a row)."""
-    return [
-        count
-        for tr in re.findall(r'<tr><th scope="row">.*?</tr>', page)
-        for count in re.findall(r"<td>(.*?)</td>", tr)[:6]
-    ]
+        return counts_of(self.monitoring[f"{scope}.json"])
 
 
 def read(api: ApiClient, cohort_id: str) -> Reading:
@@ -139,13 +124,7 @@ class Timeline:
     steps: list[Step] = field(default_factory=list)
 
     def records(self) -> list[dict[str, Any]]:
-        ddb = self.runtime.client("dynamodb")
-        items: list[dict[str, Any]] = []
-        for page in ddb.get_paginator("scan").paginate(
-            TableName=self.runtime.physical["MonitoringTable"]["Ref"]
-        ):
-            items += page["Items"]
-        return [i for i in items if i["cohort_id"]["S"] == self.cohort_id]
+        return scanned(self.runtime, self.cohort_id)
 
     def observe(self, what: str, applicant: Person | None = None) -> None:
         self.runtime.wait_until_drained()
@@ -199,23 +178,11 @@ def shares(reading: Reading) -> dict[str, str]:
 
 
 def differencing(steps: list[Step]) -> Iterator[tuple[Person, str, str]]:
-    """Newcomers' answers as the adversary reads them: when any figure changes and only one person
-    applied since the last change (whether the change came with the application or with a later
-    scheduled event), each question's only answer whose figures rose is theirs."""
-    newcomers: list[Person] = []
-    for before, after in itertools.pairwise(steps):
-        if after.applicant is not None:
-            newcomers.append(after.applicant)
-        if before.reading.monitoring == after.reading.monitoring:
-            continue
-        if len(newcomers) == 1:
-            old, new = before.reading.counts(), after.reading.counts()
-            for question in QUESTIONS:
-                rose = {v for (q, v, column), n in new.items() if q == question and n > old[(q, v, column)]}
-                rose.discard("total")
-                if len(rose) == 1:
-                    yield newcomers[0], question, rose.pop()
-        newcomers = []
+    """Newcomers' answers as the adversary reads them (``adversary.differencing``): when any figure
+    changes and only one person applied since the last change, each question's only answer whose
+    figures rose is theirs."""
+    moments = [(step.applicant, step.reading.monitoring, step.reading.counts()) for step in steps]
+    return adversary.differencing(moments, QUESTIONS)
 
 
 def singled_out(reading: Reading, applicants: list[Person]) -> Iterator[tuple[Person, str, str]]:
@@ -271,11 +238,8 @@ def stored_groups(records: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalRuntime, ApiClient]]:
-    folder = tmp_path_factory.mktemp("adversary")
-    with LocalRuntime(
-        api_port=free_port(), aws_port=free_port(), outbox=None, logs=folder / "logs"
-    ) as runtime:
-        yield runtime, ApiClient(runtime.api_url)
+    with local_stack(tmp_path_factory, "adversary") as running:
+        yield running
 
 
 def test_a_cohort_of_fewer_than_k_never_publishes_a_figure_and_keeps_no_answer(
@@ -344,7 +308,7 @@ def test_reading_every_figure_after_each_application_recovers_no_answer_on_time_
     assert min(stored_groups(records).values()) >= K
     # every format published the same figures,
     json_counts = [str(n) for n in final.reading.counts().values()]
-    assert html_counts(final.reading.monitoring["cohort.html"]) == json_counts
+    assert html_counts(final.reading.monitoring["cohort.html"], 6) == json_counts
     csv_rows = list(csv.reader(io.StringIO(final.reading.monitoring["cohort.csv"])))[1:]
     assert [count for row in csv_rows for count in row[4:10]] == json_counts
     # and no attack recovers an answer beyond what the population's shares say.

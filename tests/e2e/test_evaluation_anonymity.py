@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,7 +38,8 @@ from mentoring.scheme import get_scheme
 
 from infrastructure.local.client import ApiClient
 from infrastructure.local.runtime import LocalRuntime
-from tests.conftest import free_port
+from tests.e2e import adversary
+from tests.e2e.adversary import counts_of, html_counts, local_stack, scanned
 
 pytestmark = pytest.mark.e2e
 
@@ -56,13 +56,7 @@ class Reading:
     reports: dict[str, Any]  # "cohort.json", "cohort.csv", "cohort.html", "scheme.json", ...
 
     def counts(self, scope: str = "cohort") -> dict[tuple[str, str, str], int]:
-        body = self.reports[f"{scope}.json"]
-        return {
-            (q["question"], r["value"], key): cell["count"]
-            for q in body["questions"]
-            for r in [*q["rows"], q["total"]]
-            for key, cell in r["cells"].items()
-        }
+        return counts_of(self.reports[f"{scope}.json"])
 
 
 def read(api: ApiClient, cohort_id: str) -> Reading:
@@ -120,13 +114,7 @@ class Timeline:
         return evaluation_opens(self.cohort)
 
     def records(self) -> list[dict[str, Any]]:
-        ddb = self.runtime.client("dynamodb")
-        items: list[dict[str, Any]] = []
-        for page in ddb.get_paginator("scan").paginate(
-            TableName=self.runtime.physical["MonitoringTable"]["Ref"]
-        ):
-            items += page["Items"]
-        return [i for i in items if i["cohort_id"]["S"] == self.cohort.cohort_id]
+        return scanned(self.runtime, self.cohort.cohort_id)
 
     def observe(self, what: str, person: Person | None = None) -> None:
         self.runtime.wait_until_drained()
@@ -188,22 +176,10 @@ def shares(reading: Reading) -> dict[str, str]:
 
 
 def differencing(steps: list[Step]) -> Iterator[tuple[Person, str, str]]:
-    """When any figure changes and only one person answered since the last change, each question's
-    only answer whose figures rose is theirs."""
-    newcomers: list[Person] = []
-    for before, after in itertools.pairwise(steps):
-        if after.person is not None:
-            newcomers.append(after.person)
-        if before.reading.reports == after.reading.reports:
-            continue
-        if len(newcomers) == 1:
-            old, new = before.reading.counts(), after.reading.counts()
-            for question in ASKED:
-                rose = {v for (q, v, c), n in new.items() if q == question and n > old[(q, v, c)]}
-                rose.discard("total")
-                if len(rose) == 1:
-                    yield newcomers[0], question, rose.pop()
-        newcomers = []
+    """When any figure changes and only one person answered since the last change (with the answer,
+    or before the sweep after it), each question's only answer whose figures rose is theirs."""
+    moments = [(step.person, step.reading.reports, step.reading.counts()) for step in steps]
+    return adversary.differencing(moments, ASKED)
 
 
 def singled_out(reading: Reading, answered: list[Person]) -> Iterator[tuple[Person, str, str]]:
@@ -243,25 +219,13 @@ def changes(steps: list[Step]) -> list[tuple[Step, Step]]:
     return [(b, a) for b, a in itertools.pairwise(steps) if b.reading.reports != a.reading.reports]
 
 
-def html_counts(page: str) -> list[str]:
-    """The counts of every table row of the HTML report, in order (the first three cells of a row)."""
-    return [
-        count
-        for tr in re.findall(r'<tr><th scope="row">.*?</tr>', page)
-        for count in re.findall(r"<td>(.*?)</td>", tr)[:3]
-    ]
-
-
 # ---------------------------------------------------------------- the stack
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalRuntime, ApiClient]]:
-    folder = tmp_path_factory.mktemp("evaluation-adversary")
-    with LocalRuntime(
-        api_port=free_port(), aws_port=free_port(), outbox=None, logs=folder / "logs"
-    ) as runtime:
-        yield runtime, ApiClient(runtime.api_url)
+    with local_stack(tmp_path_factory, "evaluation-adversary") as running:
+        yield running
 
 
 def test_a_cohort_where_fewer_than_k_answered_never_publishes_a_figure_and_keeps_no_answer(
@@ -327,4 +291,4 @@ def test_reading_every_figure_after_each_answer_recovers_no_one_s_answers_on_tim
     assert not any("fulfilment" in r["answers"]["M"] for r in records)
     # and every format published the same figures.
     json_counts = [str(n) for n in final.reading.counts().values()]
-    assert html_counts(final.reading.reports["cohort.html"]) == json_counts
+    assert html_counts(final.reading.reports["cohort.html"], 3) == json_counts
