@@ -24,7 +24,7 @@ from mentoring.models import EvaluationRecord, Role
 from mentoring.monitoring_report import (
     MAX_ERROR,
     MIN_PERCENT_TOTAL,
-    QuestionTable,
+    PublishedReport,
     cell_key,
     empty_text,
     html_chart,
@@ -83,14 +83,10 @@ class EvaluationRow:
 
 
 @dataclass(frozen=True)
-class EvaluationReport:
-    title: str
-    k: int
+class EvaluationReport(PublishedReport):
     labels: tuple[str, ...]  # the columns' labels, in KEYS order
-    tables: tuple[QuestionTable, ...]
     respondents: int  # published (rounded) count of everyone counted
     not_recorded: int  # records whose role is not recorded (counted under all participants only)
-    has_figures: bool
 
     @property
     def protection(self) -> str:

@@ -180,12 +180,18 @@ class QuestionTable:
 
 
 @dataclass(frozen=True)
-class MonitoringReport:
+class PublishedReport:
+    """What every published report holds: a title, its k, a table a question, whether it has figures."""
+
     title: str
     k: int
     tables: tuple[QuestionTable, ...]
-    not_recorded: tuple[int, ...]  # in COLUMNS order: records a column leaves out (role/outcome unknown)
     has_figures: bool
+
+
+@dataclass(frozen=True)
+class MonitoringReport(PublishedReport):
+    not_recorded: tuple[int, ...]  # in COLUMNS order: records a column leaves out (role/outcome unknown)
 
     @property
     def protection(self) -> str:

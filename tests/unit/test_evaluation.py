@@ -25,6 +25,7 @@ from mentoring.evaluation import (
     settle_evaluation,
     sweep_evaluation,
 )
+from mentoring.evaluation_report import EvaluationRow, build_report, to_csv, to_html, to_json
 from mentoring.models import (
     EvaluationAnswers,
     EvaluationRecord,
@@ -268,3 +269,54 @@ def test_next_year_is_kept_with_identity_and_lists_those_who_said_yes_by_name() 
     ]
     with pytest.raises(NotAParticipantError):
         record_next_year(yes.cohort_id, "nobody", True, applications, invitations, NOW)
+
+
+def test_a_question_answered_by_fewer_than_k_of_a_batch_is_not_kept() -> None:
+    store = MemoryEvaluation()
+    answer(store, K + 1, Role.MENTEE)
+    for _ in range(K - 1):
+        given = parse_answers(SCHEME, Role.MENTOR, {"confidence": "agree", "fulfilment": "strongly_agree"})
+        receive_evaluation(cohort(), Role.MENTOR, given, WrappingEvaluationSeal(), store, NOW)
+
+    settle_at(store, OPENS)
+
+    assert not any("fulfilment" in r.answers for r in store.stored.values())
+    assert sum("confidence" in r.answers for r in store.stored.values()) == 2 * K
+
+
+# ---------------------------------------------------------------- the report
+
+
+def rows(n: int, role: Role | None, answers: dict[str, str]) -> list[EvaluationRow]:
+    return [
+        EvaluationRow.from_record(
+            EvaluationRecord(cohort_id="c", scheme_id=SCHEME.id, role=role, answers=answers)
+        )
+        for _ in range(n)
+    ]
+
+
+def test_the_report_publishes_rounded_figures_the_same_at_every_reading() -> None:
+    records = rows(13, Role.MENTEE, {"confidence": "agree"}) + rows(6, None, {"confidence": "disagree"})
+
+    first = to_json(build_report("Cohort", SCHEME, records, K))
+    again = to_json(build_report("Cohort", SCHEME, list(reversed(records)), K))
+
+    assert first == again
+    confidence = next(q for q in first["questions"] if q["question"] == "confidence")
+    cells = [c["count"] for r in [*confidence["rows"], confidence["total"]] for c in r["cells"].values()]
+    assert all(c % 5 == 0 for c in cells)
+    disagree = next(r for r in confidence["rows"] if r["value"] == "disagree")["cells"]
+    assert disagree["mentee_answered"]["count"] == disagree["mentor_answered"]["count"] == 0  # role unknown
+    assert disagree["all_answered"]["count"] in {5, 10}  # 6, at most 4 away
+    assert first["not_recorded"] == 6
+    assert [c["label"] for c in first["columns"]] == ["Mentees", "Mentors", "All participants"]
+    assert to_csv(build_report("Cohort", SCHEME, records, K)).startswith(
+        "question,question_label,value,value_label,mentee_answered_count"
+    )
+
+
+def test_a_report_without_stored_answers_says_so() -> None:
+    page = to_html(build_report("Cohort <1>", SCHEME, [], K))
+    assert "No figures yet." in page
+    assert "Cohort &lt;1&gt;" in page
