@@ -14,8 +14,10 @@ For the participant page (which renders the questions and calls these, once per 
 3. ``receive_evaluation(cohort, role, answers, sealer, store, now)``: seals the answers (the
    Monitoring KMS key, purpose ``programme-evaluation``) and holds them as one pending record in the
    Monitoring table: a random key, the cohort, the role, no identifier, no time. Raises
-   :class:`EvaluationClosedError` once the evaluation has closed. The page records that the person
-   has answered on the identity side (its own record), never next to the answers.
+   :class:`EvaluationNotOpenError` outside ``evaluation_open(cohort, now)`` (from the programme's
+   last day, 00:00 London, for 28 days; ``closed`` says which side). The page records that the
+   person has answered on the identity side (its own record), never next to the answers, and
+   calls this once per person.
 4. ``record_next_year(cohort_id, application_id, would_mentor, applications, invitations, now)``:
    "Would you like to be a mentor next year?" is *not* an evaluation answer: it is kept with the
    person's identity, as the next cohort's invitation list, with the cohort's retention.
@@ -74,8 +76,18 @@ class EvaluationAnswersError(ValueError):
         self.errors = errors
 
 
-class EvaluationClosedError(RuntimeError):
-    """The cohort's evaluation has closed: answers now could never be counted."""
+class EvaluationNotOpenError(RuntimeError):
+    """The cohort's evaluation is not open: the programme's last day has not begun (``closed`` is
+    False) or the survey has closed (``closed`` is True: answers now could never be counted)."""
+
+    def __init__(self, message: str, closed: bool) -> None:
+        super().__init__(message)
+        self.closed = closed
+
+
+class EvaluationClosedError(EvaluationNotOpenError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, closed=True)
 
 
 def questions(scheme: Scheme, role: Role | None = None) -> list[EvaluationQuestion]:
@@ -125,6 +137,11 @@ def evaluation_closes(cohort: Cohort) -> datetime:
     return evaluation_opens(cohort) + EVALUATION_OPEN_FOR
 
 
+def evaluation_open(cohort: Cohort, now: datetime) -> bool:
+    """Whether the page should offer the survey now: from the programme's last day, for 28 days."""
+    return evaluation_opens(cohort) <= now < evaluation_closes(cohort)
+
+
 def receive_evaluation(
     cohort: Cohort,
     role: Role,
@@ -136,6 +153,8 @@ def receive_evaluation(
     """Seals one person's answers and holds them as pending (see the module's account)."""
     if now >= evaluation_closes(cohort):
         raise EvaluationClosedError(f"the evaluation of cohort {cohort.cohort_id!r} has closed")
+    if now < evaluation_opens(cohort):
+        raise EvaluationNotOpenError(f"the evaluation of cohort {cohort.cohort_id!r} is not open yet", False)
     store.hold(
         PendingEvaluation(
             cohort_id=cohort.cohort_id,

@@ -124,8 +124,8 @@ class Timeline:
             Step(what, person, read(self.api, self.cohort.cohort_id), len(records) - pending, pending)
         )
 
-    def answer(self, person: Person) -> None:
-        """What the participant page does with one person's answers."""
+    def answer(self, person: Person, at: datetime) -> None:
+        """What the participant page does with one person's answers, at ``at``."""
         receive_evaluation(
             self.cohort,
             person.role,
@@ -136,7 +136,7 @@ class Timeline:
             DynamoEvaluation(
                 self.runtime.physical["MonitoringTable"]["Ref"], dynamodb=self.runtime.client("dynamodb")
             ),
-            datetime.now(UTC),
+            at,
         )
         self.answered.append(person)
         self.observe("answer", person)
@@ -234,7 +234,7 @@ def test_a_cohort_where_fewer_than_k_answered_never_publishes_a_figure_and_keeps
     runtime, api = stack
     timeline = open_cohort(runtime, api, "small")
     for person in people(random.Random(7), mentees=2, mentors=1):  # fewer than k
-        timeline.answer(person)
+        timeline.answer(person, timeline.opens)
     timeline.sweep(timeline.opens + timedelta(hours=1))
     timeline.sweep(timeline.opens + EVALUATION_OPEN_FOR + timedelta(hours=1))
 
@@ -258,13 +258,13 @@ def test_reading_every_figure_after_each_answer_recovers_no_one_s_answers_on_tim
     on_time = people(rng, mentees=8, mentors=2)  # too few mentors to be told apart
     late = people(rng, mentees=2 * K + 1, mentors=0)
 
-    # Given answers read one by one before the programme's last day,
+    # Given answers read one by one on the programme's last day, before the sweep,
     for person in on_time:
-        timeline.answer(person)
+        timeline.answer(person, timeline.opens)
     # when the hourly sweep runs on that day, then each late answer is followed by the sweep,
     timeline.sweep(timeline.opens + timedelta(hours=1))
     for n, person in enumerate(late, start=2):
-        timeline.answer(person)
+        timeline.answer(person, timeline.opens + timedelta(hours=n, minutes=-30))
         timeline.sweep(timeline.opens + timedelta(hours=n))
     # and the evaluation closes with the last late answer still waiting for others,
     timeline.sweep(timeline.opens + EVALUATION_OPEN_FOR + timedelta(hours=1))

@@ -44,7 +44,7 @@ def answer(stack: Stack, cohort: Cohort, role: Role, answers: dict[str, str]) ->
         EvaluationAnswers(answers=answers),
         KmsEvaluationAnswers(os.environ["MONITORING_KEY_ID"]),
         DynamoEvaluation(stack.physical("MonitoringTable")),
-        datetime.now(UTC),
+        evaluation_opens(cohort),  # the programme's last day: the survey is open
     )
 
 

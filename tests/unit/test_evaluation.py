@@ -8,14 +8,16 @@ import base64
 import json
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from mentoring.evaluation import (
     EVALUATION_OPEN_FOR,
     EvaluationAnswersError,
     EvaluationClosedError,
+    EvaluationNotOpenError,
     NotAParticipantError,
+    evaluation_open,
     evaluation_opens,
     invitation_list,
     parse_answers,
@@ -27,6 +29,7 @@ from mentoring.evaluation import (
 )
 from mentoring.evaluation_report import EvaluationRow, build_report, to_csv, to_html, to_json
 from mentoring.models import (
+    LONDON,
     EvaluationAnswers,
     EvaluationRecord,
     NextYearChoice,
@@ -34,6 +37,7 @@ from mentoring.models import (
     Role,
     SealedAnswers,
 )
+from mentoring.programme import calendar_of
 from mentoring.scheme import AGREEMENT, get_scheme, load_schemes
 
 from tests.unit.factories import NOW, application, cohort, lease
@@ -176,7 +180,7 @@ OPENS = evaluation_opens(cohort())
 def answer(store: MemoryEvaluation, n: int, role: Role = Role.MENTEE, cohort_id: str = "cohort-a") -> None:
     for i in range(n):
         given = parse_answers(SCHEME, role, {"confidence": AGREEMENT[i % 5][0]})
-        receive_evaluation(cohort(cohort_id), role, given, WrappingEvaluationSeal(), store, NOW)
+        receive_evaluation(cohort(cohort_id), role, given, WrappingEvaluationSeal(), store, OPENS)
 
 
 def test_received_answers_are_held_sealed_with_no_identifier_and_no_time() -> None:
@@ -187,13 +191,24 @@ def test_received_answers_are_held_sealed_with_no_identifier_and_no_time() -> No
     assert "agree" not in held.sealed.ciphertext  # sealed, not readable on the way
 
 
-def test_answers_after_the_evaluation_has_closed_are_refused() -> None:
+def test_answers_are_taken_from_the_programme_s_last_day_until_the_survey_closes() -> None:
     store = MemoryEvaluation()
     given = parse_answers(SCHEME, Role.MENTEE, {"confidence": "agree"})
-    with pytest.raises(EvaluationClosedError):
-        receive_evaluation(cohort(), Role.MENTEE, given, WrappingEvaluationSeal(), store,
-                           OPENS + EVALUATION_OPEN_FOR)  # fmt: skip
+    with pytest.raises(EvaluationNotOpenError) as early:
+        receive_evaluation(
+            cohort(), Role.MENTEE, given, WrappingEvaluationSeal(), store, OPENS - timedelta(seconds=1)
+        )
+    with pytest.raises(EvaluationClosedError) as late:
+        receive_evaluation(
+            cohort(), Role.MENTEE, given, WrappingEvaluationSeal(), store, OPENS + EVALUATION_OPEN_FOR
+        )
+
+    assert (early.value.closed, late.value.closed) == (False, True)
     assert store.pending_records == {}
+    assert evaluation_open(cohort(), OPENS)
+    assert not evaluation_open(cohort(), OPENS + EVALUATION_OPEN_FOR)
+    assert OPENS.astimezone(LONDON).time() == time(0)
+    assert OPENS.date() == calendar_of(cohort()).programme_ends
 
 
 def settle_at(store: MemoryEvaluation, at: datetime, ended: bool = False) -> tuple[int, int, int]:
@@ -276,7 +291,7 @@ def test_a_question_answered_by_fewer_than_k_of_a_batch_is_not_kept() -> None:
     answer(store, K + 1, Role.MENTEE)
     for _ in range(K - 1):
         given = parse_answers(SCHEME, Role.MENTOR, {"confidence": "agree", "fulfilment": "strongly_agree"})
-        receive_evaluation(cohort(), Role.MENTOR, given, WrappingEvaluationSeal(), store, NOW)
+        receive_evaluation(cohort(), Role.MENTOR, given, WrappingEvaluationSeal(), store, OPENS)
 
     settle_at(store, OPENS)
 
