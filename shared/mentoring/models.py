@@ -485,11 +485,12 @@ class DeadlineEvent(EventBridgeModel):
 
 
 class ProgrammeEndReached(BaseModel):
-    """ProgrammeDateReached at the programme's end (the cohort's schedule): its evaluation's answers
-    may be stored. Only what the monitoring function reads of it; the rest is ignored."""
+    """ProgrammeDateReached at the programme's end (the cohort's schedule, ``moment_id`` "end"): its
+    evaluation's answers may be stored. Only what the monitoring function reads of it; the rest is
+    ignored."""
 
     cohort_id: CohortId
-    moment: Literal["programme_end"]
+    moment_id: Literal["end"]
 
 
 class ProgrammeEndEvent(EventBridgeModel):

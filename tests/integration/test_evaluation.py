@@ -160,7 +160,7 @@ def test_the_programme_end_event_stores_them_and_fewer_than_k_are_deleted_when_i
     for _ in range(K - 1):
         answer(stack, small, Role.MENTEE, {"recommend": "agree"})
 
-    detail = {"cohort_id": ended.cohort_id, "moment": "programme_end", "on": "what else it says"}
+    detail = {"cohort_id": ended.cohort_id, "moment_id": "end", "kind": "what else it says"}
     at_end = scheduled(stack, datetime.now(UTC), "ProgrammeDateReached", **detail)
     waiting = scheduled(stack, evaluation_opens(small) + timedelta(days=1))
     closed = scheduled(stack, evaluation_opens(small) + EVALUATION_OPEN_FOR + timedelta(hours=1))
