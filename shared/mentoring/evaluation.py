@@ -19,8 +19,10 @@ For the participant page (which renders the questions and calls these, once per 
    person has answered on the identity side (its own record), never next to the answers, and
    calls this once per person.
 4. ``record_next_year(cohort_id, application_id, would_mentor, applications, invitations, now)``:
-   "Would you like to be a mentor next year?" is *not* an evaluation answer: it is kept with the
-   person's identity, as the next cohort's invitation list, with the cohort's retention.
+   "Would you like to be a mentor next year?" (``scheme.next_year.text``; its form field is
+   :data:`NEXT_YEAR_FIELD`, "yes" or "no", read by ``parse_next_year``) is *not* an evaluation
+   answer: keep it out of the form given to ``parse_answers``. It is kept with the person's
+   identity, as the next cohort's invitation list, with the cohort's retention.
 
 Pending answers are settled by the monitoring function with the same code as monitoring answers
 (``mentoring.monitoring``): nothing moves before the programme's last day (London), then the
@@ -126,6 +128,18 @@ def parse_answers(scheme: Scheme, role: Role, form: Mapping[str, str]) -> Evalua
     if errors:
         raise EvaluationAnswersError(errors)
     return EvaluationAnswers(answers=answers)
+
+
+NEXT_YEAR_FIELD = "next_year"
+
+
+def parse_next_year(value: str | None) -> bool | None:
+    """The answer to "would you like to be a mentor next year?": True, False, or None (no answer)."""
+    if value is None or not value.strip():
+        return None
+    if value not in {"yes", "no"}:
+        raise EvaluationAnswersError([FieldError(field=NEXT_YEAR_FIELD, message="choose yes or no")])
+    return value == "yes"
 
 
 def evaluation_opens(cohort: Cohort) -> datetime:

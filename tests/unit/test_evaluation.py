@@ -13,6 +13,7 @@ from datetime import datetime, time, timedelta
 import pytest
 from mentoring.evaluation import (
     EVALUATION_OPEN_FOR,
+    NEXT_YEAR_FIELD,
     EvaluationAnswersError,
     EvaluationClosedError,
     EvaluationNotOpenError,
@@ -21,6 +22,7 @@ from mentoring.evaluation import (
     evaluation_opens,
     invitation_list,
     parse_answers,
+    parse_next_year,
     questions,
     receive_evaluation,
     record_next_year,
@@ -155,6 +157,13 @@ def test_each_wrong_field_is_named_with_its_reason_and_never_its_value() -> None
     }
     assert "very much so" not in str(raised.value)
     assert "blue" not in str(raised.value)
+
+
+def test_next_year_is_yes_no_or_no_answer_and_named_when_wrong() -> None:
+    assert [parse_next_year(v) for v in ("yes", "no", "", None)] == [True, False, None, None]
+    with pytest.raises(EvaluationAnswersError) as raised:
+        parse_next_year("maybe")
+    assert [(e.field, e.message) for e in raised.value.errors] == [(NEXT_YEAR_FIELD, "choose yes or no")]
 
 
 def test_a_required_question_left_unanswered_is_named() -> None:
