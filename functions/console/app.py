@@ -507,12 +507,17 @@ def matches_export(cohort_id: str) -> Response[str]:
     member, cohort = acting_on(cohort_id)
     csv = matches_csv(cohort_matches(cohort.cohort_id, store(), store()), store())
     audit(member, "downloaded the matches (CSV)", cohort_id)
+    return csv_download(csv, f"{cohort_id}-matches.csv")
+
+
+def csv_download(text: str, filename: str) -> Response[str]:
+    """A spreadsheet to download: never cached, never read as anything but CSV."""
     headers = {
-        "Content-Disposition": f'attachment; filename="{cohort_id}-matches.csv"',
+        "Content-Disposition": f'attachment; filename="{filename}"',
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
     }
-    return Response(200, "text/csv; charset=utf-8", csv, headers, cookies=list(gate.refreshed))
+    return Response(200, "text/csv; charset=utf-8", text, headers, cookies=list(gate.refreshed))
 
 
 @cache
@@ -644,12 +649,7 @@ def next_year_export(cohort_id: str) -> Response[str]:
     member, cohort = acting_on(cohort_id)
     csv = invitation_csv(invitation_list(cohort.cohort_id, store(), store()))
     audit(member, "downloaded next year's mentors (CSV)", cohort_id)
-    headers = {
-        "Content-Disposition": f'attachment; filename="{cohort_id}-next-year.csv"',
-        "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff",
-    }
-    return Response(200, "text/csv; charset=utf-8", csv, headers, cookies=list(gate.refreshed))
+    return csv_download(csv, f"{cohort_id}-next-year.csv")
 
 
 # ---------------------------------------------------------------- actions (each audited)

@@ -88,14 +88,6 @@ class EvaluationReport(PublishedReport):
     respondents: int  # published (rounded) count of everyone counted
     not_recorded: int  # records whose role is not recorded (counted under all participants only)
 
-    @property
-    def protection(self) -> str:
-        return protection(self.k)
-
-    @property
-    def rules(self) -> tuple[str, ...]:
-        return rules(self.k)
-
     def notes(self) -> list[str]:
         if not self.not_recorded:
             return []
@@ -137,6 +129,8 @@ def build_report(title: str, scheme: Scheme, rows: Iterable[EvaluationRow], k: i
     return EvaluationReport(
         title=title,
         k=k,
+        protection=protection(k),
+        rules=rules(k),
         labels=labels,
         tables=tuple(tables),
         respondents=rounded(len(listed), cell_key(listed)),

@@ -187,19 +187,13 @@ class PublishedReport:
     k: int
     tables: tuple[QuestionTable, ...]
     has_figures: bool
+    protection: str  # the one plain sentence on how the figures are protected
+    rules: tuple[str, ...]  # how to read them
 
 
 @dataclass(frozen=True)
 class MonitoringReport(PublishedReport):
     not_recorded: tuple[int, ...]  # in COLUMNS order: records a column leaves out (role/outcome unknown)
-
-    @property
-    def protection(self) -> str:
-        return protection(self.k)
-
-    @property
-    def rules(self) -> tuple[str, ...]:
-        return rules(self.k)
 
     def notes(self) -> list[str]:
         """Plain sentences for the columns that leave people out."""
@@ -297,6 +291,8 @@ def build_report(title: str, rows: Iterable[ReportRow], k: int) -> MonitoringRep
     return MonitoringReport(
         title=title,
         k=k,
+        protection=protection(k),
+        rules=rules(k),
         tables=tuple(
             _question_table(question, caption, values, listed)
             for question, caption, values in MONITORING_QUESTIONS
