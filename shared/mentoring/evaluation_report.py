@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from html import escape
 from typing import Any, Final
 
 from mentoring.models import EvaluationRecord, Role
@@ -26,10 +25,7 @@ from mentoring.monitoring_report import (
     MIN_PERCENT_TOTAL,
     PublishedReport,
     cell_key,
-    empty_text,
-    html_chart,
     html_page,
-    html_table,
     publish_table,
     rounded,
     tables_csv,
@@ -167,19 +163,13 @@ def to_csv(report: EvaluationReport) -> str:
 
 def to_html(report: EvaluationReport) -> str:
     """A standalone, accessible HTML page, as the monitoring report's."""
-    bars = [(key, group, label) for key, group, label in zip(KEYS, GROUPS, report.labels, strict=True)][:2]
-    sections = "".join(
-        f'<section aria-labelledby="q-{n}"><h2 id="q-{n}">{escape(table.caption)}</h2>'
-        f"{html_table(table, n, report.labels)}{html_chart(table, bars)}</section>"
-        for n, table in enumerate(report.tables, start=1)
-    )
     return html_page(
         f"Programme evaluation: {report.title}",
-        report.protection,
+        report,
         "What the participants said at the end of the programme, in the anonymous evaluation survey. "
         f"People counted: {report.respondents} (rounded).",
-        None if report.has_figures else empty_text(report.k, "the programme's last day"),
-        report.rules,
+        "the programme's last day",
         report.notes(),
-        sections,
+        report.labels,
+        list(zip(KEYS, GROUPS, report.labels, strict=True))[:2],
     )

@@ -452,48 +452,50 @@ def html_chart(table: QuestionTable, bars_of: Sequence[tuple[str, str, str]] = (
 def to_html(report: MonitoringReport) -> str:
     """A standalone, accessible HTML page: how the figures are protected, then a table and a chart
     per question."""
-    sections = "".join(
-        f'<section aria-labelledby="q-{n}"><h2 id="q-{n}">{escape(table.caption)}</h2>'
-        f"{html_table(table, n)}{html_chart(table)}</section>"
-        for n, table in enumerate(report.tables, start=1)
-    )
     return html_page(
         f"Equal-opportunities monitoring: {report.title}",
-        report.protection,
+        report,
         "Who applied to the scheme and who was found eligible, from the optional monitoring questions, "
         'which every applicant could answer "Prefer not to say".',
-        None if report.has_figures else empty_text(report.k, "the recruitment deadline"),
-        report.rules,
+        "the recruitment deadline",
         report.notes(),
-        sections,
     )
-
-
-def empty_text(k: int, after: str) -> str:
-    return f"Answers are added after {after}, once at least {k} people's answers can be added together."
 
 
 def html_page(
     title: str,
-    protection_text: str,
+    report: PublishedReport,
     intro: str,
-    empty: str | None,
-    rules_text: Sequence[str],
+    after: str,
     notes: Sequence[str],
-    sections: str,
+    labels: Sequence[str] = (),
+    bars: Sequence[tuple[str, str, str]] = (),
 ) -> str:
-    """A standalone, accessible HTML report page around its ``sections`` (a table and a chart a
-    question): the title, how the figures are protected, and how to read them."""
-    rules_html = "".join(f"<li>{escape(text)}</li>" for text in rules_text)
+    """A standalone, accessible HTML report page: the title, how the figures are protected, how to
+    read them, then a table (columns ``labels``) and a chart (``bars``) a question; the monitoring
+    report's columns when these are empty. ``after`` says when figures first appear."""
+    rules_html = "".join(f"<li>{escape(text)}</li>" for text in report.rules)
     notes_html = "".join(f"<li>{escape(note)}</li>" for note in notes)
+    sections = "".join(
+        f'<section aria-labelledby="q-{n}"><h2 id="q-{n}">{escape(table.caption)}</h2>'
+        f"{html_table(table, n, labels)}{html_chart(table, bars)}</section>"
+        for n, table in enumerate(report.tables, start=1)
+    )
+    empty = (
+        ""
+        if report.has_figures
+        else "<p><strong>No figures yet.</strong> "
+        f"Answers are added after {escape(after)}, once at least {report.k} people's answers can be "
+        "added together.</p>"
+    )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body><main>"
         f"<h1>{escape(title)}</h1>"
-        f'<p class="protection">{escape(protection_text)}</p>'
+        f'<p class="protection">{escape(report.protection)}</p>'
         f"<p>{escape(intro)}</p>"
-        + ("" if empty is None else f"<p><strong>No figures yet.</strong> {escape(empty)}</p>")
+        + empty
         + f'<h2 id="rules">How to read these figures</h2><ul>{rules_html}</ul>'
         + (f"<ul>{notes_html}</ul>" if notes_html else "")
         + "<p>In the tables, — means the total is too small for a percentage.</p>"
