@@ -27,9 +27,9 @@ from mentoring.monitoring_report import (
     cell_key,
     html_page,
     publish_table,
+    published_json,
     rounded,
     tables_csv,
-    tables_json,
 )
 from mentoring.scheme import Scheme
 
@@ -139,21 +139,12 @@ def build_report(title: str, scheme: Scheme, rows: Iterable[EvaluationRow], k: i
 
 
 def to_json(report: EvaluationReport) -> dict[str, Any]:
-    return {
-        "title": report.title,
-        "protection": report.protection,
-        "rules": list(report.rules),
-        "k": report.k,
-        "has_figures": report.has_figures,
-        "max_error": MAX_ERROR,
-        "respondents": report.respondents,
-        "not_recorded": report.not_recorded,
-        "columns": [
-            {"key": key, "group": group, "label": label}
-            for key, group, label in zip(KEYS, GROUPS, report.labels, strict=True)
-        ],
-        "questions": tables_json(report.tables),
-    }
+    """The report as JSON-serialisable data."""
+    columns = [
+        {"key": key, "group": group, "label": label}
+        for key, group, label in zip(KEYS, GROUPS, report.labels, strict=True)
+    ]
+    return published_json(report, columns, respondents=report.respondents, not_recorded=report.not_recorded)
 
 
 def to_csv(report: EvaluationReport) -> str:

@@ -328,8 +328,8 @@ def tables_json(tables: Iterable[QuestionTable]) -> list[dict[str, Any]]:
     ]
 
 
-def to_json(report: MonitoringReport) -> dict[str, Any]:
-    """The report as JSON-serialisable data."""
+def published_json(report: PublishedReport, columns: list[dict[str, Any]], **more: Any) -> dict[str, Any]:
+    """A published report as JSON-serialisable data, with its ``columns`` (and ``more``)."""
     return {
         "title": report.title,
         "protection": report.protection,
@@ -337,12 +337,19 @@ def to_json(report: MonitoringReport) -> dict[str, Any]:
         "k": report.k,
         "has_figures": report.has_figures,
         "max_error": MAX_ERROR,
-        "columns": [
-            {"key": c.key, "group": c.group, "outcome": c.outcome, "label": c.label, "not_recorded": n}
-            for c, n in zip(COLUMNS, report.not_recorded, strict=True)
-        ],
+        **more,
+        "columns": columns,
         "questions": tables_json(report.tables),
     }
+
+
+def to_json(report: MonitoringReport) -> dict[str, Any]:
+    """The report as JSON-serialisable data."""
+    columns = [
+        {"key": c.key, "group": c.group, "outcome": c.outcome, "label": c.label, "not_recorded": n}
+        for c, n in zip(COLUMNS, report.not_recorded, strict=True)
+    ]
+    return published_json(report, columns)
 
 
 def csv_percent(cell: Cell) -> str:

@@ -62,6 +62,17 @@ def differencing(
         newcomers = []
 
 
+def read_reports(api: ApiClient, paths: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Every format of each report: "<scope>.json" (parsed), "<scope>.csv", "<scope>.html"."""
+    reports: dict[str, Any] = {}
+    for scope, path in paths:
+        for kind in ("json", "csv", "html"):
+            reply = api.signed("GET", f"{path}?format={kind}")
+            assert reply.status == 200, reply.body
+            reports[f"{scope}.{kind}"] = reply.body
+    return reports
+
+
 def scanned(runtime: LocalRuntime, cohort_id: str) -> list[dict[str, Any]]:
     """Every item of the Monitoring table for the cohort, as the table holds it."""
     items: list[dict[str, Any]] = []

@@ -35,7 +35,7 @@ from mentoring.models import MonitoringAnswers
 from infrastructure.local.client import ApiClient
 from infrastructure.local.runtime import LocalRuntime
 from tests.e2e import adversary
-from tests.e2e.adversary import counts_of, html_counts, local_stack, scanned
+from tests.e2e.adversary import counts_of, html_counts, local_stack, read_reports, scanned
 from tests.integration.helpers import applicant_submission
 
 pytestmark = pytest.mark.e2e
@@ -61,15 +61,13 @@ class Reading:
 
 
 def read(api: ApiClient, cohort_id: str) -> Reading:
-    monitoring: dict[str, Any] = {}
-    for scope, path in (
-        ("cohort", f"/cohorts/{cohort_id}/monitoring-report"),
-        ("scheme", f"/schemes/{SCHEME}/monitoring-report"),
-    ):
-        for kind in ("json", "csv", "html"):
-            reply = api.signed("GET", f"{path}?format={kind}")
-            assert reply.status == 200, reply.body
-            monitoring[f"{scope}.{kind}"] = reply.body
+    monitoring = read_reports(
+        api,
+        (
+            ("cohort", f"/cohorts/{cohort_id}/monitoring-report"),
+            ("scheme", f"/schemes/{SCHEME}/monitoring-report"),
+        ),
+    )
     progress = api.signed("GET", f"/cohorts/{cohort_id}")
     assert progress.status == 200
     return Reading(monitoring, progress.body)

@@ -39,7 +39,7 @@ from mentoring.scheme import get_scheme
 from infrastructure.local.client import ApiClient
 from infrastructure.local.runtime import LocalRuntime
 from tests.e2e import adversary
-from tests.e2e.adversary import counts_of, html_counts, local_stack, scanned
+from tests.e2e.adversary import counts_of, html_counts, local_stack, read_reports, scanned
 
 pytestmark = pytest.mark.e2e
 
@@ -60,16 +60,15 @@ class Reading:
 
 
 def read(api: ApiClient, cohort_id: str) -> Reading:
-    reports: dict[str, Any] = {}
-    for scope, path in (
-        ("cohort", f"/cohorts/{cohort_id}/evaluation-report"),
-        ("scheme", f"/schemes/{SCHEME.id}/evaluation-report"),
-    ):
-        for kind in ("json", "csv", "html"):
-            reply = api.signed("GET", f"{path}?format={kind}")
-            assert reply.status == 200, reply.body
-            reports[f"{scope}.{kind}"] = reply.body
-    return Reading(reports)
+    return Reading(
+        read_reports(
+            api,
+            (
+                ("cohort", f"/cohorts/{cohort_id}/evaluation-report"),
+                ("scheme", f"/schemes/{SCHEME.id}/evaluation-report"),
+            ),
+        )
+    )
 
 
 # ---------------------------------------------------------------- the people and the timeline
