@@ -15,9 +15,11 @@ For the participant page (which renders the questions and calls these, once per 
    Monitoring KMS key, purpose ``programme-evaluation``) and holds them as one pending record in the
    Monitoring table: a random key, the cohort, the role, no identifier, no time. Raises
    :class:`EvaluationNotOpenError` outside ``evaluation_open(cohort, now)`` (from the programme's
-   last day, 00:00 London, for 28 days; ``closed`` says which side). The page records that the
-   person has answered on the identity side (its own record), never next to the answers, and
-   calls this once per person.
+   last day, 00:00 London, for 28 days; ``closed`` says which side). Given the person's
+   ``application_id``, it also records, in the same write, that they answered (identity's side, in
+   the Applications table; never what), once: a second answer raises
+   :class:`~mentoring.ports.AlreadyAnsweredError` and stores nothing. ``store.answered(cohort_id,
+   application_id)`` tells the page whether to show the survey or a thank-you.
 4. ``record_next_year(cohort_id, application_id, would_mentor, applications, invitations, now)``:
    "Would you like to be a mentor next year?" (``scheme.next_year.text``; its form field is
    :data:`NEXT_YEAR_FIELD`, "yes" or "no", read by ``parse_next_year``) is *not* an evaluation
@@ -163,8 +165,12 @@ def receive_evaluation(
     sealer: AnswerSealer[EvaluationAnswers],
     store: EvaluationStore,
     now: datetime,
+    application_id: str | None = None,
 ) -> None:
-    """Seals one person's answers and holds them as pending (see the module's account)."""
+    """Seals one person's answers and holds them as pending (see the module's account). With the
+    person's ``application_id``, that they answered is kept on identity's side in the same write,
+    once (``AlreadyAnsweredError`` the second time: nothing is counted twice, and a retry after a
+    failure is never lost)."""
     if now >= evaluation_closes(cohort):
         raise EvaluationClosedError(f"the evaluation of cohort {cohort.cohort_id!r} has closed")
     if now < evaluation_opens(cohort):
@@ -175,7 +181,8 @@ def receive_evaluation(
             scheme_id=cohort.scheme_id,
             role=role,
             sealed=sealer.seal(answers, cohort.cohort_id),
-        )
+        ),
+        answered_by=application_id,
     )
 
 

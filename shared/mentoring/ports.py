@@ -395,8 +395,16 @@ class EvaluationStore(BatchStore[PendingEvaluation, EvaluationRecord], Protocol)
     """The Monitoring table's evaluation answers: pending (sealed, held by the participant page)
     and stored (in batches), apart from the monitoring answers and from identity."""
 
-    def hold(self, pending: PendingEvaluation) -> None:
-        """Stores one person's sealed answers as pending."""
+    def hold(self, pending: PendingEvaluation, answered_by: str | None = None) -> None:
+        """Stores one person's sealed answers as pending; with ``answered_by`` (their application),
+        records on identity's side that it answered, in the same write, once: a second time raises
+        ``AlreadyAnsweredError`` and stores nothing."""
+
+    def answered(self, cohort_id: str, application_id: str) -> bool: ...
+
+
+class AlreadyAnsweredError(RuntimeError):
+    """This application has answered its cohort's survey already: nothing was stored again."""
 
 
 class NextYearList(Protocol):

@@ -21,6 +21,7 @@ from mentoring.adapters.dynamodb import DynamoApplications, DynamoEvaluation
 from mentoring.adapters.kms import KmsAnswers, KmsEvaluationAnswers
 from mentoring.evaluation import EVALUATION_OPEN_FOR, evaluation_opens, receive_evaluation, record_next_year
 from mentoring.models import Cohort, EvaluationAnswers, MonitoringAnswers, Role, StaffRole
+from mentoring.ports import AlreadyAnsweredError
 
 from tests.integration.console import new_staff, signed_in
 from tests.integration.helpers import Stack, api_event, applicant_submission, intake_message, sqs_event
@@ -169,6 +170,32 @@ def test_the_programme_end_event_stores_them_and_fewer_than_k_are_deleted_when_i
     assert waiting["evaluation"]["waiting"] >= K - 1
     assert closed["evaluation"]["discarded"] >= K - 1
     assert stack.monitoring_records(small.cohort_id) == []
+
+
+def test_that_a_person_answered_is_kept_with_identity_in_the_same_write_and_only_once(stack: Stack) -> None:
+    cohort = cohort_of(stack, stack.open_cohort())
+    store = DynamoEvaluation(
+        stack.physical("MonitoringTable"),
+        applications_table=stack.physical("ApplicationsTable"),
+        retention_days=365,
+    )
+    sealer = KmsEvaluationAnswers(os.environ["MONITORING_KEY_ID"])
+    given = EvaluationAnswers(answers={"confidence": "agree"})
+    opens = evaluation_opens(cohort)
+    receive_evaluation(cohort, Role.MENTEE, given, sealer, store, opens, application_id="mentee-7")
+
+    with pytest.raises(AlreadyAnsweredError):
+        receive_evaluation(cohort, Role.MENTEE, given, sealer, store, opens, application_id="mentee-7")
+
+    (pending,) = stack.monitoring_records(cohort.cohort_id)
+    assert "mentee-7" not in json.dumps(pending)
+    assert store.answered(cohort.cohort_id, "mentee-7")
+    assert not store.answered(cohort.cohort_id, "mentee-8")
+    mark = stack.client("dynamodb").get_item(
+        TableName=stack.physical("ApplicationsTable"),
+        Key={"pk": {"S": f"COHORT#{cohort.cohort_id}"}, "sk": {"S": "EVALUATED#mentee-7"}},
+    )["Item"]
+    assert set(mark) == {"pk", "sk", "expires_at"}  # that they answered, never what, nor when
 
 
 def test_a_sweep_stores_monitoring_and_evaluation_answers_each_as_their_own(stack: Stack) -> None:

@@ -39,6 +39,7 @@ from mentoring.models import (
     Role,
     SealedAnswers,
 )
+from mentoring.ports import AlreadyAnsweredError
 from mentoring.programme import calendar_of
 from mentoring.scheme import AGREEMENT, get_scheme, load_schemes
 
@@ -72,9 +73,17 @@ class MemoryEvaluation:
         self.pending_records: dict[str, PendingEvaluation] = {}
         self.stored: dict[str, EvaluationRecord] = {}
         self.writes: list[list[EvaluationRecord]] = []
+        self.answered_by: set[tuple[str, str]] = set()
 
-    def hold(self, pending: PendingEvaluation) -> None:
+    def hold(self, pending: PendingEvaluation, answered_by: str | None = None) -> None:
+        if answered_by is not None:
+            if (pending.cohort_id, answered_by) in self.answered_by:
+                raise AlreadyAnsweredError(answered_by)
+            self.answered_by.add((pending.cohort_id, answered_by))
         self.pending_records[pending.record_id] = pending
+
+    def answered(self, cohort_id: str, application_id: str) -> bool:
+        return (cohort_id, application_id) in self.answered_by
 
     def pending(self, cohort_id: str) -> list[PendingEvaluation]:
         return [p for p in self.pending_records.values() if p.cohort_id == cohort_id]
@@ -198,6 +207,19 @@ def test_received_answers_are_held_sealed_with_no_identifier_and_no_time() -> No
     (held,) = store.pending_records.values()
     assert set(held.model_dump()) == {"record_id", "cohort_id", "scheme_id", "role", "sealed"}
     assert "agree" not in held.sealed.ciphertext  # sealed, not readable on the way
+
+
+def test_a_person_s_answers_are_held_once_and_that_they_answered_is_kept_apart() -> None:
+    store = MemoryEvaluation()
+    given = parse_answers(SCHEME, Role.MENTEE, {"confidence": "agree"})
+    receive_evaluation(cohort(), Role.MENTEE, given, WrappingEvaluationSeal(), store, OPENS, "mentee-1")
+
+    with pytest.raises(AlreadyAnsweredError):
+        receive_evaluation(cohort(), Role.MENTEE, given, WrappingEvaluationSeal(), store, OPENS, "mentee-1")
+
+    assert len(store.pending_records) == 1
+    assert store.answered("cohort-a", "mentee-1")
+    assert "mentee-1" not in next(iter(store.pending_records.values())).model_dump_json()
 
 
 def test_answers_are_taken_from_the_programme_s_last_day_until_the_survey_closes() -> None:

@@ -38,6 +38,7 @@ from mentoring.models import (
     new_record_id,
 )
 from mentoring.ports import (
+    AlreadyAnsweredError,
     Claim,
     ClaimedSubmission,
     CohortClosedError,
@@ -73,6 +74,8 @@ HELD = "HELD#"
 # "Would you like to be a mentor next year?": personal data, in the cohort's partition under the
 # person's application, with the cohort's retention (never in the Monitoring table).
 NEXT_YEAR = "NEXTYEAR#"
+# That an application answered its cohort's survey (identity's side: never what it answered).
+EVALUATED = "EVALUATED#"
 # Evaluation answers in the Monitoring table: pending (sealed) and stored, under keys of their own
 # (a monitoring record's key is a bare UUID), so neither kind is ever read as the other.
 EVALUATION_PENDING = "EVALUATION-PENDING#"
@@ -1266,19 +1269,66 @@ class DynamoEvaluation(_Batches[PendingEvaluation, EvaluationRecord]):
             "answers": {"M": {question: {"S": value} for question, value in record.answers.items()}},
         }
 
-    def hold(self, pending: PendingEvaluation) -> None:
-        """One person's sealed answers, pending: the random key, the cohort, the role, no time."""
-        self.db.put_item(
-            TableName=self.table,
-            Item={
-                "record_id": {"S": EVALUATION_PENDING + pending.record_id},
-                "cohort_id": {"S": pending.cohort_id},
-                "scheme_id": {"S": pending.scheme_id},
-                "role": {"S": pending.role.value},
-                "sealed": {"S": pending.sealed.ciphertext},
-            },
-            ConditionExpression="attribute_not_exists(record_id)",
-        )
+    def __init__(
+        self,
+        table: str,
+        dynamodb: DynamoDBClient | None = None,
+        applications_table: str | None = None,
+        retention_days: int | None = None,
+    ) -> None:
+        super().__init__(table, dynamodb)
+        self.applications_table = applications_table
+        # "Answered" is kept in the Applications table, with the cohort's retention.
+        self.identity_retention = Retention(applications_table or "", retention_days, dynamodb)
+
+    def hold(self, pending: PendingEvaluation, answered_by: str | None = None) -> None:
+        """One person's sealed answers, pending: the random key, the cohort, the role, no time. With
+        ``answered_by``, in the same transaction, that the application answered (the Applications
+        table: identity's side, no answer), only if it had not: else ``AlreadyAnsweredError``."""
+        items: list[Any] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {
+                        "record_id": {"S": EVALUATION_PENDING + pending.record_id},
+                        "cohort_id": {"S": pending.cohort_id},
+                        "scheme_id": {"S": pending.scheme_id},
+                        "role": {"S": pending.role.value},
+                        "sealed": {"S": pending.sealed.ciphertext},
+                    },
+                    "ConditionExpression": "attribute_not_exists(record_id)",
+                }
+            }
+        ]
+        if answered_by is not None:
+            if self.applications_table is None:
+                raise RuntimeError("this store was built without the applications table")
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.applications_table,
+                        "Item": {
+                            "pk": _pk(pending.cohort_id),
+                            "sk": {"S": EVALUATED + answered_by},
+                            **self.identity_retention.attribute(pending.cohort_id),
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+        try:
+            self.db.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if answered_by is not None and _conditional_failed(error):
+                raise AlreadyAnsweredError(answered_by) from None
+            raise
+
+    def answered(self, cohort_id: str, application_id: str) -> bool:
+        """Whether the application has answered its cohort's survey (never what)."""
+        if self.applications_table is None:
+            raise RuntimeError("this store was built without the applications table")
+        key = {"pk": _pk(cohort_id), "sk": {"S": EVALUATED + application_id}}
+        return "Item" in self.db.get_item(TableName=self.applications_table, Key=key, ConsistentRead=True)
 
     def list_records(
         self, cohort_id: str | None = None, scheme_id: str | None = None
