@@ -152,8 +152,10 @@ def coordinated_cohort(cohort_id: str) -> Callable[[StaffMember], Cohort]:
 
 
 def coordinated_scheme(scheme_id: str) -> Callable[[StaffMember], str]:
+    """A check for console_page: the scheme, for its coordinators."""
+
     def check(member: StaffMember) -> str:
-        if not can_act_on(member, scheme_id):
+        if scheme_id not in load_schemes() or not can_act_on(member, scheme_id):
             raise ForbiddenError("Your role does not allow you to read this scheme's evaluation.")
         return scheme_id
 
@@ -275,8 +277,6 @@ def console_evaluation(cohort_id: str) -> Response[str]:
 
 @app.get("/console/schemes/<scheme_id>/evaluation")
 def console_scheme_evaluation(scheme_id: str) -> Response[str]:
-    if scheme_id not in load_schemes():
-        return error(HTTPStatus.NOT_FOUND, "no scheme has this id", "schemeId")
     allowed = console_page(coordinated_scheme(scheme_id))
     if isinstance(allowed, Response):
         return allowed

@@ -279,3 +279,6 @@ def test_the_console_shows_the_cohort_s_and_the_scheme_s_evaluation_to_its_coord
     assert as_csv.body.startswith("question,question_label,value,value_label,mentee_answered_count")
     assert scheme.status == 200
     assert (refused.status, refused_scheme.status) == (403, 403)
+    administrator = signed_in(stack, new_staff(stack, StaffRole.ADMINISTRATOR))
+    assert administrator.get("/console/schemes/b-mentor-professional/evaluation").status == 200
+    assert administrator.get("/console/schemes/no-such-scheme/evaluation").status == 403
