@@ -111,6 +111,11 @@ emails:
   welcome: Welcome to technician peer mentoring.
   matched: Meet once a month.
   unmatched: We will try again next term.
+evaluation:
+  - {id: skills, kind: agreement, text: "My technical skills grew through the programme.",
+     source: {default: "The scheme's aim, as the coordinator writes it."}}
+next_year:
+  source: {default: Every participant is asked.}
 """
 
 

@@ -225,6 +225,18 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
             "broken.yaml: when_full: Input should be 'close'",
         ),
         ('starts: "12:00"', 'starts: "25:00"', "broken.yaml: calendar.training.0.starts:"),
+        ("  - id: learning", "  - id: career", "broken.yaml: evaluation.1.id: 'career' is used twice"),
+        (
+            "  - id: recommend\n    kind: agreement",
+            "  - id: recommend\n    kind: agreement\n    options: [{value: y, label: Y}]",
+            "broken.yaml: evaluation.5: evaluation question 'recommend' of kind agreement takes the scale's",
+        ),
+        (
+            "  - id: recommend\n    kind: agreement",
+            "  - id: recommend\n    kind: choice",
+            "broken.yaml: evaluation.5: evaluation question 'recommend' of kind choice needs at least two",
+        ),
+        ("next_year:\n  text: Would", "next_year:\n  txt: Would", "broken.yaml: next_year.txt: Extra inputs"),
     ],
 )
 def test_an_invalid_definition_names_file_field_and_problem(
