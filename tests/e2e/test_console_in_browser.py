@@ -262,6 +262,12 @@ def test_a_coordinators_whole_round(
     click(browser, "The equal-opportunities monitoring report")
     assert browser.find_elements(By.CSS_SELECTOR, "figure.chart svg")
     visit.check("report")
+    # And the programme's evaluation (no figures yet), and next year's mentors (nobody yet).
+    click(browser, "The programme's evaluation")
+    assert "No figures yet" in browser.page_source
+    visit.check("evaluation")
+    click(browser, "Next year's mentors")
+    visit.check("next-year")
     browser.get(f"{runtime.api_url}/console/account")
     visit.check("account")
 
