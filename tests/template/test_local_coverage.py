@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from infrastructure.local.provision import CLOUD_ONLY, CREATORS, PLAYED_BY_RUNTIME
-from infrastructure.local.template import read
+from infrastructure.local.template import pattern_matches, read
 
 pytestmark = pytest.mark.template
 
@@ -91,3 +91,16 @@ def test_a_specific_route_wins_over_a_greedy_one_as_in_api_gateway() -> None:
     greedy = next(r for r in stack.routes if r.path == "/console/{proxy+}" and r.method == "GET")
     assert greedy.matches("GET", "/console") is None
     assert greedy.matches("GET", "/consoles/x") is None
+
+
+def test_the_end_of_a_programme_reaches_the_monitoring_function_and_no_other_date_does() -> None:
+    """The schedules' ProgrammeDateReached for the "end" moment starts a cohort's evaluation
+    settling; the other dates (reminders, the check-in) are not the monitoring function's."""
+    rules = [r for r in read().rules if r.function == "MonitoringFunction"]
+
+    def reaches(detail: dict[str, str]) -> bool:
+        event = {"source": "mentoring.programme", "detail-type": "ProgrammeDateReached", "detail": detail}
+        return any(pattern_matches(r.pattern, event) for r in rules)
+
+    assert reaches({"cohort_id": "c-1", "moment_id": "end"})
+    assert not reaches({"cohort_id": "c-1", "moment_id": "midpoint"})
