@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mentoring.adapters.dynamodb import DynamoApplications, DynamoEvaluation, DynamoMonitoring
 from mentoring.adapters.kms import KmsAnswers, KmsEvaluationAnswers
 from mentoring.evaluation import settle_evaluation, sweep_evaluation
-from mentoring.models import Cohort, DeadlineEvent, ProgrammeEndEvent, utcnow
+from mentoring.models import Cohort, DeadlineEvent, ProgrammeDateEvent, utcnow
 from mentoring.monitoring import Settled, settle_alone, sweep
 from mentoring.observability import logger, metrics, traced
 from mentoring.ports import CohortNotFoundError, Lease
@@ -29,6 +29,7 @@ from mentoring.settings import MonitoringSettings
 settings = MonitoringSettings.from_env()
 DEADLINE = "RecruitmentDeadlineReached"
 PROGRAMME_DATE = "ProgrammeDateReached"
+PROGRAMME_END = "end"  # the moment id of a programme's end (mentoring.programme_dates)
 
 
 @cache
@@ -96,7 +97,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         context.aws_request_id, utcnow(), timedelta(milliseconds=context.get_remaining_time_in_millis())
     )
     if received.detail_type == PROGRAMME_DATE:  # the end of a cohort's programme: its evaluation
-        cohort = the_cohort(parse(event=event, model=ProgrammeEndEvent).detail.cohort_id)
+        date = parse(event=event, model=ProgrammeDateEvent).detail
+        if date.moment_id != PROGRAMME_END:  # the rule sends the end only
+            return {"cohort_id": date.cohort_id, "ignored": date.moment_id}
+        cohort = the_cohort(date.cohort_id)
         result = settle_evaluation(
             cohort,
             received.time,

@@ -484,19 +484,6 @@ class DeadlineEvent(EventBridgeModel):
     detail: DeadlineReached
 
 
-class ProgrammeEndReached(BaseModel):
-    """ProgrammeDateReached at the programme's end (the cohort's schedule, ``moment_id`` "end"): its
-    evaluation's answers may be stored. Only what the monitoring function reads of it; the rest is
-    ignored."""
-
-    cohort_id: CohortId
-    moment_id: Literal["end"]
-
-
-class ProgrammeEndEvent(EventBridgeModel):
-    detail: ProgrammeEndReached
-
-
 class LeaseExpiredEvent(EventBridgeModel):
     """MatchingLeaseExpired, which a matching run's watch puts on the bus once its lease has run out."""
 
