@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mentoring.adapters.dynamodb import DynamoApplications, DynamoEvaluation, DynamoMonitoring
 from mentoring.adapters.kms import KmsAnswers, KmsEvaluationAnswers
 from mentoring.evaluation import settle_evaluation, sweep_evaluation
-from mentoring.models import Cohort, DeadlineEvent, ProgrammeDateEvent, utcnow
+from mentoring.models import DeadlineEvent, ProgrammeDateEvent, utcnow
 from mentoring.monitoring import Settled, settle_alone, sweep
 from mentoring.observability import logger, metrics, traced
 from mentoring.ports import CohortNotFoundError, Lease
@@ -29,7 +29,9 @@ from mentoring.settings import MonitoringSettings
 settings = MonitoringSettings.from_env()
 DEADLINE = "RecruitmentDeadlineReached"
 PROGRAMME_DATE = "ProgrammeDateReached"
-PROGRAMME_END = "end"  # the moment id of a programme's end (mentoring.programme_dates)
+PROGRAMME_END = (
+    "end"  # the moment id of a programme's end (mentoring.programme_dates); its rule sends no other
+)
 
 
 @cache
@@ -78,11 +80,19 @@ def report(results: list[Settled], kind: str = "Monitoring") -> dict[str, Any]:
     }
 
 
-def the_cohort(cohort_id: str) -> Cohort:
-    cohort = cohorts().get_cohort(cohort_id)
+def programme_ended(event: ProgrammeDateEvent, lease: Lease) -> dict[str, Any]:
+    """The end of a cohort's programme: its evaluation answers may be stored now. A date of a
+    cohort that does not exist moves nothing (the programme function parks it; the sweep deletes
+    any answers such a cohort left)."""
+    date = event.detail
+    cohort = cohorts().get_cohort(date.cohort_id) if date.moment_id == PROGRAMME_END else None
     if cohort is None:
-        raise CohortNotFoundError(f"cohort {cohort_id!r} does not exist")
-    return cohort
+        logger.warning("a programme date with nothing to settle", cohort_id=date.cohort_id)
+        return {"cohort_id": date.cohort_id, "evaluation": report([], "Evaluation")}
+    result = settle_evaluation(
+        cohort, event.time, evaluation_store(), evaluation_opener(), cohorts(), lease, programme_ended=True
+    )
+    return {"cohort_id": cohort.cohort_id, "evaluation": report([result], "Evaluation")}
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -96,32 +106,22 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     lease = Lease.for_invocation(
         context.aws_request_id, utcnow(), timedelta(milliseconds=context.get_remaining_time_in_millis())
     )
-    if received.detail_type == PROGRAMME_DATE:  # the end of a cohort's programme: its evaluation
-        date = parse(event=event, model=ProgrammeDateEvent).detail
-        if date.moment_id != PROGRAMME_END:  # the rule sends the end only
-            return {"cohort_id": date.cohort_id, "ignored": date.moment_id}
-        cohort = the_cohort(date.cohort_id)
-        result = settle_evaluation(
-            cohort,
-            received.time,
-            evaluation_store(),
-            evaluation_opener(),
-            cohorts(),
-            lease,
-            programme_ended=True,
-        )
-        return {"cohort_id": cohort.cohort_id, "evaluation": report([result], "Evaluation")}
+    if received.detail_type == PROGRAMME_DATE:
+        return programme_ended(parse(event=event, model=ProgrammeDateEvent), lease)
     if received.detail_type != DEADLINE:  # the hourly sweep
         monitoring = report(sweep(received.time, grace, cohorts(), store(), opener(), lease))
         evaluation = sweep_evaluation(
             received.time, cohorts(), evaluation_store(), evaluation_opener(), lease
         )
         return {**monitoring, "evaluation": report(evaluation, "Evaluation")}
-    cohort = the_cohort(parse(event=event, model=DeadlineEvent).detail.cohort_id)
+    cohort_id = parse(event=event, model=DeadlineEvent).detail.cohort_id
+    cohort = cohorts().get_cohort(cohort_id)
+    if cohort is None:
+        raise CohortNotFoundError(f"cohort {cohort_id!r} does not exist")
     k = get_scheme(cohort.scheme_id).monitoring_batch
     result = settle_alone(
         cohort, k, received.time, grace, store(), opener(), cohorts(), lease, deadline_reached=True
     )
     if result.elsewhere:
-        logger.info("another run is storing this cohort's answers", cohort_id=cohort.cohort_id)
-    return {"cohort_id": cohort.cohort_id, **report([result])}
+        logger.info("another run is storing this cohort's answers", cohort_id=cohort_id)
+    return {"cohort_id": cohort_id, **report([result])}

@@ -167,6 +167,8 @@ def test_the_programme_end_event_stores_them_and_fewer_than_k_are_deleted_when_i
     closed = scheduled(stack, evaluation_opens(small) + EVALUATION_OPEN_FOR + timedelta(hours=1))
 
     assert at_end["evaluation"]["stored"] == K
+    nobody = scheduled(stack, datetime.now(UTC), "ProgrammeDateReached", cohort_id="gone", moment_id="end")
+    assert nobody["evaluation"]["stored"] == 0  # a date of no cohort moves nothing, and raises nothing
     assert waiting["evaluation"]["waiting"] >= K - 1
     assert closed["evaluation"]["discarded"] >= K - 1
     assert stack.monitoring_records(small.cohort_id) == []
