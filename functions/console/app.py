@@ -74,7 +74,13 @@ from mentoring.models import (
     utcnow,
 )
 from mentoring.observability import logger, metrics, traced
-from mentoring.participation import Candidate, RematchError, rematch, rematch_candidates
+from mentoring.participation import (
+    Candidate,
+    RematchError,
+    rematch,
+    rematch_candidates,
+    rematch_notifications,
+)
 from mentoring.ports import Challenge, CohortExistsError
 from mentoring.programme_view import ProgrammeView, cohort_figures, programme_csv, programme_view
 from mentoring.review import ReviewError, change_matches, check_changes, cohort_matches, matches_csv, publish
@@ -587,12 +593,15 @@ def rematch_mentee(cohort_id: str) -> Response[str]:
     _programme_of(cohort)
     mentee_id, mentor_id = fields.get("mentee_id", ""), fields.get("mentor_id", "")
     try:
-        rematch(
+        match = rematch(
             get_scheme(cohort.scheme_id), cohort_id, mentee_id, mentor_id, utcnow(), programme(), programme()
         )
     except RematchError as problem:
         field = f"mentor_id-{mentee_id}" if problem.error.field == "mentor_id" else problem.error.field
         return programme_page(cohort_id, {field: problem.error.message}, HTTPStatus.UNPROCESSABLE_ENTITY)
+    # Stored first: the emails read the new pair from the store. Sending the same form again
+    # finds the pair made and queues its emails again (notify's outbox sends each once).
+    notify_queue().send_all(rematch_notifications(match))
     audit(
         member,
         "re-matched a mentee whose partnership ended",

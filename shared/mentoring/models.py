@@ -457,8 +457,9 @@ class Notification(BaseModel):
     )
     moment: MomentId | None = Field(
         default=None,
-        description="The programme date the email is for (ProgrammeMoment.moment_id): a kind of "
-        "programme email happens more than once in a cohort (a reminder before each training day).",
+        description="The programme date the email is for (ProgrammeMoment.moment_id), or the re-match "
+        "(rematch-<digest of the pair>): a kind of email happens more than once in a cohort (a reminder "
+        "before each training day; a mentee's second match).",
     )
 
     @property

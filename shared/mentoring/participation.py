@@ -23,11 +23,13 @@ from mentoring.matching.rules import broken_rules, score_pair
 from mentoring.models import (
     Application,
     Cohort,
+    EmailKind,
     FieldError,
     HelpRequest,
     Match,
     Meeting,
     MeetingRecord,
+    Notification,
     ParticipantLink,
     Partnership,
     PartnershipEnd,
@@ -377,7 +379,17 @@ def rematch(
     programme: ProgrammeStore,
     applications: ApplicationStore,
 ) -> Match:
-    """Pairs a mentee whose partnership ended with one of the cohort's free mentors."""
+    """Pairs a mentee whose partnership ended with one of the cohort's free mentors. Asked again
+    for the pair it made, it returns that pair (the caller queues its emails again)."""
+    current = applications.get_match(cohort_id, mentee_id)
+    ended = {(e.mentee_id, e.mentor_id) for e in programme.ended(cohort_id)}
+    if (
+        current is not None
+        and current.mentor_id == mentor_id
+        and current.rematched_at is not None
+        and (mentee_id, mentor_id) not in ended
+    ):
+        return current
     chosen = {
         c.mentor_id: c for c in rematch_candidates(scheme, cohort_id, mentee_id, programme, applications)
     }
@@ -399,3 +411,25 @@ def rematch(
     if not programme.rematch(match):
         raise RematchError("mentee_id", "this mentee has been re-matched already")
     return match
+
+
+def rematch_notifications(match: Match) -> list[Notification]:
+    """The new pair's emails: the match emails again, keyed by the pair (a mentee's first match
+    email was sent under its own key, and a second re-match has a key of its own too)."""
+    pair = hashlib.sha256(f"{match.mentee_id}\n{match.mentor_id}".encode()).hexdigest()[:12]
+    moment = f"rematch-{pair}"
+    return [
+        Notification(
+            cohort_id=match.cohort_id,
+            kind=EmailKind.MATCHED_MENTEE,
+            application_id=match.mentee_id,
+            moment=moment,
+        ),
+        Notification(
+            cohort_id=match.cohort_id,
+            kind=EmailKind.MATCHED_MENTOR,
+            application_id=match.mentor_id,
+            mentee_ids=[match.mentee_id],
+            moment=moment,
+        ),
+    ]

@@ -8,19 +8,19 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from mentoring.institutions import institution_name
 from mentoring.models import Application, CalendarSession, Cohort, HelpRequest, Partnership, Role
 from mentoring.participation import partnerships
 from mentoring.ports import ApplicationStore, ProgrammeStore
 from mentoring.programme import LONDON, calendar_of, day, session_id, starts_at
+from mentoring.programme_dates import NUDGE_AFTER_MATCHING
 from mentoring.text import csv_cell
 
-# Project defaults (the sources are silent on when a coordinator should step in): a pair with no
-# meeting recorded four weeks into the programme needs a word, as does one that ended early and
-# is not re-matched, and anyone who asked for help.
-NO_MEETING_AFTER = timedelta(weeks=4)
+# A pair with no meeting recorded by the time the nudge goes (mentoring.programme_dates: the
+# project's default) needs the coordinator's word too, as does one that ended early and is not
+# re-matched, and anyone who asked for help.
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,6 @@ class ProgrammeView:
         return [row for row in self.pairs if row.attention]
 
 
-def _started(cohort: Cohort, now: datetime) -> date:
-    return max(calendar_of(cohort).programme_starts, cohort.recruitment_deadline.astimezone(LONDON).date())
-
-
 def attention(
     pair: Partnership, cohort: Cohort, helped: Sequence[HelpRequest], now: datetime, minimum: int
 ) -> tuple[str, ...]:
@@ -75,8 +71,9 @@ def attention(
     if pair.ended is not None:
         by = pair.ended.ended_by
         reasons.append(f"Ended early by the {by} on {day(pair.ended.ended_at.astimezone(LONDON).date())}")
-    elif pair.meetings == 0 and today >= _started(cohort, now) + NO_MEETING_AFTER:
-        reasons.append(f"No meeting recorded since the programme started ({day(calendar.programme_starts)})")
+    elif pair.meetings == 0 and now >= cohort.recruitment_deadline + NUDGE_AFTER_MATCHING:
+        weeks = NUDGE_AFTER_MATCHING.days // 7
+        reasons.append(f"No meeting recorded {weeks} weeks after matching")
     elif today > calendar.programme_ends and pair.meetings < minimum:
         reasons.append(f"{pair.meetings} meetings recorded, below the scheme's {minimum}")
     for request in helped:

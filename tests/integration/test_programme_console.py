@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime, timedelta
+from email import message_from_bytes
 
 import pytest
 import time_machine
@@ -14,7 +15,7 @@ from mentoring.models import StaffRole
 from mentoring.programme import LONDON
 
 from tests.integration.console import new_staff, signed_in
-from tests.integration.helpers import Stack
+from tests.integration.helpers import Stack, queued_bodies, sqs_event
 from tests.integration.programme import Programme, partner, post, store
 
 pytestmark = pytest.mark.integration
@@ -73,10 +74,16 @@ def test_the_coordinator_follows_the_pairs_and_re_matches_one_that_ended(
             f"/console/cohorts/{p.cohort_id}/programme/rematch",
             {"mentee_id": p.ids["Ada"], "mentor_id": p.ids[free]},
         )
-        again = browser.post(
+        again = browser.post(  # the same form sent twice (a double click, a retry after an error)
+            f"/console/cohorts/{p.cohort_id}/programme/rematch",
+            {"mentee_id": p.ids["Ada"], "mentor_id": p.ids[bos_mentor]},
+        )
+        twice = browser.post(
             f"/console/cohorts/{p.cohort_id}/programme/rematch",
             {"mentee_id": p.ids["Ada"], "mentor_id": p.ids[free]},
         )
+        before = len(stack.sent_emails())
+        stack.call("NotifyFunction", sqs_event(queued_bodies(stack, "NotifyQueue")))
         after = browser.get(f"/console/cohorts/{p.cohort_id}/programme")
         exported = browser.get(f"/console/cohorts/{p.cohort_id}/programme.csv")
         scheme = browser.get("/console/schemes/b-mentor-professional/programme")
@@ -84,7 +91,23 @@ def test_the_coordinator_follows_the_pairs_and_re_matches_one_that_ended(
     assert refused.status == 422
     assert "is not a free mentor for this mentee" in refused.body
     assert rematched.status == 303
-    assert again.status == 422  # nothing to re-match any more
+    assert again.status == 422  # Ada has a mentor again: nothing to re-match
+    assert twice.status == 303
+    emailed = [message_from_bytes(raw) for raw in stack.sent_emails()[before:]]
+    to_new_pair = sorted((str(m["To"]), str(m["Subject"])) for m in emailed)
+    ada, new = (
+        store(stack).get_application(p.cohort_id, p.ids["Ada"]),
+        store(stack).get_application(p.cohort_id, p.ids[free]),
+    )
+    assert ada is not None
+    assert new is not None
+    assert to_new_pair == sorted(
+        [
+            (ada.applicant.email, "B-MEntor Professional: meet your mentor"),
+            (new.applicant.email, "B-MEntor Professional: meet your mentee"),
+        ]
+    )  # each once, though the form was sent twice
+    assert "Re-matched by the coordinator" in "".join(str(m) for m in emailed)
     match = store(stack).get_match(p.cohort_id, p.ids["Ada"])
     assert match is not None
     assert match.mentor_id == p.ids[free]
