@@ -37,6 +37,11 @@ keep the behaviour the pipeline relies on, and are tested in
   the dump took longer with every request (8 s after the integration suite's console tests).
   Items and tables are no longer kept for it; they are still stored as ever.
 
+- Cognito issues its tokens at the local runtime's time (the file ``MENTORING_LOCAL_CLOCK`` names
+  holds its offset from real time, in seconds): a test that moves the runtime's clock months
+  ahead signs in to the console then, and the console, which runs at the moved time, would find a
+  token issued at real time long expired.
+
 SIGTERM ends the process at once, without unwinding: the state is in memory only.
 """
 
@@ -54,6 +59,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from moto import backends
@@ -385,8 +391,37 @@ def _replace(owner: object, name: str, value: object) -> None:
     setattr(owner, name, value)
 
 
+CLOCK_FILE = "MENTORING_LOCAL_CLOCK"
+
+
+class _RuntimeTime:
+    """``time`` as moto's Cognito reads it: real time plus the runtime's offset (read again only
+    when its file changes)."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self._seen: tuple[int, float] = (-1, 0.0)
+
+    def _offset(self) -> float:
+        file = Path(self.file)
+        try:
+            changed = file.stat().st_mtime_ns
+            if changed != self._seen[0]:
+                self._seen = (changed, float(file.read_text(encoding="utf-8") or 0))
+        except (OSError, ValueError):  # being written: the offset read last stands
+            pass
+        return self._seen[1]
+
+    def time(self) -> float:
+        return time.time() + self._offset()
+
+
 def adjust() -> None:
     """Applies the adjustments to moto in this process (idempotent)."""
+    if os.environ.get(CLOCK_FILE):
+        from moto.cognitoidp import models as cognito_models
+
+        _replace(cognito_models, "time", _RuntimeTime(os.environ[CLOCK_FILE]))
     if getattr(DynamoDBBackend.transact_write_items, "_item_backup", False):
         return
     _replace(

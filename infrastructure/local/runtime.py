@@ -36,6 +36,7 @@ from infrastructure.local import calls
 from infrastructure.local import template as tpl
 from infrastructure.local.client import confirmation_tokens
 from infrastructure.local.firewall import Firewall, rate_rules
+from infrastructure.local.moto_server import CLOCK_FILE
 from infrastructure.local.provision import (
     Physical,
     partner_api_keys,
@@ -140,10 +141,15 @@ def _moved_clock(offset: float) -> Iterator[None]:
 
 class Clock:
     """The runtime's time: real time, or real time moved by a test that runs a programme of months
-    in minutes. The scheduler fires what is due by it, and every invocation runs at it."""
+    in minutes. The scheduler fires what is due by it, every invocation runs at it, and so does
+    moto's Cognito (``file``: where the offset is written for the moto server to read), so that a
+    console session signed in at the moved time is not already expired."""
 
-    def __init__(self) -> None:
+    def __init__(self, file: Path | None = None) -> None:
         self.offset = timedelta(0)
+        self.file = file
+        if file is not None:
+            file.write_text("0")
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
@@ -151,6 +157,8 @@ class Clock:
     def move_to(self, moment: datetime) -> None:
         """From now on, it is ``moment`` (and time goes on from there)."""
         self.offset = moment - datetime.now(UTC)
+        if self.file is not None:
+            self.file.write_text(repr(self.offset.total_seconds()))
 
 
 def _trace_header() -> str:
@@ -632,9 +640,12 @@ class LocalRuntime:
     def _start_moto(self) -> None:
         """moto in its own process (its state isolated from any other moto in this process), with the
         adjustments of ``moto_server`` for load and concurrency."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.clock = Clock(self.logs / "clock")
         self._moto = subprocess.Popen(  # noqa: S603 - our own interpreter and moto's entry point
             [sys.executable, "-m", MOTO_SERVER, "-H", "127.0.0.1", "-p", str(self.aws_port)],
             cwd=_PROJECT,
+            env={**os.environ, CLOCK_FILE: str(self.clock.file)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
