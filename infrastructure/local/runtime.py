@@ -492,6 +492,7 @@ class LocalRuntime:
         self._moto: subprocess.Popen[bytes] | None = None
         self._http: ThreadingHTTPServer | None = None
         self._fired: set[str] = set()
+        self._firing = threading.Lock()
         self.clock = Clock()
         self.traces = TraceCollector()
         self._next_rate: dict[str, datetime] = {}
@@ -947,7 +948,12 @@ class LocalRuntime:
         self._invoke_async(rule.function, _event("aws.events", "Scheduled Event", {}, [arn], now))
 
     def fire_due(self, now: datetime) -> list[str]:
-        """Fires every schedule whose at() time has come; returns their names."""
+        """Fires every schedule whose at() time has come; returns their names. One caller at a time
+        (a test's and the background scheduler's), so that each schedule fires once."""
+        with self._firing:
+            return self._fire_due(now)
+
+    def _fire_due(self, now: datetime) -> list[str]:
         scheduler = self.client("scheduler")
         fired = []
         for summary in scheduler.list_schedules()["Schedules"]:
