@@ -8,6 +8,7 @@ another cohort gets a page that says so, and nothing is recorded.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from functools import cache
 from http import HTTPStatus
 from typing import Any
@@ -16,10 +17,23 @@ from urllib.parse import parse_qs
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mentoring.adapters.dynamodb import DynamoProgramme
+from mentoring.adapters.dynamodb import DynamoEvaluation, DynamoProgramme
+from mentoring.adapters.kms import KmsEvaluationAnswers
+from mentoring.evaluation import (
+    NEXT_YEAR_FIELD,
+    EvaluationAnswersError,
+    EvaluationNotOpenError,
+    evaluation_closes,
+    evaluation_open,
+    parse_answers,
+    parse_next_year,
+    questions,
+    receive_evaluation,
+    record_next_year,
+)
 from mentoring.models import FieldError, MeetingRecord, utcnow
 from mentoring.observability import logger, metrics, traced
-from mentoring.participant_pages import ACTIONS, link_problem_page, programme_page
+from mentoring.participant_pages import ACTIONS, evaluation_section, link_problem_page, programme_page
 from mentoring.participation import (
     TOKEN_PATTERN,
     LinkProblem,
@@ -31,7 +45,9 @@ from mentoring.participation import (
     open_link,
     record_meeting,
 )
+from mentoring.ports import AlreadyAnsweredError
 from mentoring.routing import public_prefix, routed
+from mentoring.scheme import get_scheme
 from mentoring.settings import ParticipantSettings
 from mentoring.submissions import field_errors, header
 from mentoring.web import message_page
@@ -55,12 +71,35 @@ _DONE = {
     "training": "Thank you: your attendance is recorded.",
     "help": "Thank you: your message has gone to the coordinator, who will contact you.",
     "end": "Your partnership has ended. The coordinator has been told and will be in touch.",
+    "evaluation": "Thank you: your answers are in.",
 }
 
 
 @cache
 def programme() -> DynamoProgramme:
     return DynamoProgramme(settings.applications_table, retention_days=settings.applicant_data_retention_days)
+
+
+@cache
+def evaluations() -> DynamoEvaluation:
+    return DynamoEvaluation(
+        settings.monitoring_table,
+        applications_table=settings.applications_table,
+        retention_days=settings.applicant_data_retention_days,
+    )
+
+
+@cache
+def sealer() -> KmsEvaluationAnswers:
+    return KmsEvaluationAnswers(settings.monitoring_key_id)
+
+
+def _evaluation_state(participant: Participant) -> str:
+    cohort, now = participant.cohort, utcnow()
+    if evaluation_open(cohort, now):
+        answered = evaluations().answered(cohort.cohort_id, participant.application.application_id)
+        return "answered" if answered else "open"
+    return "closed" if now >= evaluation_closes(cohort) else "not_yet"
 
 
 def _action(cohort_id: str) -> str:
@@ -88,7 +127,19 @@ def _page(
         if a.application_id == participant.application.application_id
     }
     action = _action(participant.cohort.cohort_id)
-    body = programme_page(participant, token, action, utcnow(), attended, done, problems or [], values)
+    errors = {p.field: p.message for p in problems or []}
+    survey = evaluation_section(
+        get_scheme(participant.cohort.scheme_id),
+        participant.role,
+        token,
+        action,
+        _evaluation_state(participant),
+        errors,
+        values or {},
+    )
+    body = programme_page(
+        participant, token, action, utcnow(), attended, done, problems or [], values, survey
+    )
     return Response(status, HTML, body, PRIVATE)
 
 
@@ -169,13 +220,37 @@ def record(cohort_id: str) -> Response[str]:
             reopened = _opened(token, cohort_id)  # the page shows the pair as ended
             opened = opened if isinstance(reopened, LinkProblem) else reopened
         else:
-            raise ParticipationError([FieldError(field="action", message="the evaluation is not open yet")])
+            _evaluate(opened, form, now)
     except ParticipationError as error:
         metrics.add_metric(name="ParticipantRecordsRefused", unit="Count", value=1)
         return _page(opened, token, HTTPStatus.UNPROCESSABLE_ENTITY, problems=error.errors, values=form)
     metrics.add_metric(name=f"Participant{action.title()}Recorded", unit="Count", value=1)
     logger.info("participant recorded", action=action, cohort_id=opened.cohort.cohort_id)
     return _page(opened, token, done=_DONE[action])
+
+
+def _evaluate(participant: Participant, form: dict[str, str], now: datetime) -> None:
+    """The survey's answers sealed and held apart from identity; next year's answer kept with it."""
+    cohort, role, me = participant.cohort, participant.role, participant.application.application_id
+    scheme = get_scheme(cohort.scheme_id)
+    try:
+        answers = parse_answers(scheme, role, {q.id: form.get(q.id, "") for q in questions(scheme, role)})
+        would_mentor = parse_next_year(form.get(NEXT_YEAR_FIELD))
+    except EvaluationAnswersError as problem:
+        raise ParticipationError(problem.errors) from None
+    if not evaluation_open(cohort, now):
+        when = "has closed" if now >= evaluation_closes(cohort) else "opens on the programme's last day"
+        raise ParticipationError([FieldError(field="action", message=f"the evaluation {when}")])
+    if would_mentor is not None:  # with identity; asked again, the later answer stands
+        record_next_year(cohort.cohort_id, me, would_mentor, programme(), programme(), now)
+    try:
+        receive_evaluation(cohort, role, answers, sealer(), evaluations(), now, application_id=me)
+    except EvaluationNotOpenError as problem:
+        raise ParticipationError([FieldError(field="action", message=str(problem))]) from None
+    except AlreadyAnsweredError:
+        raise ParticipationError(
+            [FieldError(field="action", message="you have answered the evaluation already: thank you")]
+        ) from None
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -12,9 +12,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from html import escape
 
+from mentoring.evaluation import NEXT_YEAR_FIELD, questions
 from mentoring.models import FieldError, Role
 from mentoring.participation import LinkProblem, Participant
 from mentoring.programme import calendar_of, day, session_id, session_line, sessions_for, starts_at
+from mentoring.scheme import Scheme
 from mentoring.text import one_line
 from mentoring.web import page
 
@@ -237,4 +239,61 @@ def programme_page(
         + _training(participant, token, action, now, attended, errors)
         + _help(token, action, errors, values)
         + _end(participant, token, action, errors),
+    )
+
+
+def evaluation_section(
+    scheme: Scheme,
+    role: Role,
+    token: str,
+    action: str,
+    state: str,
+    errors: Mapping[str, str],
+    values: Mapping[str, str],
+) -> str:
+    """The evaluation on the page: its form while it is open and unanswered (``state`` "open"), a
+    thank-you once answered, a line once closed; nothing before the programme's last day."""
+    heading = '<section aria-labelledby="evaluation-heading"><h2 id="evaluation-heading">How did it go?</h2>'
+    if state == "answered":
+        return heading + "<p>Thank you: your answers to the evaluation are in.</p></section>"
+    if state == "closed":
+        return heading + "<p>The programme's evaluation has closed.</p></section>"
+    if state != "open":
+        return ""
+    fields = []
+    for question in questions(scheme, role):
+        name = question.id
+        chosen = values.get(name, "")
+        radios = "".join(
+            f'<p class="radio"><input type="radio" id="{name}-{i}" name="{name}" value="{escape(o.value)}"'
+            f"{' checked' if chosen == o.value else ''}> "
+            f'<label for="{name}-{i}">{escape(o.label)}</label></p>'
+            for i, o in enumerate(question.options)
+        )
+        optional = "" if question.required else " (optional)"
+        fields.append(
+            f'<fieldset class="group" id="{name}"{_described(errors, name)}>'
+            f'<legend class="question">{escape(question.text_for(role))}{optional}</legend>'
+            f"{_error(errors, name)}{radios}</fieldset>"
+        )
+    chosen = values.get(NEXT_YEAR_FIELD, "")
+    next_year = "".join(
+        f'<p class="radio"><input type="radio" id="next_year-{value}" name="{NEXT_YEAR_FIELD}" '
+        f'value="{value}"'
+        f'{" checked" if chosen == value else ""}> <label for="next_year-{value}">{label}</label></p>'
+        for value, label in (("yes", "Yes"), ("no", "No"))
+    )
+    return (
+        heading
+        + "<p>Your answers are anonymous: they are sealed as soon as you send them, kept apart from your "
+        "name, and only ever counted together with at least "
+        f"{scheme.monitoring_batch - 1} other people's.</p>"
+        f'<form method="post" action="{escape(action)}">{_hidden(token, "evaluation")}'
+        + "".join(fields)
+        + f'<fieldset class="group" id="{NEXT_YEAR_FIELD}"{_described(errors, NEXT_YEAR_FIELD)}>'
+        f'<legend class="question">{escape(scheme.next_year.text)} (optional)</legend>'
+        '<p class="hint">This one answer is not anonymous: it is kept with your name, so that the '
+        "coordinator can invite you next year.</p>"
+        f"{_error(errors, NEXT_YEAR_FIELD)}{next_year}</fieldset>"
+        '<button type="submit">Send my answers</button></form></section>'
     )

@@ -1,16 +1,21 @@
 """The participant's personal link: a page that records meetings, training attendance, requests for
-help and early ends; and, played as someone who means harm, a link that is wrong, expired, for
+help, early ends and the evaluation; and, played as someone who means harm, a link that is wrong, expired, for
 another cohort or used for another person's pair, which changes nothing."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
+from mentoring.evaluation import questions
+from mentoring.models import Role
 from mentoring.participation import link_token
-from mentoring.programme import LONDON
+from mentoring.programme import LONDON, calendar_of
+from mentoring.scheme import get_scheme
 
 from tests.integration.helpers import Stack, api_event
 from tests.integration.programme import RESOURCE, Programme, open_page, partner, post, records, store
@@ -317,3 +322,55 @@ def test_what_the_programme_records_goes_with_the_cohorts_personal_data(
     assert len(mine) == 5
     assert all(0 < int(i["expires_at"]["N"]) <= expected for i in mine)
     assert all(matched.tokens["Ada"] not in i["pk"]["S"] + i["data"]["S"] for i in mine)  # kept hashed
+
+
+def _monitoring_items(stack: Stack, cohort_id: str) -> list[dict[str, Any]]:
+    items = stack.client("dynamodb").scan(TableName=stack.physical("MonitoringTable"))["Items"]
+    return [i for i in items if i.get("cohort_id", {}).get("S") == cohort_id]
+
+
+def test_the_evaluation_is_answered_once_from_the_page_sealed_apart_from_identity(
+    stack: Stack, matched: Programme
+) -> None:
+    scheme = get_scheme("b-mentor-professional")
+    asked = questions(scheme, Role.MENTEE)
+    cohort = store(stack).get_cohort(matched.cohort_id)
+    assert cohort is not None
+    last_day = datetime.combine(calendar_of(cohort).programme_ends, datetime.min.time(), LONDON)
+    answers = {q.id: q.options[0].value for q in asked}
+    sent = {"token": matched.tokens["Ada"], "action": "evaluation", **answers, "next_year": "yes"}
+
+    with time_machine.travel(last_day - timedelta(days=1)):
+        early_page = open_page(stack, matched.cohort_id, matched.tokens["Ada"])
+        early = post(stack, matched.cohort_id, sent)
+    with time_machine.travel(last_day + timedelta(hours=10)):
+        page = open_page(stack, matched.cohort_id, matched.tokens["Ada"])
+        wrong = post(stack, matched.cohort_id, {**sent, asked[0].id: "ever so much"})
+        answered = post(stack, matched.cohort_id, sent)
+        again = post(stack, matched.cohort_id, sent)
+    with time_machine.travel(last_day + timedelta(days=29)):
+        late = post(stack, matched.cohort_id, {**sent, "token": matched.tokens["Bo"]})
+
+    assert "How did it go?" not in early_page["body"]
+    assert early["statusCode"] == 422
+    assert "opens on the programme" in early["body"]
+    assert asked[0].text_for(Role.MENTEE) in page["body"]
+    assert "kept with your name" in page["body"]  # the one answer that is not anonymous says so
+    assert wrong["statusCode"] == 422
+    assert f'href="#{asked[0].id}"' in wrong["body"]
+    assert "ever so much" not in wrong["body"]
+    assert answered["statusCode"] == 200
+    assert "your answers to the evaluation are in" in answered["body"]
+    assert again["statusCode"] == 422
+    assert "answered the evaluation already" in again["body"]
+    assert late["statusCode"] == 422
+    assert "has closed" in late["body"]
+    held = [
+        i for i in _monitoring_items(stack, matched.cohort_id) if i["record_id"]["S"].startswith("EVALUATION")
+    ]
+    assert len(held) == 1  # once, however often sent
+    assert set(held[0]) == {"record_id", "cohort_id", "scheme_id", "role", "sealed"}  # no identity, no time
+    assert matched.ids["Ada"] not in json.dumps(held[0])
+    assert [(c.application_id, c.would_mentor) for c in store(stack).next_year(matched.cohort_id)] == [
+        (matched.ids["Ada"], True)
+    ]

@@ -98,6 +98,7 @@ def test_monitoring_table_has_its_own_key_no_stream_and_no_point_in_time_recover
     assert sorted(users_of_key) == [
         "IntakeFunction",
         "MonitoringFunction",
+        "ParticipantFunction",
         "ReportFunction",
         "SubmitFunction",
     ]
@@ -107,14 +108,20 @@ def test_only_intake_the_batch_mover_and_the_report_may_touch_the_monitoring_tab
     resources: dict[str, Any],
 ) -> None:
     """Matching, submit, notify and admin have no grant on the Monitoring table, and are not even
-    told its name; the report may only read; only intake adds answers."""
+    told its name; the report may only read; only intake (monitoring answers) and the participant
+    page (evaluation answers) add answers, and they may do nothing else there."""
     touching = {
         name
         for name, props in of_type(resources, "AWS::Serverless::Function")
         if any("MonitoringTable" in str(s["Resource"]) for s in statements(props))
         or "MonitoringTable" in str(props.get("Environment", {}))
     }
-    assert touching == {"IntakeFunction", "MonitoringFunction", "ReportFunction"}
+    assert touching == {"IntakeFunction", "MonitoringFunction", "ParticipantFunction", "ReportFunction"}
+    for adder in ("IntakeFunction", "ParticipantFunction"):
+        grants = [
+            s for s in statements(resources[adder]["Properties"]) if "MonitoringTable" in str(s["Resource"])
+        ]
+        assert {a for s in grants for a in _actions(s)} == {"dynamodb:PutItem"}
     report = [
         s for s in statements(resources["ReportFunction"]["Properties"]) if "Monitoring" in str(s["Resource"])
     ]
