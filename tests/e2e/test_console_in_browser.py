@@ -192,7 +192,7 @@ def test_a_coordinators_whole_round(
     click(browser, "Applications")
     visit.check("applications")
     Select(browser.find_element(By.ID, "status")).select_by_value("not_eligible")
-    browser.find_element(By.XPATH, "//button[normalize-space()='Show applications']").click()
+    click(browser, "Show applications")  # waits for the filtered page, not the one before it
     assert "2 applications match these filters" in browser.find_element(By.ID, "count").text
     # Each one with the reason the applicant was told.
     reasons = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "table ul.reasons li")]
