@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 import yaml
 from mentoring.models import StaffRole
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -134,7 +136,19 @@ def click(browser: WebDriver, text: str) -> None:
     """Follows the link or presses the button, and waits until the page it leads to replaced this one."""
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.XPATH, f"//main//*[self::a or self::button][normalize-space()={text!r}]").click()
-    WebDriverWait(browser, 20).until(staleness_of(page))
+    WebDriverWait(browser, 20).until(lambda _: _replaced(page))
+
+
+def _replaced(page: WebElement) -> bool:
+    """Whether the page's document has gone. Chromedriver answers a question about an element of a
+    document being replaced either as stale or, caught mid-swap, as an element that does not
+    belong to the document: both mean it has gone."""
+    try:
+        return staleness_of(page)(None)
+    except WebDriverException as problem:
+        if "does not belong to the document" in str(problem):
+            return True
+        raise
 
 
 def pilot_intake(cohort_id: str) -> list[dict[str, Any]]:
