@@ -577,12 +577,7 @@ def programme_export(cohort_id: str) -> Response[str]:
     member, cohort = acting_on(cohort_id)
     csv = programme_csv(_programme_of(cohort))
     audit(member, "downloaded the programme's pairs (CSV)", cohort_id)
-    headers = {
-        "Content-Disposition": f'attachment; filename="{cohort_id}-programme.csv"',
-        "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff",
-    }
-    return Response(200, "text/csv; charset=utf-8", csv, headers, cookies=list(gate.refreshed))
+    return csv_download(csv, f"{cohort_id}-programme.csv")
 
 
 @app.post("/console/cohorts/<cohort_id>/programme/rematch")

@@ -228,15 +228,19 @@ class EventBridgeDeadlines:
             {"cohort_id": cohort_id},
             f"Recruitment deadline of cohort {cohort_id}",
         )
+        # One left by an earlier attempt that did not store its cohort is made to say this deadline.
+        self._create_or_update(params)
+        return name
+
+    def _create_or_update(self, params: Any) -> None:
+        """Creates the schedule; one of that name already there (an earlier attempt's, or a date
+        that moved) takes these parameters: an update replaces them all, so all are sent again."""
         try:
             self.scheduler.create_schedule(**params)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConflictException":
                 raise
-            # Left by an earlier attempt that did not store its cohort: make it say this deadline.
-            # An update replaces every parameter, so the full set is sent again.
             self.scheduler.update_schedule(**params)
-        return name
 
     @staticmethod
     def programme_prefix(cohort_id: str) -> str:
@@ -272,14 +276,7 @@ class EventBridgeDeadlines:
             {"cohort_id": cohort_id, "moment_id": moment.moment_id},
             f"Programme date {moment.moment_id} of cohort {cohort_id}",
         )
-        try:
-            self.scheduler.create_schedule(**params)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConflictException":
-                raise
-            # Scheduled before (a retry, or a date that moved): it takes this time, with every
-            # parameter sent again, as an update replaces them all.
-            self.scheduler.update_schedule(**params)
+        self._create_or_update(params)  # scheduled before (a retry, a date that moved): it takes this time
         return name
 
     def _cancel_moment(self, cohort_id: str, moment_id: str) -> None:
