@@ -133,7 +133,8 @@ def _meeting_form(
         f'<label for="minutes">How long, in minutes</label>{_error(errors, "minutes")}'
         f'<input id="minutes" name="minutes" type="number" min="5" max="600" inputmode="numeric" '
         f'value="{minutes}" required{_described(errors, "minutes")}>'
-        f'<fieldset class="group"{_described(errors, "mode")}><legend class="question">How you met</legend>'
+        f'<fieldset class="group" id="mode"{_described(errors, "mode")}>'
+        '<legend class="question">How you met</legend>'
         f"{_error(errors, 'mode')}{radios}</fieldset>"
         '<button type="submit">Record the meeting</button></form></section>'
     )
@@ -166,7 +167,8 @@ def _training(
                 f'<button type="submit">I attended: {escape(session.title)}</button></form></li>'
             )
     return (
-        '<section aria-labelledby="training-heading"><h2 id="training-heading">Your training</h2>'
+        '<section id="session" aria-labelledby="training-heading">'
+        '<h2 id="training-heading">Your training</h2>'
         f"{_error(errors, 'session')}<ul>{''.join(rows)}</ul></section>"
     )
 

@@ -16,7 +16,7 @@ import hmac
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from mentoring.matching.rules import broken_rules, score_pair
@@ -301,10 +301,6 @@ def ask_for_help(
 
 
 # ---------------------------------------------------------------- re-matching an ended pair
-
-
-def days_since(on: date | None, now: datetime) -> int | None:
-    return None if on is None else (now.date() - on).days
 
 
 @dataclass(frozen=True)

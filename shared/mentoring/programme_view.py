@@ -16,6 +16,7 @@ from mentoring.participation import partnerships
 from mentoring.ports import ApplicationStore, ProgrammeStore
 from mentoring.programme import LONDON, calendar_of, day, session_id, starts_at
 from mentoring.programme_dates import NUDGE_AFTER_MATCHING
+from mentoring.scheme import get_scheme
 from mentoring.text import csv_cell
 
 # A pair with no meeting recorded by the time the nudge goes (mentoring.programme_dates: the
@@ -121,8 +122,6 @@ def programme_view(
     load: dict[str, int] = {}
     for pair in current:
         load[pair.mentor_id] = load.get(pair.mentor_id, 0) + 1
-    from mentoring.scheme import get_scheme  # noqa: PLC0415 - the scheme module imports this package's models
-
     scheme = get_scheme(cohort.scheme_id)
     free = sum(
         1

@@ -106,5 +106,5 @@ class MonitoringSettings(Settings):
 class ParticipantSettings(Settings):
     """The participant's page: reads links' hashes and records what happened; seals evaluations."""
 
-    monitoring_table: str = ""
-    monitoring_key_id: str = ""
+    monitoring_table: str
+    monitoring_key_id: str
